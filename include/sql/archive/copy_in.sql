@@ -1,0 +1,1 @@
+COPY _dm_restore ({% for c in columns %}{{ c|ident }}{{ ", " if not loop.last }}{% endfor %}) FROM STDIN

@@ -1,0 +1,3 @@
+SELECT current_setting('server_version_num')::int AS server_version_num,
+       current_database() AS database,
+       pg_is_in_recovery() AS in_recovery

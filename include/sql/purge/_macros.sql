@@ -1,0 +1,45 @@
+{# Shared fragments of the purge statements. Identifiers arrive as catalog names and are quoted
+   with the ident filter; every value is a bind placeholder. #}
+
+{% macro cols(alias, names) -%}
+{% for c in names %}{{ alias }}.{{ c|ident }}{{ ", " if not loop.last }}{% endfor %}
+{%- endmacro %}
+
+{% macro names(names) -%}
+{% for c in names %}{{ c|ident }}{{ ", " if not loop.last }}{% endfor %}
+{%- endmacro %}
+
+{% macro path_tables(path) -%}
+{% for step in path %}{{ "public"|ident }}.{{ step.table|ident }} AS t{{ loop.index }}{{ ", " if not loop.last }}{% endfor %}
+{%- endmacro %}
+
+{# Join a path of child tables t1..tn to its anchor row (the candidate batch, alias c). #}
+{% macro path_join(path, anchor) -%}
+{% for step in path %}
+{% set i = loop.index %}
+{% set prev = anchor if loop.first else "t" ~ (i - 1) %}
+{{ "AND " if not loop.first }}t{{ i }}.{{ step.parent_column|ident }} = {{ prev }}.{{ step.parent_key|ident }}
+{% for child_col, parent_col in step.match %}
+AND t{{ i }}.{{ child_col|ident }} = {{ prev }}.{{ parent_col|ident }}
+{% endfor %}
+{% for child_col, param in step.match_values %}
+AND t{{ i }}.{{ child_col|ident }} = ANY(%({{ param }})s)
+{% endfor %}
+{% endfor %}
+{%- endmacro %}
+
+{# Tenant and app scope of a root row; tenants reach rows without tenant_id through apps. #}
+{% macro scope(alias, scope_columns, filters) -%}
+{% if filters.tenant_ids %}
+AND {% if "tenant_id" in scope_columns %}{{ alias }}.tenant_id = ANY(%(tenant_ids)s){% else %}{{ alias }}.app_id IN (SELECT a.id FROM {{ "public"|ident }}.apps AS a WHERE a.tenant_id = ANY(%(tenant_ids)s)){% endif %}
+{% endif %}
+{% if filters.exclude_tenant_ids %}
+AND NOT {% if "tenant_id" in scope_columns %}({{ alias }}.tenant_id = ANY(%(exclude_tenant_ids)s)){% else %}({{ alias }}.app_id IN (SELECT a.id FROM {{ "public"|ident }}.apps AS a WHERE a.tenant_id = ANY(%(exclude_tenant_ids)s))){% endif %}
+{% endif %}
+{% if filters.app_ids %}
+AND {{ alias }}.app_id = ANY(%(app_ids)s)
+{% endif %}
+{% if filters.exclude_app_ids %}
+AND ({{ alias }}.app_id IS NULL OR NOT ({{ alias }}.app_id = ANY(%(exclude_app_ids)s)))
+{% endif %}
+{%- endmacro %}

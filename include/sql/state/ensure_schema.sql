@@ -1,0 +1,43 @@
+-- Our own bookkeeping lives in its own schema so it never mixes with Dify's tables or migrations.
+CREATE SCHEMA IF NOT EXISTS dify_maintenance;
+
+CREATE TABLE IF NOT EXISTS dify_maintenance.runs (
+    run_key      text PRIMARY KEY,
+    dag_id       text NOT NULL,
+    run_id       text NOT NULL,
+    started_at   timestamptz NOT NULL DEFAULT now(),
+    cutoffs      jsonb NOT NULL,
+    policy       jsonb NOT NULL,
+    dify_version text NOT NULL,
+    finished_at  timestamptz,
+    outcome      text
+);
+
+CREATE TABLE IF NOT EXISTS dify_maintenance.claim (
+    lock_name    text PRIMARY KEY,
+    run_key      text NOT NULL,
+    claimed_at   timestamptz NOT NULL DEFAULT now(),
+    heartbeat_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS dify_maintenance.progress (
+    run_key    text NOT NULL,
+    family     text NOT NULL,
+    stage      text NOT NULL,
+    cursor     jsonb,
+    done       boolean NOT NULL DEFAULT false,
+    batches    integer NOT NULL DEFAULT 0,
+    seconds    double precision NOT NULL DEFAULT 0,
+    counters   jsonb NOT NULL DEFAULT '{}'::jsonb,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (run_key, family, stage)
+);
+
+CREATE TABLE IF NOT EXISTS dify_maintenance.history (
+    id          bigserial PRIMARY KEY,
+    run_key     text NOT NULL,
+    dag_id      text NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now(),
+    outcome     text NOT NULL,
+    report      jsonb NOT NULL
+)

@@ -1,0 +1,1 @@
+UPDATE dify_maintenance.runs SET finished_at = now(), outcome = %(outcome)s WHERE run_key = %(run_key)s

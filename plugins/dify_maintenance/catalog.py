@@ -1,0 +1,272 @@
+"""Dify's log tables and their implicit references, declared once as data.
+
+Dify declares almost no foreign keys (dify-facts section 3.2), so nothing cascades and nothing
+stops orphans. Like ``airflow db clean``'s dependent tables and GitLab's loose foreign keys, the
+purge engine walks this declared graph instead of discovering references: every query the engine
+runs is derived from these declarations, so adding a table means adding one line here.
+
+Identifiers in this module are the only ones that ever reach SQL; they are quoted with
+``psycopg.sql`` before use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+ENDED_RUN_STATUSES = ("succeeded", "failed", "partial-succeeded", "stopped")
+NODE_RUN_TRIGGERS = ("workflow-run", "rag-pipeline-run")
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A child table whose rows belong to a parent row through ``parent_column``.
+
+    ``match`` lists further (child column, parent column) pairs that are equal for every real
+    child. They change no result but let a composite index serve the lookup on Dify versions
+    whose only index holds the reference column last (0.14/0.15 ``workflow_node_executions``).
+    ``match_values`` does the same for constant columns. ``curated`` marks content people made
+    on purpose: while the policy keeps curated content, such a child keeps its parent alive.
+    """
+
+    table: str
+    parent_column: str
+    parent_key: str = "id"
+    match: tuple[tuple[str, str], ...] = ()
+    match_values: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    children: tuple[Edge, ...] = ()
+    recency_column: str | None = "created_at"
+    curated: bool = False
+    null_is_orphan: bool = False
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A row elsewhere that keeps a root alive while it exists (a live user, a remaining message)."""
+
+    table: str
+    column: str
+    role_column: str | None = None
+    role_value: str | None = None
+    reason: str = "still referenced"
+
+
+@dataclass(frozen=True)
+class Root:
+    """A table whose rows expire by their own age and take their children with them.
+
+    A root row is purged only when every column in ``recency_columns`` is older than the cutoff,
+    its status (if ``status_column``) is in ``purgeable_statuses``, nothing in ``references``
+    points at it, and none of its descendants is newer than the cutoff.
+    """
+
+    name: str
+    table: str
+    children: tuple[Edge, ...] = ()
+    recency_columns: tuple[str, ...] = ("created_at",)
+    status_column: str | None = None
+    purgeable_statuses: tuple[str, ...] = ()
+    only_null: tuple[str, ...] = ()
+    references: tuple[Reference, ...] = ()
+    scope_columns: tuple[str, ...] = ("app_id",)
+    key: str = "id"
+
+
+@dataclass(frozen=True)
+class Family:
+    """A unit of retention with its own policy days; purged by one mapped task."""
+
+    name: str
+    retention_key: str
+    roots: tuple[Root, ...]
+    after: tuple[str, ...] = ()
+    description: str = ""
+
+
+_OFFLOAD = Edge(
+    "workflow_node_execution_offload",
+    "node_execution_id",
+    match=(("tenant_id", "tenant_id"),),
+    null_is_orphan=True,
+)
+
+WORKFLOW_LOGS = Family(
+    name="workflow_logs",
+    retention_key="workflow_logs_days",
+    description="Ended workflow runs with their node executions, offloads, app logs, pauses and "
+    "trigger logs; single-step debug node executions by their own age.",
+    roots=(
+        Root(
+            name="workflow_runs",
+            table="workflow_runs",
+            status_column="status",
+            purgeable_statuses=ENDED_RUN_STATUSES,
+            children=(
+                Edge(
+                    "workflow_node_executions",
+                    "workflow_run_id",
+                    match=(
+                        ("tenant_id", "tenant_id"),
+                        ("app_id", "app_id"),
+                        ("workflow_id", "workflow_id"),
+                    ),
+                    match_values=(("triggered_from", NODE_RUN_TRIGGERS),),
+                    children=(_OFFLOAD,),
+                ),
+                Edge(
+                    "workflow_app_logs",
+                    "workflow_run_id",
+                    match=(("tenant_id", "tenant_id"), ("app_id", "app_id")),
+                ),
+                Edge(
+                    "workflow_pauses",
+                    "workflow_run_id",
+                    children=(Edge("workflow_pause_reasons", "pause_id"),),
+                ),
+                Edge("workflow_trigger_logs", "workflow_run_id"),
+            ),
+        ),
+        Root(
+            name="single_step_node_executions",
+            table="workflow_node_executions",
+            status_column="status",
+            purgeable_statuses=ENDED_RUN_STATUSES + ("exception", "retry"),
+            only_null=("workflow_run_id",),
+            children=(_OFFLOAD,),
+        ),
+    ),
+)
+
+_MESSAGE_CHILDREN = (
+    Edge("message_feedbacks", "message_id"),
+    Edge("message_files", "message_id"),
+    Edge("message_agent_thoughts", "message_id"),
+    Edge("message_chains", "message_id"),
+    Edge("dataset_retriever_resources", "message_id"),
+    Edge("app_annotation_hit_histories", "message_id"),
+    Edge("saved_messages", "message_id", curated=True),
+    Edge("message_annotations", "message_id", curated=True, recency_column="updated_at"),
+)
+
+MESSAGES = Family(
+    name="messages",
+    retention_key="messages_days",
+    description="Messages with every message child table; then conversations that have no "
+    "message left, with their pins and variables.",
+    roots=(
+        Root(name="messages", table="messages", children=_MESSAGE_CHILDREN),
+        Root(
+            name="conversations",
+            table="conversations",
+            recency_columns=("created_at", "updated_at"),
+            children=(
+                Edge("pinned_conversations", "conversation_id"),
+                Edge("workflow_conversation_variables", "conversation_id", recency_column="updated_at"),
+                Edge("tool_conversation_variables", "conversation_id", recency_column="updated_at"),
+            ),
+            references=(
+                Reference("messages", "conversation_id", reason="still has messages"),
+                Reference("message_annotations", "conversation_id", reason="has curated annotations"),
+            ),
+        ),
+    ),
+)
+
+_END_USER = "end_user"
+
+END_USERS = Family(
+    name="end_users",
+    retention_key="end_users_days",
+    after=("workflow_logs", "messages"),
+    description="End users older than the cutoff that no remaining conversation, message, "
+    "workflow run or upload refers to.",
+    roots=(
+        Root(
+            name="end_users",
+            table="end_users",
+            recency_columns=("created_at", "updated_at"),
+            scope_columns=("tenant_id", "app_id"),
+            references=(
+                Reference("conversations", "from_end_user_id", reason="has conversations"),
+                Reference("messages", "from_end_user_id", reason="has messages"),
+                Reference("workflow_runs", "created_by", "created_by_role", _END_USER, "has workflow runs"),
+                Reference("workflow_app_logs", "created_by", "created_by_role", _END_USER, "has app logs"),
+                Reference("upload_files", "created_by", "created_by_role", _END_USER, "has uploads"),
+                Reference("message_feedbacks", "from_end_user_id", reason="has feedback"),
+                Reference("saved_messages", "created_by", "created_by_role", _END_USER, "has saved messages"),
+                Reference(
+                    "pinned_conversations", "created_by", "created_by_role", _END_USER, "has pinned conversations"
+                ),
+            ),
+        ),
+    ),
+)
+
+FAMILIES: tuple[Family, ...] = (WORKFLOW_LOGS, MESSAGES, END_USERS)
+FAMILY_NAMES: tuple[str, ...] = tuple(f.name for f in FAMILIES)
+
+
+def family(name: str) -> Family:
+    for fam in FAMILIES:
+        if fam.name == name:
+            return fam
+    raise KeyError(f"unknown table family {name!r}; known families: {', '.join(FAMILY_NAMES)}")
+
+
+@dataclass(frozen=True)
+class Path:
+    """The chain of edges from a root down to one descendant table."""
+
+    root: Root
+    edges: tuple[Edge, ...] = field(default_factory=tuple)
+
+    @property
+    def table(self) -> str:
+        return self.edges[-1].table if self.edges else self.root.table
+
+    @property
+    def parent_table(self) -> str:
+        return self.edges[-2].table if len(self.edges) > 1 else self.root.table
+
+
+def descendants(root: Root, keep_curated: bool = True) -> Iterator[Path]:
+    """Every descendant path of ``root``, deepest first within each branch (delete order)."""
+
+    def walk(prefix: tuple[Edge, ...], edges: tuple[Edge, ...]) -> Iterator[Path]:
+        for edge in edges:
+            if edge.curated and keep_curated:
+                continue
+            path = prefix + (edge,)
+            yield from walk(path, edge.children)
+            yield Path(root, path)
+
+    yield from walk((), root.children)
+
+
+def curated_paths(root: Root) -> Iterator[Path]:
+    """Direct curated children of ``root``: while kept, they keep their parent."""
+    for edge in root.children:
+        if edge.curated:
+            yield Path(root, (edge,))
+
+
+def tables_of(fam: Family, keep_curated: bool = True) -> list[str]:
+    """Tables a family may delete from, children before their parents, without repeats."""
+    seen: list[str] = []
+    for root in fam.roots:
+        for path in descendants(root, keep_curated):
+            if path.table not in seen:
+                seen.append(path.table)
+        if root.table not in seen:
+            seen.append(root.table)
+    return seen
+
+
+def all_tables() -> set[str]:
+    """Every table the catalog names, as a root, a child or a reference."""
+    names: set[str] = set()
+    for fam in FAMILIES:
+        names.update(tables_of(fam, keep_curated=False))
+        for root in fam.roots:
+            names.update(ref.table for ref in root.references)
+    return names

@@ -1,0 +1,99 @@
+"""Connections to the Dify database, from an Airflow connection id or a plain URL.
+
+The engine takes a ``Connector`` (a zero-argument callable returning a new psycopg connection)
+so that tests, the demo and Airflow tasks share every code path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg.rows import dict_row
+
+from dify_maintenance.errors import MaintenanceError
+from dify_maintenance.sqltemplates import render
+
+Connector = Callable[[], psycopg.Connection]
+
+APPLICATION_NAME = "dify-maintenance"
+
+
+def url_connector(url: str) -> Connector:
+    """A connector for a libpq URL (tests, the demo, benchmarks)."""
+
+    def connect() -> psycopg.Connection:
+        return psycopg.connect(url, application_name=APPLICATION_NAME, row_factory=dict_row)
+
+    return connect
+
+
+def airflow_connector(conn_id: str) -> Connector:
+    """A connector for an Airflow connection; fails clearly when the id is unknown.
+
+    The connection is resolved once through the Task SDK (secrets backends included); libpq
+    keywords are passed as arguments, so the password never appears in a URL, argv or log.
+    """
+    from airflow.sdk import BaseHook
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except Exception as exc:  # the SDK raises its own not-found type; keep the message clear
+        raise MaintenanceError(
+            f"Airflow connection {conn_id!r} is not defined; create it (for example "
+            f"AIRFLOW_CONN_{conn_id.upper()}) pointing at the Dify PostgreSQL database"
+        ) from exc
+    params: dict[str, object] = {
+        "host": conn.host or None,
+        "port": conn.port or None,
+        "user": conn.login or None,
+        "password": conn.password or None,
+        "dbname": conn.schema or None,
+    }
+    extra = conn.extra_dejson or {}
+    for key in ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "options"):
+        if key in extra:
+            params[key] = extra[key]
+    params = {k: v for k, v in params.items() if v is not None}
+
+    def connect() -> psycopg.Connection:
+        return psycopg.connect(**params, application_name=APPLICATION_NAME, row_factory=dict_row)
+
+    return connect
+
+
+@contextmanager
+def connection(connector: Connector, *, autocommit: bool = True) -> Iterator[psycopg.Connection]:
+    """Open a connection and always close it; a failed connect becomes an operator message.
+
+    Autocommit by default: every transaction is an explicit ``conn.transaction()`` block, so a
+    stray read can never turn a later block into a savepoint of a transaction nobody commits.
+    """
+    try:
+        conn = connector()
+    except psycopg.OperationalError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MaintenanceError(f"cannot connect to the Dify database: {first_line}") from exc
+    try:
+        conn.autocommit = autocommit
+        yield conn
+    finally:
+        conn.close()
+
+
+def fetch_all(conn: psycopg.Connection, template: str, params: dict | None = None, **context: object) -> list[dict]:
+    with conn.cursor() as cur:
+        cur.execute(render(template, **context), params or {})
+        return list(cur.fetchall()) if cur.description else []
+
+
+def fetch_one(conn: psycopg.Connection, template: str, params: dict | None = None, **context: object) -> dict | None:
+    rows = fetch_all(conn, template, params, **context)
+    return rows[0] if rows else None
+
+
+def execute(conn: psycopg.Connection, template: str, params: dict | None = None, **context: object) -> int:
+    with conn.cursor() as cur:
+        cur.execute(render(template, **context), params or {})
+        return cur.rowcount

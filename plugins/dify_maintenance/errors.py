@@ -1,0 +1,31 @@
+"""Exceptions that end a run with a message meant for the operator, not a stack trace."""
+
+from __future__ import annotations
+
+
+class MaintenanceError(Exception):
+    """Base class: something the operator has to fix; nothing was deleted because of it."""
+
+
+class NotDifyDatabase(MaintenanceError):
+    """The connection reaches a database that Dify never migrated."""
+
+
+class UnsupportedDifyVersion(MaintenanceError):
+    """The database is Dify, but at a revision this package does not know or support."""
+
+
+class InvalidPolicy(MaintenanceError):
+    """Retention policy or run parameters are out of range or malformed."""
+
+
+class ArchiveUnavailable(MaintenanceError):
+    """The archive store cannot be written and read back, so no purge may start."""
+
+
+class AnotherRunActive(MaintenanceError):
+    """Another maintenance run holds the database; two purges must never interleave."""
+
+
+class VerificationFailed(MaintenanceError):
+    """The purge left the database in a state that breaks one of the invariants."""

@@ -1,0 +1,104 @@
+"""Deterministic synthetic Dify data for the demo, the tests and the benchmarks.
+
+Everything is set-based SQL (``include/sql/generate``) keyed on md5 of the seed, so the same
+seed and anchor always produce byte-identical rows, on any supported Dify version: statements
+adapt to the tables and columns the target schema has.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from dify_maintenance import SQL_DIR
+from dify_maintenance.archive import StoreConfig
+from dify_maintenance.db import Connector, connection
+from dify_maintenance.schema import snapshot
+from dify_maintenance.sqltemplates import render
+
+log = logging.getLogger(__name__)
+
+# Statements that need a table which older Dify versions lack.
+REQUIRES = {
+    "10_offloads.sql": "workflow_node_execution_offload",
+    "11_pauses.sql": "workflow_pauses",
+    "12_trigger_logs.sql": "workflow_trigger_logs",
+}
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How much to generate; ``runs`` drives everything (about 17 node executions per run)."""
+
+    runs: int = 2000
+    tenants: int = 3
+    span_days: int = 120
+
+    @property
+    def conversations(self) -> int:
+        return max(self.runs // 3, 10)
+
+    @property
+    def end_users(self) -> int:
+        return max(self.runs // 8, 10 * self.tenants)
+
+
+def stable_uuid(key: str) -> uuid.UUID:
+    """The uuid the SQL helper ``pg_temp.u(key)`` computes, for tests that name generated rows."""
+    return uuid.UUID(hashlib.md5(key.encode()).hexdigest())
+
+
+def tenant_ids(seed: str, scale: Scale) -> list[uuid.UUID]:
+    return [stable_uuid(f"{seed}:tenant:{i}") for i in range(1, scale.tenants + 1)]
+
+
+def generate(
+    connector: Connector, *, seed: str = "dify", anchor: datetime, scale: Scale, storage: StoreConfig | None = None
+) -> dict[str, float]:
+    """Fill the database; returns seconds per statement. ``anchor`` is "now" for the data (naive UTC)."""
+    params = {
+        "seed": seed,
+        "anchor": anchor,
+        "span_days": scale.span_days,
+        "tenants": scale.tenants,
+        "runs": scale.runs,
+        "conversations": scale.conversations,
+        "end_users": scale.end_users,
+        "tenant_ids": tenant_ids(seed, scale),
+    }
+    timings: dict[str, float] = {}
+    with connection(connector) as conn:
+        snap = snapshot(conn)
+
+        def has(table: str, column: str) -> bool:
+            return snap.has_column(table, column)
+
+        with conn.transaction():
+            for path in sorted((SQL_DIR / "generate").glob("*.sql")):
+                required = REQUIRES.get(path.name)
+                if required and not snap.has_table(required):
+                    continue
+                started = time.monotonic()
+                query = render(f"generate/{path.name}", has=has, has_table=snap.has_table)
+                with conn.cursor() as cur:
+                    cur.execute(query, None if path.name.startswith("00_") else params)
+                timings[path.stem] = time.monotonic() - started
+        with conn.cursor() as cur:
+            cur.execute("ANALYZE")
+        if storage is not None:
+            _write_objects(conn, storage, params["tenant_ids"])
+    log.info("generated %s", {k: round(v, 2) for k, v in timings.items()})
+    return timings
+
+
+def _write_objects(conn, storage: StoreConfig, tenants: list[uuid.UUID]) -> None:
+    """Store an object for every generated upload so file tooling finds what the rows name."""
+    op = storage.operator()
+    with conn.cursor() as cur:
+        cur.execute(render("files/upload_keys.sql"), {"tenant_ids": tenants})
+        for row in cur:
+            op.write(row["key"], hashlib.sha256(row["key"].encode()).digest() * (row["size"] // 32 + 1))

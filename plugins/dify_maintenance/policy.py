@@ -1,0 +1,168 @@
+"""The retention policy: defaults from ``include/retention_policy.json``, overridden per
+deployment (Airflow Variable ``dify_maintenance_policy``) and per run (Params), then validated.
+
+Validation happens before anything connects to Dify, so bad input never deletes a row.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from dify_maintenance import INCLUDE_DIR
+from dify_maintenance.catalog import FAMILY_NAMES, family
+from dify_maintenance.errors import InvalidPolicy
+
+POLICY_FILE = INCLUDE_DIR / "retention_policy.json"
+POLICY_VARIABLE = "dify_maintenance_policy"
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+MIN_DAYS, MAX_DAYS = 1, 3650
+MIN_BATCH, MAX_BATCH = 10, 50_000
+_ID_LISTS = ("tenant_ids", "exclude_tenant_ids", "app_ids", "exclude_app_ids")
+
+
+@dataclass(frozen=True)
+class Policy:
+    workflow_logs_days: int
+    messages_days: int
+    end_users_days: int
+    families: tuple[str, ...]
+    batch_size: int
+    dry_run: bool
+    archive: bool
+    keep_curated: bool
+    tenant_ids: tuple[str, ...] = ()
+    exclude_tenant_ids: tuple[str, ...] = ()
+    app_ids: tuple[str, ...] = ()
+    exclude_app_ids: tuple[str, ...] = ()
+    statement_timeout_ms: int = 30_000
+    lock_timeout_ms: int = 2_000
+    lock_retries: int = 5
+    archive_conn_id: str = "dify_archive"
+    conn_id: str = "dify_db"
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    def days_for(self, family_name: str) -> int:
+        return int(getattr(self, family(family_name).retention_key))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key, value in data.items():
+            if isinstance(value, tuple):
+                data[key] = list(value)
+        return data
+
+
+def load_defaults() -> dict[str, Any]:
+    with open(POLICY_FILE, encoding="utf-8") as fh:
+        raw = json.load(fh)
+    return {k: v for k, v in raw.items() if not k.startswith("_")}
+
+
+def merge(*layers: dict[str, Any] | None) -> dict[str, Any]:
+    """Later layers win; ``None`` values mean "not set here" (Params default to None)."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in (layer or {}).items():
+            if value is not None and not key.startswith("_"):
+                merged[key] = value
+    return merged
+
+
+def _int(data: dict, key: str, low: int, high: int, errors: list[str]) -> int:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.append(f"{key} must be a whole number, got {value!r}")
+        return low
+    if not low <= value <= high:
+        errors.append(f"{key} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _bool(data: dict, key: str, errors: list[str]) -> bool:
+    value = data.get(key)
+    if not isinstance(value, bool):
+        errors.append(f"{key} must be true or false, got {value!r}")
+        return False
+    return value
+
+
+def validate(data: dict[str, Any]) -> Policy:
+    """Turn merged settings into a Policy, listing every problem at once."""
+    errors: list[str] = []
+    known = set(load_defaults())
+    unknown = sorted(set(data) - known)
+    if unknown:
+        errors.append(f"unknown policy keys: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    days = {k: _int(data, k, MIN_DAYS, MAX_DAYS, errors) for k in ("workflow_logs_days", "messages_days", "end_users_days")}
+    batch_size = _int(data, "batch_size", MIN_BATCH, MAX_BATCH, errors)
+    statement_timeout = _int(data, "statement_timeout_ms", 100, 3_600_000, errors)
+    lock_timeout = _int(data, "lock_timeout_ms", 10, 600_000, errors)
+    lock_retries = _int(data, "lock_retries", 0, 100, errors)
+    flags = {k: _bool(data, k, errors) for k in ("dry_run", "archive", "keep_curated")}
+
+    families = data.get("families")
+    if not isinstance(families, list) or not families or not all(isinstance(f, str) for f in families):
+        errors.append(f"families must be a non-empty list of names, got {families!r}")
+        families = []
+    bad = [f for f in families if f not in FAMILY_NAMES]
+    if bad:
+        errors.append(f"unknown table family {', '.join(map(repr, bad))}; known families: {', '.join(FAMILY_NAMES)}")
+
+    ids: dict[str, tuple[str, ...]] = {}
+    for key in _ID_LISTS:
+        value = data.get(key, [])
+        if not isinstance(value, list):
+            errors.append(f"{key} must be a list of UUIDs, got {value!r}")
+            value = []
+        malformed = [v for v in value if not isinstance(v, str) or not UUID_RE.match(v)]
+        if malformed:
+            errors.append(f"{key} holds malformed ids: {', '.join(map(repr, malformed[:5]))}")
+        ids[key] = tuple(sorted({v.lower() for v in value if isinstance(v, str) and UUID_RE.match(v)}))
+    for inc, exc in (("tenant_ids", "exclude_tenant_ids"), ("app_ids", "exclude_app_ids")):
+        both = set(ids[inc]) & set(ids[exc])
+        if both:
+            errors.append(f"ids both in {inc} and {exc}: {', '.join(sorted(both))}")
+
+    for key in ("archive_conn_id", "conn_id"):
+        if not isinstance(data.get(key), str) or not data.get(key):
+            errors.append(f"{key} must be a non-empty connection id")
+    if errors:
+        raise InvalidPolicy("invalid retention policy: " + "; ".join(errors))
+
+    ordered = tuple(name for name in FAMILY_NAMES if name in families)
+    return Policy(
+        **days,
+        families=ordered,
+        batch_size=batch_size,
+        **flags,
+        **ids,
+        statement_timeout_ms=statement_timeout,
+        lock_timeout_ms=lock_timeout,
+        lock_retries=lock_retries,
+        archive_conn_id=data["archive_conn_id"],
+        conn_id=data["conn_id"],
+    )
+
+
+def resolve(variable_json: str | dict | None, params: dict[str, Any] | None) -> Policy:
+    """Defaults, then the deployment Variable, then this run's Params."""
+    if isinstance(variable_json, str) and variable_json.strip():
+        try:
+            variable = json.loads(variable_json)
+        except json.JSONDecodeError as exc:
+            raise InvalidPolicy(f"Airflow Variable {POLICY_VARIABLE} is not valid JSON: {exc}") from exc
+    else:
+        variable = variable_json or {}
+    if not isinstance(variable, dict):
+        raise InvalidPolicy(f"Airflow Variable {POLICY_VARIABLE} must be a JSON object")
+    run_layer = {k: v for k, v in (params or {}).items() if k in load_defaults()}
+    return validate(merge(load_defaults(), variable, run_layer))
+
+
+def from_dict(data: dict[str, Any]) -> Policy:
+    """Rebuild a Policy recorded at preflight (a retry must use the policy of the first try)."""
+    return validate({k: v for k, v in data.items() if k != "notes"})

@@ -1,0 +1,538 @@
+"""The batched purge: walk a family's roots in short transactions, children first.
+
+Every batch is one transaction that (1) selects a window of root rows, (2) drops from it the
+rows a keep rule protects, (3) deletes the descendants and then the roots (streaming each
+deleted row into the archive when archiving), (4) writes the archive objects, and (5) saves the
+walk's cursor and counters in ``dify_maintenance.progress``. All of it commits together, so a
+killed worker resumes on retry exactly where the last commit left it.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from dify_maintenance import catalog, state
+from dify_maintenance.archive import ArchiveWriter, TablePart, copy_out
+from dify_maintenance.catalog import Edge, Family, Path, Root
+from dify_maintenance.db import Connector, connection, execute, fetch_one
+from dify_maintenance.errors import MaintenanceError
+from dify_maintenance.policy import Policy
+from dify_maintenance.schema import SchemaSnapshot, snapshot
+from dify_maintenance.sqltemplates import render
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every task of one run shares; fixed at preflight and read back on retries."""
+
+    run_key: str
+    cutoffs: dict[str, datetime]
+    dify_version: str
+    archive_prefix: str
+
+
+@dataclass
+class Step:
+    """One edge of a path, reduced to what exists in this database."""
+
+    table: str
+    parent_column: str
+    parent_key: str
+    match: list[tuple[str, str]]
+    match_values: list[tuple[str, str]]
+
+
+@dataclass
+class PathPlan:
+    table: str
+    steps: list[Step]
+    recency_column: str | None
+
+    def render_steps(self) -> list[dict]:
+        return [step.__dict__ for step in self.steps]
+
+
+@dataclass
+class KeepRule:
+    kind: str
+    reason: str
+    context: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+
+
+@dataclass
+class RootPlan:
+    """How one root is walked on this database, and what it drags along."""
+
+    root: Root
+    walk: str
+    walk_reason: str
+    carry: list[str]
+    paths: list[PathPlan]
+    keep_rules: list[KeepRule]
+    params: dict
+    notes: list[str]
+
+    @property
+    def cand(self) -> str:
+        return f"_dm_cand_{self.root.name}"
+
+
+def _filters(policy: Policy) -> tuple[dict, dict]:
+    names = ("tenant_ids", "exclude_tenant_ids", "app_ids", "exclude_app_ids")
+    flags = {n: bool(getattr(policy, n)) for n in names}
+    params = {n: [uuid.UUID(v) for v in getattr(policy, n)] for n in names if getattr(policy, n)}
+    return flags, params
+
+
+def _path_plan(path: Path, snap: SchemaSnapshot, params: dict, notes: list[str]) -> PathPlan | None:
+    """Reduce a declared path to this schema; None when a table or reference column is missing."""
+    steps: list[Step] = []
+    parent = path.root.table
+    for depth, edge in enumerate(path.edges, start=1):
+        if not snap.has_table(edge.table):
+            notes.append(f"{edge.table}: not in this Dify version, skipped")
+            return None
+        if not snap.has_column(edge.table, edge.parent_column):
+            notes.append(f"{edge.table}.{edge.parent_column}: missing, {edge.table} skipped")
+            return None
+        match = [(c, p) for c, p in edge.match if snap.has_column(edge.table, c) and snap.has_column(parent, p)]
+        values = []
+        for col, vals in edge.match_values:
+            if snap.has_column(edge.table, col):
+                name = f"mv{depth}_{col}"
+                params[name] = list(vals)
+                values.append((col, name))
+        steps.append(Step(edge.table, edge.parent_column, edge.parent_key, match, values))
+        parent = edge.table
+    last: Edge = path.edges[-1]
+    recency = last.recency_column if last.recency_column and snap.has_column(last.table, last.recency_column) else None
+    return PathPlan(path.table, steps, recency)
+
+
+def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy) -> RootPlan | None:
+    """Decide the walk and the statements for ``root`` from the live schema."""
+    notes: list[str] = []
+    if not snap.has_table(root.table):
+        return None
+    needed = [root.key, *root.recency_columns, *root.only_null]
+    missing = [c for c in needed if not snap.has_column(root.table, c)]
+    if missing:
+        raise MaintenanceError(f"{root.table} lacks {', '.join(missing)}: this schema is not one the purge understands")
+    flag_names, params = _filters(policy)
+    scope_columns = [c for c in root.scope_columns if snap.has_column(root.table, c)]
+    if (policy.app_ids or policy.exclude_app_ids or policy.tenant_ids or policy.exclude_tenant_ids) and not scope_columns:
+        raise MaintenanceError(f"{root.table} has no tenant or app column to apply the tenant/app filters to")
+
+    paths = [p for p in (_path_plan(path, snap, params, notes) for path in catalog.descendants(root, policy.keep_curated)) if p]
+
+    keyset_column = root.recency_columns[0]
+    index = snap.index_leading(root.table, [keyset_column, root.key]) or snap.index_leading(root.table, [keyset_column])
+    if index:
+        walk, reason = "keyset", f"index {index.name} on ({', '.join(c or '?' for c in index.columns)})"
+    else:
+        walk, reason = "pk", f"no index leads with {keyset_column}; one pass in primary-key order"
+
+    carry: list[str] = [root.key]
+    for col in [*root.recency_columns, *root.only_null, *scope_columns]:
+        if col not in carry:
+            carry.append(col)
+    if root.status_column and snap.has_column(root.table, root.status_column):
+        carry.append(root.status_column)
+    for path in paths:
+        for _child, parent_col in path.steps[0].match:
+            if parent_col not in carry:
+                carry.append(parent_col)
+
+    rules: list[KeepRule] = []
+    if root.status_column and root.status_column in carry:
+        rules.append(
+            KeepRule(
+                "status",
+                "in flight (status not ended)",
+                {"status_column": root.status_column},
+                {"statuses": list(root.purgeable_statuses)},
+            )
+        )
+    for ref in root.references:
+        if not (snap.has_table(ref.table) and snap.has_column(ref.table, ref.column)):
+            continue
+        role = ref.role_column if ref.role_column and snap.has_column(ref.table, ref.role_column) else None
+        if ref.table == "message_annotations" and not policy.keep_curated:
+            continue
+        rules.append(
+            KeepRule(
+                "reference",
+                ref.reason,
+                {"ref_table": ref.table, "ref_column": ref.column, "role_column": role},
+                {"role_value": ref.role_value} if role else {},
+            )
+        )
+    if policy.keep_curated:
+        for cpath in catalog.curated_paths(root):
+            plan = _path_plan(cpath, snap, params, [])
+            if plan:
+                rules.append(KeepRule("descendant", f"has curated {plan.table}", {"path": plan.render_steps(), "newer_column": None}))
+    for path in paths:
+        if path.recency_column:
+            rules.append(
+                KeepRule(
+                    "descendant",
+                    f"has {path.table} newer than the cutoff",
+                    {"path": path.render_steps(), "newer_column": path.recency_column},
+                )
+            )
+    template_ctx = {
+        "table": root.table,
+        "key": root.key,
+        "carry": carry,
+        "recency": list(root.recency_columns),
+        "only_null": list(root.only_null),
+        "scope_columns": scope_columns,
+        "filters": flag_names,
+        "keyset_column": keyset_column,
+        "walk": walk,
+    }
+    params["_template"] = template_ctx
+    return RootPlan(root, walk, reason, carry, paths, rules, params, notes)
+
+
+@dataclass
+class OrphanPlan:
+    stage: str
+    table: str
+    keys: list[str]
+    parent_table: str
+    parent_column: str
+    parent_key: str
+    recency: str
+    null_is_orphan: bool
+
+    @property
+    def cand(self) -> str:
+        return f"_dm_orph_{self.table}"
+
+
+def plan_orphans(fam: Family, snap: SchemaSnapshot, policy: Policy) -> list[OrphanPlan]:
+    """Every edge of the family whose child may have outlived its parent, shallow edges first."""
+    seen: dict[tuple[str, str], tuple[int, OrphanPlan]] = {}
+    for root in fam.roots:
+        for path in catalog.descendants(root, policy.keep_curated):
+            edge = path.edges[-1]
+            parent_table = path.parent_table
+            if not (snap.has_table(edge.table) and snap.has_table(parent_table)):
+                continue
+            recency = edge.recency_column
+            keys = list(snap.primary_key(edge.table))
+            if not recency or not snap.has_column(edge.table, recency) or not keys:
+                continue
+            if not snap.has_column(edge.table, edge.parent_column):
+                continue
+            plan = OrphanPlan(
+                stage=f"orphans:{edge.table}.{edge.parent_column}",
+                table=edge.table,
+                keys=keys,
+                parent_table=parent_table,
+                parent_column=edge.parent_column,
+                parent_key=edge.parent_key,
+                recency=recency,
+                null_is_orphan=edge.null_is_orphan,
+            )
+            seen.setdefault((edge.table, edge.parent_column), (len(path.edges), plan))
+    return [plan for _depth, plan in sorted(seen.values(), key=lambda item: item[0])]
+
+
+class _Reporter:
+    """Progress lines in the task log every few seconds: rows done, rate, where the walk is."""
+
+    def __init__(self, family: str) -> None:
+        self.family = family
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def maybe(self, stage: str, progress: state.Progress, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < PROGRESS_EVERY_SECONDS:
+            return
+        self.last = now
+        deleted = sum(c.get("deleted", 0) for c in (progress.counters or {}).values())
+        elapsed = max(now - self.started, 1e-6)
+        log.info(
+            "%s/%s: %d batches, %d rows deleted, %.0f rows/s, cursor %s",
+            self.family,
+            stage,
+            progress.batches,
+            deleted,
+            deleted / elapsed,
+            progress.cursor,
+        )
+
+
+def _session(conn: psycopg.Connection, policy: Policy) -> None:
+    fetch_one(
+        conn,
+        "purge/session.sql",
+        {"statement_timeout": f"{policy.statement_timeout_ms}ms", "lock_timeout": f"{policy.lock_timeout_ms}ms"},
+    )
+
+
+def _delete_mode(policy: Policy) -> str:
+    if policy.dry_run:
+        return "count"
+    return "copy" if policy.archive else "delete"
+
+
+def _run_step(
+    conn: psycopg.Connection, template: str, mode: str, params: dict, table: str, columns: list[str], **ctx: object
+) -> tuple[int, TablePart | None]:
+    query = render(template, mode=mode, table=table, **ctx)
+    with conn.cursor() as cur:
+        if mode == "count":
+            cur.execute(query, params)
+            row = cur.fetchone()
+            return int(row["n"]), None
+        if mode == "delete":
+            cur.execute(query, params)
+            return cur.rowcount, None
+        part = copy_out(cur, query, params, table, columns)
+        return part.rows, part
+
+
+def _with_lock_retries(policy: Policy, what: str, attempt_batch) -> object:
+    """Run one batch; a lock timeout rolls it back, waits longer each time and tries again."""
+    for attempt in range(policy.lock_retries + 1):
+        try:
+            return attempt_batch()
+        except pg_errors.LockNotAvailable as exc:
+            if attempt == policy.lock_retries:
+                raise MaintenanceError(
+                    f"{what}: gave up after {attempt + 1} lock timeouts of {policy.lock_timeout_ms} ms; "
+                    "a live transaction holds the rows. Nothing of this batch was deleted; rerun later."
+                ) from exc
+            delay = min(0.2 * 2**attempt, 30.0)
+            log.warning("%s: lock timeout (attempt %d), backing off %.1fs", what, attempt + 1, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def _root_batch(
+    conn: psycopg.Connection,
+    plan: RootPlan,
+    stage: state.Progress,
+    ctx: RunContext,
+    policy: Policy,
+    family: str,
+    writer: ArchiveWriter | None,
+    snap: SchemaSnapshot,
+) -> state.Progress:
+    cutoff = ctx.cutoffs[family]
+    tmpl = plan.params["_template"]
+    params = {k: v for k, v in plan.params.items() if k != "_template"}
+    params.update(cutoff=cutoff, limit=policy.batch_size)
+    has_cursor = stage.cursor is not None
+    if has_cursor:
+        params["after_key"] = stage.cursor["key"]
+        if plan.walk == "keyset":
+            params["after_ts"] = datetime.fromisoformat(stage.cursor["ts"])
+    mode = _delete_mode(policy)
+    started = time.monotonic()
+    new = copy.deepcopy(stage)
+    with conn.transaction(force_rollback=policy.dry_run):
+        _session(conn, policy)
+        if not policy.dry_run:
+            state.heartbeat(conn, ctx.run_key)
+        window = fetch_one(conn, "purge/select_window.sql", params, cand=plan.cand, has_cursor=has_cursor, **tmpl)
+        assert window is not None
+        root_counter = new.counter(plan.root.table)
+        root_counter["matched"] += int(window["matched"])
+        for rule in plan.keep_rules:
+            row = fetch_one(
+                conn,
+                "purge/keep.sql",
+                {**params, **rule.params},
+                cand=plan.cand,
+                key=plan.root.key,
+                kind=rule.kind,
+                **{"status_column": None, "ref_table": None, "ref_column": None, "role_column": None, "path": [], "newer_column": None, **rule.context},
+            )
+            kept = int(row["kept"]) if row else 0
+            if kept:
+                root_counter["kept"][rule.reason] = root_counter["kept"].get(rule.reason, 0) + kept
+        parts: list[TablePart] = []
+        for path in plan.paths:
+            n, part = _run_step(
+                conn, "purge/delete_path.sql", mode, params, path.table, list(snap.columns[path.table]),
+                cand=plan.cand, path=path.render_steps(), key=plan.root.key,
+            )
+            _count(new, path.table, n, part, policy.dry_run, is_root=False)
+            if part:
+                parts.append(part)
+        n, part = _run_step(
+            conn, "purge/delete_path.sql", mode, params, plan.root.table, list(snap.columns[plan.root.table]),
+            cand=plan.cand, path=[], key=plan.root.key,
+        )
+        _count(new, plan.root.table, n, part, policy.dry_run, is_root=True)
+        new.batches += 1
+        if window["last_key"] is None or int(window["scanned"]) < policy.batch_size:
+            new.done = True
+        if window["last_key"] is not None:
+            new.cursor = {"key": window["last_key"]}
+            if plan.walk == "keyset":
+                new.cursor["ts"] = window["last_ts"].isoformat()
+        new.seconds += time.monotonic() - started
+        if writer and parts:
+            writer.write_batch(family, plan.root.name, new.batches, parts)
+        if not policy.dry_run:
+            state.save_progress(conn, ctx.run_key, new)
+    return new
+
+
+def _count(progress: state.Progress, table: str, n: int, part: TablePart | None, dry_run: bool, is_root: bool) -> None:
+    """Add one statement's rows to the table's counters (a dry run only says what it would do)."""
+    counter = progress.counter(table)
+    if dry_run:
+        counter["would_delete"] = counter.get("would_delete", 0) + n
+        return
+    counter["deleted"] += n
+    if not is_root:
+        counter["matched"] += n
+    if part is not None:
+        counter["archived"] += part.rows
+
+
+def _orphan_batch(
+    conn: psycopg.Connection,
+    plan: OrphanPlan,
+    stage: state.Progress,
+    ctx: RunContext,
+    policy: Policy,
+    family: str,
+    writer: ArchiveWriter | None,
+    snap: SchemaSnapshot,
+) -> state.Progress:
+    window_size = max(policy.batch_size * 10, 1000)
+    params: dict = {"cutoff": ctx.cutoffs[family], "limit": window_size}
+    has_cursor = stage.cursor is not None
+    if has_cursor:
+        for i, value in enumerate(stage.cursor["keys"]):
+            params[f"after_{i}"] = value
+    ctx_t = {
+        "cand": plan.cand,
+        "table": plan.table,
+        "keys": plan.keys,
+        "parent_table": plan.parent_table,
+        "parent_column": plan.parent_column,
+        "parent_key": plan.parent_key,
+        "recency": plan.recency,
+        "null_is_orphan": plan.null_is_orphan,
+    }
+    mode = _delete_mode(policy)
+    started = time.monotonic()
+    new = copy.deepcopy(stage)
+    with conn.transaction(force_rollback=policy.dry_run):
+        _session(conn, policy)
+        if not policy.dry_run:
+            state.heartbeat(conn, ctx.run_key)
+        window = fetch_one(conn, "purge/orphan_window.sql", params, has_cursor=has_cursor, **ctx_t)
+        assert window is not None
+        counter = new.counter(plan.table)
+        n, part = _run_step(
+            conn, "purge/delete_orphans.sql", mode, params, plan.table, list(snap.columns[plan.table]),
+            cand=plan.cand, keys=plan.keys,
+        )
+        counter["orphans"] = counter.get("orphans", 0) + n
+        _count(new, plan.table, n, part, policy.dry_run, is_root=False)
+        new.batches += 1
+        if window["last_0"] is None or int(window["scanned"]) < window_size:
+            new.done = True
+        if window["last_0"] is not None:
+            new.cursor = {"keys": [window[f"last_{i}"] for i in range(len(plan.keys))]}
+        new.seconds += time.monotonic() - started
+        if writer and part and part.rows:
+            writer.write_batch(family, plan.stage, new.batches, [part])
+        if not policy.dry_run:
+            state.save_progress(conn, ctx.run_key, new)
+    return new
+
+
+def purge_family(
+    connector: Connector, ctx: RunContext, fam: Family, policy: Policy, writer: ArchiveWriter | None
+) -> dict:
+    """Purge one family to completion (or resume it); returns its counters and notes."""
+    reporter = _Reporter(fam.name)
+    notes: list[str] = []
+    walks: dict[str, str] = {}
+    stages: list[state.Progress] = []
+    started = time.monotonic()
+    with connection(connector) as conn:
+        snap = snapshot(conn)
+        progress = {} if policy.dry_run else state.load_progress(conn, ctx.run_key, fam.name)
+        for root in fam.roots:
+            plan = plan_root(root, snap, policy)
+            if plan is None:
+                notes.append(f"{root.table}: not in this Dify version, skipped")
+                continue
+            notes.extend(n for n in plan.notes if n not in notes)
+            walks[root.name] = f"{plan.walk}: {plan.walk_reason}"
+            with conn.transaction():
+                execute(conn, "purge/create_candidates.sql", cand=plan.cand, table=root.table, carry=plan.carry)
+            stage = progress.get(root.name) or state.Progress(fam.name, root.name)
+            while not stage.done:
+                current = stage
+                stage = _with_lock_retries(
+                    policy,
+                    f"{fam.name}/{root.name}",
+                    lambda current=current, plan=plan: _root_batch(conn, plan, current, ctx, policy, fam.name, writer, snap),
+                )
+                reporter.maybe(root.name, stage)
+            reporter.maybe(root.name, stage, force=True)
+            stages.append(stage)
+        for oplan in plan_orphans(fam, snap, policy):
+            with conn.transaction():
+                execute(conn, "purge/create_orphans.sql", cand=oplan.cand, table=oplan.table, keys=oplan.keys)
+            stage = progress.get(oplan.stage) or state.Progress(fam.name, oplan.stage)
+            while not stage.done:
+                current = stage
+                stage = _with_lock_retries(
+                    policy,
+                    f"{fam.name}/{oplan.stage}",
+                    lambda current=current, oplan=oplan: _orphan_batch(conn, oplan, current, ctx, policy, fam.name, writer, snap),
+                )
+                reporter.maybe(oplan.stage, stage)
+            stages.append(stage)
+    return summarize(fam.name, stages, notes, walks, time.monotonic() - started, policy.dry_run)
+
+
+def summarize(family: str, stages: list[state.Progress], notes: list[str], walks: dict, seconds: float, dry_run: bool) -> dict:
+    tables: dict[str, dict] = {}
+    for stage in stages:
+        for table, counter in (stage.counters or {}).items():
+            total = tables.setdefault(table, {"matched": 0, "deleted": 0, "archived": 0, "orphans": 0, "kept": {}})
+            for key in ("matched", "deleted", "archived", "orphans"):
+                total[key] += int(counter.get(key, 0))
+            if "would_delete" in counter:
+                total["would_delete"] = total.get("would_delete", 0) + int(counter["would_delete"])
+            for reason, n in counter.get("kept", {}).items():
+                total["kept"][reason] = total["kept"].get(reason, 0) + int(n)
+    return {
+        "family": family,
+        "dry_run": dry_run,
+        "tables": tables,
+        "batches": sum(s.batches for s in stages),
+        "seconds": round(sum(s.seconds for s in stages), 3),
+        "wall_seconds": round(seconds, 3),
+        "walks": walks,
+        "notes": notes,
+    }

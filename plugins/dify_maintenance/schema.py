@@ -1,0 +1,132 @@
+"""What the connected database actually is: Dify version, tables, columns and indexes.
+
+The engine adapts to what exists rather than to what a version number promises: a release's
+index set is a hint, the catalog of the live database is the truth.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import psycopg
+
+from dify_maintenance import INCLUDE_DIR
+from dify_maintenance.db import fetch_all, fetch_one
+from dify_maintenance.errors import NotDifyDatabase, UnsupportedDifyVersion
+
+# Tables every Dify release since 0.6 has; their absence means "not a Dify database".
+DIFY_CORE_TABLES = ("apps", "tenants", "workflow_runs", "messages", "conversations", "end_users")
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+@lru_cache(maxsize=1)
+def version_table() -> dict:
+    with open(INCLUDE_DIR / "dify_versions.json", encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    columns: tuple[str | None, ...]
+    partial: bool
+    unique: bool
+    primary: bool = False
+
+
+@dataclass
+class SchemaSnapshot:
+    """Tables, columns and indexes of the public schema, read once per task."""
+
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    indexes: dict[str, list[Index]] = field(default_factory=dict)
+
+    def has_table(self, table: str) -> bool:
+        return table in self.columns
+
+    def has_column(self, table: str, column: str) -> bool:
+        return column in self.columns.get(table, {})
+
+    def index_leading(self, table: str, columns: list[str] | tuple[str, ...]) -> Index | None:
+        """A full (non-partial) index whose leading key columns are exactly ``columns`` in order."""
+        want = tuple(columns)
+        for idx in self.indexes.get(table, []):
+            if not idx.partial and idx.columns[: len(want)] == want:
+                return idx
+        return None
+
+    def primary_key(self, table: str) -> tuple[str, ...]:
+        for idx in self.indexes.get(table, []):
+            if idx.primary:
+                return tuple(c for c in idx.columns if c)
+        return ()
+
+    def index_for_equalities(self, table: str, columns: set[str]) -> Index | None:
+        """The index that serves an equality lookup on ``columns`` best (longest usable prefix)."""
+        best: tuple[int, Index] | None = None
+        for idx in self.indexes.get(table, []):
+            if idx.partial:
+                continue
+            prefix = 0
+            for col in idx.columns:
+                if col not in columns:
+                    break
+                prefix += 1
+            if prefix and (best is None or prefix > best[0]):
+                best = (prefix, idx)
+        return best[1] if best else None
+
+
+def snapshot(conn: psycopg.Connection) -> SchemaSnapshot:
+    snap = SchemaSnapshot()
+    for row in fetch_all(conn, "introspect/columns.sql"):
+        snap.columns.setdefault(row["table_name"], {})[row["column_name"]] = row["data_type"]
+    for row in fetch_all(conn, "introspect/indexes.sql"):
+        snap.indexes.setdefault(row["table_name"], []).append(
+            Index(row["index_name"], tuple(row["columns"]), row["partial"], row["is_unique"], row["is_primary"])
+        )
+    return snap
+
+
+@dataclass(frozen=True)
+class DifyVersion:
+    revision: str
+    version: str
+    is_release_head: bool
+
+    def describe(self) -> str:
+        where = "release head" if self.is_release_head else "a revision between releases"
+        return f"Dify {self.version} (alembic {self.revision}, {where})"
+
+
+def detect_version(conn: psycopg.Connection, snap: SchemaSnapshot) -> DifyVersion:
+    """Map the alembic head to a Dify release, or stop before anything is touched."""
+    missing = [t for t in DIFY_CORE_TABLES if not snap.has_table(t)]
+    if not snap.has_table("alembic_version") or missing:
+        what = "no alembic_version table" if not snap.has_table("alembic_version") else "missing " + ", ".join(missing)
+        raise NotDifyDatabase(f"this database is not a Dify database ({what}); check the connection")
+    row = fetch_one(conn, "introspect/alembic_head.sql")
+    if row is None:
+        raise NotDifyDatabase("alembic_version is empty: Dify's migrations never ran on this database")
+    revision = row["version_num"]
+    table = version_table()
+    heads = {rev: ver for ver, rev in table["release_heads"].items()}
+    release = heads.get(revision) or table["first_release"].get(revision)
+    if release is None:
+        raise UnsupportedDifyVersion(
+            f"unknown Dify alembic head {revision!r}: newer than {table['newest_supported']} or not a "
+            f"Dify release; supported are {table['oldest_supported']} to {table['newest_supported']}"
+        )
+    if not (
+        _version_key(table["oldest_supported"]) <= _version_key(release) <= _version_key(table["newest_supported"])
+    ):
+        raise UnsupportedDifyVersion(
+            f"Dify {release} (alembic {revision}) is not supported; supported are "
+            f"{table['oldest_supported']} to {table['newest_supported']}"
+        )
+    return DifyVersion(revision=revision, version=release, is_release_head=revision in heads)

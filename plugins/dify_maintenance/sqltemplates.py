@@ -1,0 +1,39 @@
+"""Every SQL statement lives in ``include/sql`` as a Jinja template; this module renders them.
+
+Templates receive identifiers only as ``psycopg.sql.Identifier`` objects (rendered quoted) and
+values only as bind placeholders (``%(name)s``). Nothing from a user reaches the template text.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import jinja2
+from psycopg import sql
+
+from dify_maintenance import SQL_DIR
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(SQL_DIR)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["ident"] = _ident
+    return env
+
+
+def _ident(*parts: str) -> str:
+    """Quote a (possibly schema-qualified) identifier exactly as PostgreSQL expects it."""
+    return sql.Identifier(*parts).as_string(None)
+
+
+def render(name: str, **context: object) -> sql.SQL:
+    """Render ``include/sql/<name>`` and wrap it so psycopg treats it as trusted SQL text."""
+    text = _environment().get_template(name).render(**context)
+    return sql.SQL(text)  # noqa: S608 - identifiers are quoted by the ident filter, values are bound

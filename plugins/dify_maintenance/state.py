@@ -1,0 +1,141 @@
+"""Our bookkeeping in the ``dify_maintenance`` schema: runs, the claim, progress and history.
+
+Progress rows are written in the same transaction as the batch they describe, so after a crash
+(even SIGKILL) the cursor and the deleted rows always agree and a retry neither redoes nor skips.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from dify_maintenance.db import execute, fetch_all, fetch_one
+from dify_maintenance.errors import AnotherRunActive
+
+LOCK_NAME = "dify-maintenance"
+# A stable 63-bit key for pg_advisory_xact_lock, derived from our name rather than invented.
+LOCK_KEY = zlib.crc32(LOCK_NAME.encode()) << 16
+# A claim whose holder stopped heartbeating this long ago belongs to a dead run.
+STALE_CLAIM_SECONDS = 6 * 3600
+
+
+def ensure_schema(conn: psycopg.Connection) -> None:
+    with conn.transaction():
+        execute(conn, "state/ensure_schema.sql")
+
+
+def record_run(
+    conn: psycopg.Connection, *, run_key: str, dag_id: str, run_id: str, cutoffs: dict, policy: dict, dify_version: str
+) -> dict:
+    """Store the run's cutoffs once; on a retry return the ones stored first."""
+    with conn.transaction():
+        row = fetch_one(
+            conn,
+            "state/record_run.sql",
+            {
+                "run_key": run_key,
+                "dag_id": dag_id,
+                "run_id": run_id,
+                "cutoffs": Jsonb(cutoffs),
+                "policy": Jsonb(policy),
+                "dify_version": dify_version,
+            },
+        )
+    assert row is not None
+    return row
+
+
+def get_run(conn: psycopg.Connection, run_key: str) -> dict | None:
+    return fetch_one(conn, "state/get_run.sql", {"run_key": run_key})
+
+
+def finish_run(conn: psycopg.Connection, run_key: str, outcome: str) -> None:
+    with conn.transaction():
+        execute(conn, "state/finish_run.sql", {"run_key": run_key, "outcome": outcome})
+
+
+def claim(conn: psycopg.Connection, run_key: str, stale_seconds: int = STALE_CLAIM_SECONDS) -> None:
+    """Hold the database for ``run_key`` or fail naming the run that holds it."""
+    params = {"lock_key": LOCK_KEY, "lock_name": LOCK_NAME, "run_key": run_key, "stale_seconds": stale_seconds}
+    with conn.transaction():
+        won = fetch_one(conn, "state/claim.sql", params)
+    if won is None:
+        holder = fetch_one(conn, "state/claim_holder.sql", {"lock_name": LOCK_NAME})
+        who = holder["run_key"] if holder else "another run"
+        raise AnotherRunActive(
+            f"another maintenance run is active on this database ({who}, last heartbeat "
+            f"{holder['heartbeat_at'] if holder else 'unknown'}); wait for it or fail it in Airflow"
+        )
+
+
+def heartbeat(conn: psycopg.Connection, run_key: str) -> None:
+    """Refresh the claim inside the caller's transaction; raise if the run lost it."""
+    if fetch_one(conn, "state/heartbeat.sql", {"lock_name": LOCK_NAME, "run_key": run_key}) is None:
+        raise AnotherRunActive(f"run {run_key} no longer holds the maintenance claim; stopping")
+
+
+def release(conn: psycopg.Connection, run_key: str) -> None:
+    with conn.transaction():
+        execute(conn, "state/release.sql", {"lock_name": LOCK_NAME, "run_key": run_key})
+
+
+@dataclass
+class Progress:
+    family: str
+    stage: str
+    cursor: dict | None = None
+    done: bool = False
+    batches: int = 0
+    seconds: float = 0.0
+    counters: dict | None = None
+
+    def counter(self, table: str) -> dict:
+        self.counters = self.counters or {}
+        return self.counters.setdefault(table, {"matched": 0, "deleted": 0, "archived": 0, "kept": {}})
+
+
+def load_progress(conn: psycopg.Connection, run_key: str, family: str | None = None) -> dict[str, Progress]:
+    rows = fetch_all(conn, "state/get_progress.sql", {"run_key": run_key, "family": family}, family=family)
+    return {
+        row["stage"]: Progress(
+            family=row["family"],
+            stage=row["stage"],
+            cursor=row["cursor"],
+            done=row["done"],
+            batches=row["batches"],
+            seconds=row["seconds"],
+            counters=row["counters"],
+        )
+        for row in rows
+    }
+
+
+def save_progress(conn: psycopg.Connection, run_key: str, progress: Progress) -> None:
+    execute(
+        conn,
+        "state/save_progress.sql",
+        {
+            "run_key": run_key,
+            "family": progress.family,
+            "stage": progress.stage,
+            "cursor": Jsonb(progress.cursor) if progress.cursor is not None else None,
+            "done": progress.done,
+            "batches": progress.batches,
+            "seconds": progress.seconds,
+            "counters": Jsonb(progress.counters or {}),
+        },
+    )
+
+
+def append_history(conn: psycopg.Connection, *, run_key: str, dag_id: str, outcome: str, report: dict) -> int:
+    with conn.transaction():
+        row = fetch_one(
+            conn,
+            "state/append_history.sql",
+            {"run_key": run_key, "dag_id": dag_id, "outcome": outcome, "report": Jsonb(report)},
+        )
+    assert row is not None
+    return int(row["id"])
