@@ -384,6 +384,8 @@ def _root_batch(
             cand=plan.cand, path=[], key=plan.root.key,
         )
         _count(new, plan.root.table, n, part, policy.dry_run, is_root=True)
+        if part:
+            parts.append(part)
         new.batches += 1
         if window["last_key"] is None or int(window["scanned"]) < policy.batch_size:
             new.done = True

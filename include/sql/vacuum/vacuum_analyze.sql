@@ -1,0 +1,1 @@
+VACUUM (ANALYZE) {{ "public"|ident }}.{{ table|ident }}

@@ -1,0 +1,262 @@
+"""The steps of a retention run, callable with or without Airflow.
+
+Each function is one task of ``dify_retention``: preflight, plan, archive gate, purge (per
+family), vacuum, verify, report. They pass small JSON-able dicts to each other, so the same
+functions back the DAG, the demo and the tests.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from dify_maintenance import catalog, purge, state
+from dify_maintenance.archive import ArchiveWriter, StoreConfig, archived_rows, check_store, key_part
+from dify_maintenance.db import Connector, connection, execute, fetch_one
+from dify_maintenance.errors import MaintenanceError, VerificationFailed
+from dify_maintenance.policy import Policy
+from dify_maintenance.schema import detect_version, snapshot
+
+log = logging.getLogger(__name__)
+
+
+def run_key_for(dag_id: str, run_id: str) -> str:
+    return f"{dag_id}/{run_id}"
+
+
+def archive_prefix(run_key: str) -> str:
+    dag_id, _, run_id = run_key.partition("/")
+    return f"retention/{key_part(dag_id)}/{key_part(run_id)}"
+
+
+def compute_cutoffs(policy: Policy, logical_date: datetime) -> dict[str, str]:
+    """Cutoffs in Dify's convention (naive UTC), from the run's logical date, per family."""
+    moment = logical_date.astimezone(UTC).replace(tzinfo=None) if logical_date.tzinfo else logical_date
+    return {name: (moment - timedelta(days=policy.days_for(name))).isoformat() for name in policy.families}
+
+
+def context_from(ctx: dict) -> purge.RunContext:
+    return purge.RunContext(
+        run_key=ctx["run_key"],
+        cutoffs={k: datetime.fromisoformat(v) for k, v in ctx["cutoffs"].items()},
+        dify_version=ctx["dify_version"],
+        archive_prefix=ctx["archive_prefix"],
+    )
+
+
+def preflight(
+    connector: Connector, policy: Policy, *, dag_id: str, run_id: str, logical_date: datetime
+) -> dict:
+    """Check everything that can be checked before a row is touched, then claim the database.
+
+    Stops with a clear message when the connection fails, the database is not Dify, its
+    version is unknown, or another maintenance run holds it. The cutoffs are fixed here and
+    stored: a retry of any later task reads these, never newer ones.
+    """
+    run_key = run_key_for(dag_id, run_id)
+    with connection(connector) as conn:
+        snap = snapshot(conn)
+        version = detect_version(conn, snap)
+        notes: list[str] = []
+        walks: dict[str, str] = {}
+        for name in policy.families:
+            fam = catalog.family(name)
+            for root in fam.roots:
+                plan = purge.plan_root(root, snap, policy)
+                if plan is None:
+                    notes.append(f"{root.table}: not in {version.version}, skipped")
+                    continue
+                walks[root.name] = f"{plan.walk}: {plan.walk_reason}"
+                notes.extend(n for n in plan.notes if n not in notes)
+        state.ensure_schema(conn)
+        if not policy.dry_run:
+            state.claim(conn, run_key)
+        row = state.record_run(
+            conn,
+            run_key=run_key,
+            dag_id=dag_id,
+            run_id=run_id,
+            cutoffs=compute_cutoffs(policy, logical_date),
+            policy=policy.to_dict(),
+            dify_version=version.version,
+        )
+    ctx = {
+        "run_key": run_key,
+        "dag_id": dag_id,
+        "dify_version": version.version,
+        "dify_revision": version.revision,
+        "cutoffs": row["cutoffs"],
+        "policy": row["policy"],
+        "archive_prefix": archive_prefix(run_key),
+        "families": [f for f in policy.families if f in row["cutoffs"]],
+        "walks": walks,
+        "notes": notes,
+    }
+    log.info("preflight: %s; cutoffs %s; %d notes", version.describe(), ctx["cutoffs"], len(notes))
+    for note in notes:
+        log.info("note: %s", note)
+    return ctx
+
+
+def plan(connector: Connector, ctx: dict, policy: Policy) -> dict:
+    """Expired root rows per table and the size of every table a family may touch."""
+    from dify_maintenance.db import fetch_all
+
+    result: dict[str, dict] = {"roots": {}, "tables": {}}
+    with connection(connector) as conn:
+        snap = snapshot(conn)
+        tables: set[str] = set()
+        for name in ctx["families"]:
+            fam = catalog.family(name)
+            cutoff = datetime.fromisoformat(ctx["cutoffs"][name])
+            tables.update(t for t in catalog.tables_of(fam, policy.keep_curated) if snap.has_table(t))
+            for root in fam.roots:
+                rplan = purge.plan_root(root, snap, policy)
+                if rplan is None:
+                    continue
+                params = {k: v for k, v in rplan.params.items() if k != "_template"}
+                tmpl = rplan.params["_template"]
+                row = fetch_one(
+                    conn, "plan/expired_roots.sql", {**params, "cutoff": cutoff},
+                    table=root.table, recency=tmpl["recency"], only_null=tmpl["only_null"],
+                    scope_columns=tmpl["scope_columns"], filters=tmpl["filters"],
+                )
+                result["roots"][root.name] = {
+                    "family": name,
+                    "table": root.table,
+                    "expired": int(row["expired"]) if row else 0,
+                    "cutoff": ctx["cutoffs"][name],
+                    "walk": f"{rplan.walk}: {rplan.walk_reason}",
+                }
+        for row in fetch_all(conn, "introspect/table_sizes.sql", {"tables": sorted(tables)}):
+            result["tables"][row["table_name"]] = {"rows_estimate": int(row["row_estimate"]), "bytes": int(row["total_bytes"])}
+    for name, info in result["roots"].items():
+        log.info("plan: %s expired=%d (%s)", name, info["expired"], info["walk"])
+    return result
+
+
+def archive_gate(policy: Policy, store: StoreConfig | None) -> dict:
+    """The purge may start only after the archive store proved it can take and give back bytes."""
+    if policy.dry_run:
+        return {"archive": "not needed (dry run)"}
+    if not policy.archive:
+        log.warning("archive is OFF by explicit policy: deleted rows will not be recoverable from an archive")
+        return {"archive": "off (explicitly opted out)"}
+    if store is None:
+        raise MaintenanceError("archive is on but no archive store is configured")
+    return {"archive": check_store(store)}
+
+
+def run_purge(connector: Connector, ctx: dict, family_name: str, policy: Policy, store: StoreConfig | None) -> dict:
+    fam = catalog.family(family_name)
+    if family_name not in ctx["families"]:
+        raise MaintenanceError(f"family {family_name!r} is not part of this run")
+    run_ctx = context_from(ctx)
+    writer = None
+    if policy.archive and not policy.dry_run:
+        if store is None:
+            raise MaintenanceError("archive is on but no archive store is configured")
+        writer = ArchiveWriter(
+            store,
+            ctx["archive_prefix"],
+            {"run_key": ctx["run_key"], "dify_version": ctx["dify_version"], "cutoff": ctx["cutoffs"][family_name]},
+        )
+    result = purge.purge_family(connector, run_ctx, fam, policy, writer)
+    result["cutoff"] = ctx["cutoffs"][family_name]
+    return result
+
+
+def purged_tables(results: list[dict]) -> list[str]:
+    tables: list[str] = []
+    for result in results:
+        for table, counters in result["tables"].items():
+            if counters.get("deleted", 0) and table not in tables:
+                tables.append(table)
+    return tables
+
+
+def vacuum(connector: Connector, tables: list[str], dry_run: bool) -> dict:
+    """VACUUM (ANALYZE) each purged table: one statement per autocommit call (VACUUM cannot run
+    in a transaction block), with size and dead tuples before and after."""
+    out: dict[str, dict] = {}
+    if dry_run:
+        return out
+    with connection(connector, autocommit=True) as conn:
+        for table in tables:
+            before = fetch_one(conn, "vacuum/table_stats.sql", {"table": table})
+            execute(conn, "vacuum/vacuum_analyze.sql", table=table)
+            after = fetch_one(conn, "vacuum/table_stats.sql", {"table": table})
+            out[table] = {
+                "bytes_before": int(before["total_bytes"]),
+                "bytes_after": int(after["total_bytes"]),
+                "dead_before": int(before["dead_tuples"]),
+                "dead_after": int(after["dead_tuples"]),
+            }
+            log.info("vacuum %s: dead tuples %d -> %d", table, out[table]["dead_before"], out[table]["dead_after"])
+    return out
+
+
+def verify(connector: Connector, ctx: dict, policy: Policy, results: list[dict], store: StoreConfig | None) -> dict:
+    """Prove the invariants: no purgeable row left, no orphan of a purged parent, and every
+    deleted row in the archive. Any mismatch fails the run loudly."""
+    from dify_maintenance.db import fetch_one as one
+
+    checks: list[dict] = []
+    with connection(connector) as conn:
+        snap = snapshot(conn)
+        for name in ctx["families"]:
+            fam = catalog.family(name)
+            cutoff = datetime.fromisoformat(ctx["cutoffs"][name])
+            for root in fam.roots:
+                rplan = purge.plan_root(root, snap, policy)
+                if rplan is None:
+                    continue
+                tmpl = rplan.params["_template"]
+                params = {k: v for k, v in rplan.params.items() if k != "_template"}
+                params["cutoff"] = cutoff
+                rules = []
+                for i, rule in enumerate(rplan.keep_rules, start=1):
+                    rules.append({"kind": rule.kind, **rule.context})
+                    params.update(rule.params)
+                    if "role_value" in rule.params:
+                        params[f"role_{i}"] = rule.params["role_value"]
+                row = one(
+                    conn, "verify/remaining_roots.sql", params,
+                    table=root.table, key=root.key, recency=tmpl["recency"], only_null=tmpl["only_null"],
+                    scope_columns=tmpl["scope_columns"], filters=tmpl["filters"], rules=rules,
+                )
+                checks.append({"check": f"no purgeable {root.table} left", "family": name, "found": int(row["remaining"])})
+            for oplan in purge.plan_orphans(fam, snap, policy):
+                row = one(
+                    conn, "verify/orphans.sql", {"cutoff": cutoff},
+                    table=oplan.table, recency=oplan.recency, parent_table=oplan.parent_table,
+                    parent_column=oplan.parent_column, parent_key=oplan.parent_key, null_is_orphan=oplan.null_is_orphan,
+                )
+                checks.append({"check": f"no orphaned {oplan.table} ({oplan.parent_column})", "family": name, "found": int(row["orphans"])})
+    if policy.dry_run:
+        for check in checks:
+            check["ok"] = True
+            check["note"] = "dry run: reported, not enforced"
+    else:
+        for check in checks:
+            check["ok"] = check["found"] == 0
+    if policy.archive and not policy.dry_run and store is not None:
+        archived = archived_rows(store, ctx["archive_prefix"])
+        deleted: dict[str, int] = {}
+        for result in results:
+            for table, counters in result["tables"].items():
+                deleted[table] = deleted.get(table, 0) + int(counters.get("deleted", 0))
+        for table in sorted(set(deleted) | set(archived)):
+            ok = archived.get(table, 0) == deleted.get(table, 0)
+            checks.append(
+                {"check": f"archived {table} == deleted", "found": archived.get(table, 0), "expected": deleted.get(table, 0), "ok": ok}
+            )
+    failed = [c for c in checks if not c["ok"]]
+    for check in checks:
+        log.info("verify %s: %s", "ok  " if check["ok"] else "FAIL", check)
+    summary = {"checks": checks, "failed": len(failed)}
+    if failed:
+        raise VerificationFailed(
+            "verification failed: " + "; ".join(f"{c['check']} (found {c['found']})" for c in failed)
+        )
+    return summary
