@@ -178,8 +178,7 @@ END_USERS = Family(
     name="end_users",
     retention_key="end_users_days",
     after=("workflow_logs", "messages"),
-    description="End users older than the cutoff that no remaining conversation, message, "
-    "workflow run or upload refers to.",
+    description="End users older than the cutoff that no remaining conversation, message, workflow run or upload refers to.",
     roots=(
         Root(
             name="end_users",
@@ -194,9 +193,7 @@ END_USERS = Family(
                 Reference("upload_files", "created_by", "created_by_role", _END_USER, "has uploads"),
                 Reference("message_feedbacks", "from_end_user_id", reason="has feedback"),
                 Reference("saved_messages", "created_by", "created_by_role", _END_USER, "has saved messages"),
-                Reference(
-                    "pinned_conversations", "created_by", "created_by_role", _END_USER, "has pinned conversations"
-                ),
+                Reference("pinned_conversations", "created_by", "created_by_role", _END_USER, "has pinned conversations"),
             ),
         ),
     ),

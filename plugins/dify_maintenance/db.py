@@ -6,7 +6,7 @@ so that tests, the demo and Airflow tasks share every code path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 
 import psycopg
@@ -64,7 +64,7 @@ def airflow_connector(conn_id: str) -> Connector:
 
 
 @contextmanager
-def connection(connector: Connector, *, autocommit: bool = True) -> Iterator[psycopg.Connection]:
+def connection(connector: Connector, *, autocommit: bool = True) -> Generator[psycopg.Connection]:
     """Open a connection and always close it; a failed connect becomes an operator message.
 
     Autocommit by default: every transaction is an explicit ``conn.transaction()`` block, so a

@@ -49,7 +49,7 @@ class Scale:
 
 def stable_uuid(key: str) -> uuid.UUID:
     """The uuid the SQL helper ``pg_temp.u(key)`` computes, for tests that name generated rows."""
-    return uuid.UUID(hashlib.md5(key.encode()).hexdigest())
+    return uuid.UUID(hashlib.md5(key.encode(), usedforsecurity=False).hexdigest())
 
 
 def tenant_ids(seed: str, scale: Scale) -> list[uuid.UUID]:

@@ -184,7 +184,9 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy) -> RootPlan | No
         for cpath in catalog.curated_paths(root):
             plan = _path_plan(cpath, snap, params, [])
             if plan:
-                rules.append(KeepRule("descendant", f"has curated {plan.table}", {"path": plan.render_steps(), "newer_column": None}))
+                rules.append(
+                    KeepRule("descendant", f"has curated {plan.table}", {"path": plan.render_steps(), "newer_column": None})
+                )
     for path in paths:
         if path.recency_column:
             rules.append(
@@ -365,7 +367,15 @@ def _root_batch(
                 cand=plan.cand,
                 key=plan.root.key,
                 kind=rule.kind,
-                **{"status_column": None, "ref_table": None, "ref_column": None, "role_column": None, "path": [], "newer_column": None, **rule.context},
+                **{
+                    "status_column": None,
+                    "ref_table": None,
+                    "ref_column": None,
+                    "role_column": None,
+                    "path": [],
+                    "newer_column": None,
+                    **rule.context,
+                },
             )
             kept = int(row["kept"]) if row else 0
             if kept:
@@ -373,15 +383,29 @@ def _root_batch(
         parts: list[TablePart] = []
         for path in plan.paths:
             n, part = _run_step(
-                conn, "purge/delete_path.sql", mode, params, path.table, list(snap.columns[path.table]),
-                cand=plan.cand, path=path.render_steps(), key=plan.root.key,
+                conn,
+                "purge/delete_path.sql",
+                mode,
+                params,
+                path.table,
+                list(snap.columns[path.table]),
+                cand=plan.cand,
+                path=path.render_steps(),
+                key=plan.root.key,
             )
             _count(new, path.table, n, part, policy.dry_run, is_root=False)
             if part:
                 parts.append(part)
         n, part = _run_step(
-            conn, "purge/delete_path.sql", mode, params, plan.root.table, list(snap.columns[plan.root.table]),
-            cand=plan.cand, path=[], key=plan.root.key,
+            conn,
+            "purge/delete_path.sql",
+            mode,
+            params,
+            plan.root.table,
+            list(snap.columns[plan.root.table]),
+            cand=plan.cand,
+            path=[],
+            key=plan.root.key,
         )
         _count(new, plan.root.table, n, part, policy.dry_run, is_root=True)
         if part:
@@ -451,8 +475,14 @@ def _orphan_batch(
         assert window is not None
         counter = new.counter(plan.table)
         n, part = _run_step(
-            conn, "purge/delete_orphans.sql", mode, params, plan.table, list(snap.columns[plan.table]),
-            cand=plan.cand, keys=plan.keys,
+            conn,
+            "purge/delete_orphans.sql",
+            mode,
+            params,
+            plan.table,
+            list(snap.columns[plan.table]),
+            cand=plan.cand,
+            keys=plan.keys,
         )
         counter["orphans"] = counter.get("orphans", 0) + n
         _count(new, plan.table, n, part, policy.dry_run, is_root=False)
@@ -469,9 +499,7 @@ def _orphan_batch(
     return new
 
 
-def purge_family(
-    connector: Connector, ctx: RunContext, fam: Family, policy: Policy, writer: ArchiveWriter | None
-) -> dict:
+def purge_family(connector: Connector, ctx: RunContext, fam: Family, policy: Policy, writer: ArchiveWriter | None) -> dict:
     """Purge one family to completion (or resume it); returns its counters and notes."""
     reporter = _Reporter(fam.name)
     notes: list[str] = []

@@ -11,7 +11,16 @@ def build(ctx: dict, plan: dict, gate: dict, results: list[dict], vacuumed: dict
     for result in results:
         for table, c in result["tables"].items():
             row = tables.setdefault(
-                table, {"family": result["family"], "matched": 0, "deleted": 0, "would_delete": 0, "archived": 0, "orphans": 0, "kept": {}}
+                table,
+                {
+                    "family": result["family"],
+                    "matched": 0,
+                    "deleted": 0,
+                    "would_delete": 0,
+                    "archived": 0,
+                    "orphans": 0,
+                    "kept": {},
+                },
             )
             for key in ("matched", "deleted", "would_delete", "archived", "orphans"):
                 row[key] += int(c.get(key, 0))
@@ -30,7 +39,8 @@ def build(ctx: dict, plan: dict, gate: dict, results: list[dict], vacuumed: dict
         "cutoffs": ctx["cutoffs"],
         "archive": gate.get("archive"),
         "families": {
-            r["family"]: {"batches": r["batches"], "seconds": r["seconds"], "walks": r["walks"], "notes": r["notes"]} for r in results
+            r["family"]: {"batches": r["batches"], "seconds": r["seconds"], "walks": r["walks"], "notes": r["notes"]}
+            for r in results
         },
         "tables": tables,
         "total_deleted": sum(r["deleted"] for r in tables.values()),
@@ -53,10 +63,12 @@ def render_text(report: dict) -> str:
     head = "would delete" if dry else "deleted"
     lines = [
         f"Dify retention report  {report['run_key']}",
-        f"outcome: {report['outcome']}   Dify {report['dify_version']}   archive: {report['archive']}   {'DRY RUN' if dry else ''}",
+        f"outcome: {report['outcome']}   Dify {report['dify_version']}   archive: {report['archive']}"
+        + ("   DRY RUN" if dry else ""),
         "cutoffs: " + ", ".join(f"{k} < {v}" for k, v in report["cutoffs"].items()),
         "",
-        f"{'table':36} {'family':14} {'matched':>9} {head:>12} {'archived':>9} {'orphans':>8} {'MB before':>10} {'MB after':>9}  kept (why)",
+        f"{'table':36} {'family':14} {'matched':>9} {head:>12} {'archived':>9} {'orphans':>8} "
+        f"{'MB before':>10} {'MB after':>9}  kept (why)",
         "-" * 140,
     ]
     for table, row in sorted(report["tables"].items(), key=lambda kv: (kv[1]["family"], kv[0])):
@@ -69,7 +81,10 @@ def render_text(report: dict) -> str:
     total = report["total_would_delete"] if dry else report["total_deleted"]
     lines.append(f"rows {head}: {total}")
     for fam, info in report["families"].items():
-        lines.append(f"{fam}: {info['batches']} batches in {info['seconds']:.2f}s; " + "; ".join(f"{k} by {v}" for k, v in info["walks"].items()))
+        lines.append(
+            f"{fam}: {info['batches']} batches in {info['seconds']:.2f}s; "
+            + "; ".join(f"{k} by {v}" for k, v in info["walks"].items())
+        )
     if report["verify"]:
         lines.append(f"verify: {report['verify']['checks']} checks, {report['verify']['failed']} failed")
     lines.append(f"curated content: {report['curated_kept']}")
@@ -81,7 +96,9 @@ def render_text(report: dict) -> str:
 def record(connector: Connector, ctx: dict, report: dict) -> int:
     """Append to the history table, close the run and give the database back."""
     with connection(connector) as conn:
-        history_id = state.append_history(conn, run_key=ctx["run_key"], dag_id=ctx["dag_id"], outcome=report["outcome"], report=report)
+        history_id = state.append_history(
+            conn, run_key=ctx["run_key"], dag_id=ctx["dag_id"], outcome=report["outcome"], report=report
+        )
         state.finish_run(conn, ctx["run_key"], report["outcome"])
         state.release(conn, ctx["run_key"])
     return history_id

@@ -44,9 +44,7 @@ def context_from(ctx: dict) -> purge.RunContext:
     )
 
 
-def preflight(
-    connector: Connector, policy: Policy, *, dag_id: str, run_id: str, logical_date: datetime
-) -> dict:
+def preflight(connector: Connector, policy: Policy, *, dag_id: str, run_id: str, logical_date: datetime) -> dict:
     """Check everything that can be checked before a row is touched, then claim the database.
 
     Stops with a clear message when the connection fails, the database is not Dify, its
@@ -117,9 +115,14 @@ def plan(connector: Connector, ctx: dict, policy: Policy) -> dict:
                 params = {k: v for k, v in rplan.params.items() if k != "_template"}
                 tmpl = rplan.params["_template"]
                 row = fetch_one(
-                    conn, "plan/expired_roots.sql", {**params, "cutoff": cutoff},
-                    table=root.table, recency=tmpl["recency"], only_null=tmpl["only_null"],
-                    scope_columns=tmpl["scope_columns"], filters=tmpl["filters"],
+                    conn,
+                    "plan/expired_roots.sql",
+                    {**params, "cutoff": cutoff},
+                    table=root.table,
+                    recency=tmpl["recency"],
+                    only_null=tmpl["only_null"],
+                    scope_columns=tmpl["scope_columns"],
+                    filters=tmpl["filters"],
                 )
                 result["roots"][root.name] = {
                     "family": name,
@@ -221,18 +224,33 @@ def verify(connector: Connector, ctx: dict, policy: Policy, results: list[dict],
                     if "role_value" in rule.params:
                         params[f"role_{i}"] = rule.params["role_value"]
                 row = one(
-                    conn, "verify/remaining_roots.sql", params,
-                    table=root.table, key=root.key, recency=tmpl["recency"], only_null=tmpl["only_null"],
-                    scope_columns=tmpl["scope_columns"], filters=tmpl["filters"], rules=rules,
+                    conn,
+                    "verify/remaining_roots.sql",
+                    params,
+                    table=root.table,
+                    key=root.key,
+                    recency=tmpl["recency"],
+                    only_null=tmpl["only_null"],
+                    scope_columns=tmpl["scope_columns"],
+                    filters=tmpl["filters"],
+                    rules=rules,
                 )
                 checks.append({"check": f"no purgeable {root.table} left", "family": name, "found": int(row["remaining"])})
             for oplan in purge.plan_orphans(fam, snap, policy):
                 row = one(
-                    conn, "verify/orphans.sql", {"cutoff": cutoff},
-                    table=oplan.table, recency=oplan.recency, parent_table=oplan.parent_table,
-                    parent_column=oplan.parent_column, parent_key=oplan.parent_key, null_is_orphan=oplan.null_is_orphan,
+                    conn,
+                    "verify/orphans.sql",
+                    {"cutoff": cutoff},
+                    table=oplan.table,
+                    recency=oplan.recency,
+                    parent_table=oplan.parent_table,
+                    parent_column=oplan.parent_column,
+                    parent_key=oplan.parent_key,
+                    null_is_orphan=oplan.null_is_orphan,
                 )
-                checks.append({"check": f"no orphaned {oplan.table} ({oplan.parent_column})", "family": name, "found": int(row["orphans"])})
+                checks.append(
+                    {"check": f"no orphaned {oplan.table} ({oplan.parent_column})", "family": name, "found": int(row["orphans"])}
+                )
     if policy.dry_run:
         for check in checks:
             check["ok"] = True
@@ -249,14 +267,17 @@ def verify(connector: Connector, ctx: dict, policy: Policy, results: list[dict],
         for table in sorted(set(deleted) | set(archived)):
             ok = archived.get(table, 0) == deleted.get(table, 0)
             checks.append(
-                {"check": f"archived {table} == deleted", "found": archived.get(table, 0), "expected": deleted.get(table, 0), "ok": ok}
+                {
+                    "check": f"archived {table} == deleted",
+                    "found": archived.get(table, 0),
+                    "expected": deleted.get(table, 0),
+                    "ok": ok,
+                }
             )
     failed = [c for c in checks if not c["ok"]]
     for check in checks:
         log.info("verify %s: %s", "ok  " if check["ok"] else "FAIL", check)
     summary = {"checks": checks, "failed": len(failed)}
     if failed:
-        raise VerificationFailed(
-            "verification failed: " + "; ".join(f"{c['check']} (found {c['found']})" for c in failed)
-        )
+        raise VerificationFailed("verification failed: " + "; ".join(f"{c['check']} (found {c['found']})" for c in failed))
     return summary

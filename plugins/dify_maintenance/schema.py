@@ -122,9 +122,7 @@ def detect_version(conn: psycopg.Connection, snap: SchemaSnapshot) -> DifyVersio
             f"unknown Dify alembic head {revision!r}: newer than {table['newest_supported']} or not a "
             f"Dify release; supported are {table['oldest_supported']} to {table['newest_supported']}"
         )
-    if not (
-        _version_key(table["oldest_supported"]) <= _version_key(release) <= _version_key(table["newest_supported"])
-    ):
+    if not (_version_key(table["oldest_supported"]) <= _version_key(release) <= _version_key(table["newest_supported"])):
         raise UnsupportedDifyVersion(
             f"Dify {release} (alembic {revision}) is not supported; supported are "
             f"{table['oldest_supported']} to {table['newest_supported']}"

@@ -19,7 +19,7 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(SQL_DIR)),
         undefined=jinja2.StrictUndefined,
-        autoescape=False,
+        autoescape=False,  # noqa: S701 - renders SQL, not HTML; identifiers go through the ident filter
         keep_trailing_newline=False,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -1,0 +1,45 @@
+"""
+### Restore a Dify retention archive
+
+Reloads the rows a retention run archived (a whole run, or a family/stage below it), parents
+before children, skipping rows that are already present, so running it twice is harmless.
+The prefix is printed in the retention report and listed in the archive store, for example
+`retention/dify_retention/scheduled__2026-11-22T03_00_00_00_00/workflow_logs`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Param, dag
+
+from dify_maintenance.alerts import MaintenanceFailureNotifier
+from dify_maintenance.tasks.restore import restore
+
+
+@dag(
+    dag_id="dify_restore_archive",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    allowed_run_types=["manual"],
+    dagrun_timeout=timedelta(hours=12),
+    tags=["dify", "maintenance", "restore"],
+    doc_md=__doc__,
+    params={
+        "archive_prefix": Param(type="string", pattern="^retention/[A-Za-z0-9._=/-]+$", title="Archive prefix to restore"),
+        "tables": Param(None, type=["null", "array"], items={"type": "string"}, title="Only these tables (empty: all)"),
+        "use_defaults": Param(False, type="boolean", title="Ignore the deployment policy Variable"),
+    },
+    default_args={
+        "owner": "data-platform",
+        "retries": 1,
+        "on_failure_callback": MaintenanceFailureNotifier("Dify restore failed"),
+    },
+)
+def dify_restore_archive():
+    restore()
+
+
+dify_restore_archive()

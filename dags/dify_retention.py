@@ -1,0 +1,64 @@
+"""
+### Dify weekly retention
+
+Purges expired Dify logs safely: **preflight** (connection, Dify version, tables, indexes, one
+run at a time) → **plan** → **archive gate** → **purge**, one mapped task per table family →
+**vacuum** → **verify** → **report**.
+
+* Workflow logs: ended runs with node executions, offloads, app logs, pauses, trigger logs.
+* Messages: messages with every child table, then conversations with no message left.
+* End users: only when nothing remaining refers to them.
+
+Every deleted row is archived first (zstd COPY text with a manifest per batch) unless the run
+explicitly turns the archive off. The cutoff is fixed at preflight from the logical date (UTC).
+Policy defaults: `include/retention_policy.json`, overridden by the Variable
+`dify_maintenance_policy`, then by the Params below (empty means "use the policy").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference, dag
+
+from dify_maintenance.alerts import MaintenanceFailureNotifier, deadline_missed
+from dify_maintenance.params import retention_params
+from dify_maintenance.tasks import retention as t
+
+
+@dag(
+    dag_id="dify_retention",
+    schedule="0 3 * * 0",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=timedelta(hours=12),
+    tags=["dify", "maintenance", "retention"],
+    doc_md=__doc__,
+    params=retention_params(),
+    default_args={
+        "owner": "data-platform",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=30),
+        "on_failure_callback": MaintenanceFailureNotifier("Dify retention task failed"),
+    },
+    deadline=DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=timedelta(hours=6),
+        callback=AsyncCallback(deadline_missed, kwargs={"dag": "dify_retention"}),
+    ),
+)
+def dify_retention():
+    ctx = t.preflight()
+    planned = t.plan(ctx)
+    gate = t.archive_gate(ctx, planned)
+    first = t.purge.partial(ctx=ctx).expand(family=t.independent_families(ctx, gate))
+    second = t.purge_after.partial(ctx=ctx, before=first).expand(family=t.dependent_families(ctx, gate))
+    purged = t.vacuum(ctx, first, second)
+    verified = t.verify(ctx, purged)
+    verified >> t.report(ctx)
+
+
+dify_retention()

@@ -1,0 +1,35 @@
+"""Glue between Airflow (connections, Variables, Params, context) and the engine."""
+
+from __future__ import annotations
+
+from airflow.sdk import Variable, get_current_context
+
+from dify_maintenance import policy as policy_mod
+from dify_maintenance.archive import StoreConfig, store_from_airflow
+from dify_maintenance.db import Connector, airflow_connector
+from dify_maintenance.policy import Policy
+
+
+def current_policy() -> Policy:
+    """Defaults, the deployment Variable, then this run's Params: validated before any connection."""
+    context = get_current_context()
+    variable = Variable.get(policy_mod.POLICY_VARIABLE, default=None)
+    return policy_mod.resolve(variable, dict(context["params"]))
+
+
+def recorded_policy(ctx: dict) -> Policy:
+    """The policy preflight recorded: retries and later tasks never see a different one."""
+    return policy_mod.from_dict(ctx["policy"])
+
+
+def connector_for(policy: Policy) -> Connector:
+    return airflow_connector(policy.conn_id)
+
+
+def archive_store(policy: Policy) -> StoreConfig:
+    return store_from_airflow(policy.archive_conn_id)
+
+
+def label(name: str) -> None:
+    """Name a mapped task instance in the UI after the family it handles."""
+    get_current_context()["family_label"] = name

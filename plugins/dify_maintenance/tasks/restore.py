@@ -1,0 +1,28 @@
+"""The task of ``dify_restore_archive``: reload archived rows idempotently."""
+
+from __future__ import annotations
+
+import logging
+
+from airflow.sdk import get_current_context, task
+
+from dify_maintenance import archive
+from dify_maintenance import policy as policy_mod
+from dify_maintenance.errors import InvalidPolicy
+from dify_maintenance.tasks.common import archive_store, connector_for, current_policy
+
+log = logging.getLogger(__name__)
+
+
+@task
+def restore() -> dict:
+    """Restore every batch under the chosen archive prefix, parents before children."""
+    params = get_current_context()["params"]
+    prefix = params["archive_prefix"]
+    if not prefix.startswith("retention/") or ".." in prefix:
+        raise InvalidPolicy(f"archive_prefix must name a run under retention/, got {prefix!r}")
+    policy = policy_mod.resolve(None, {}) if params.get("use_defaults") else current_policy()
+    result = archive.restore(connector_for(policy), archive_store(policy), prefix, set(params.get("tables") or []) or None)
+    for table, stats in result.items():
+        log.info("restored %s: %s", table, stats)
+    return result

@@ -1,0 +1,111 @@
+"""The tasks of ``dify_retention``; the DAG file only wires them together."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from airflow.sdk import TriggerRule, get_current_context, task
+
+from dify_maintenance import report as report_mod
+from dify_maintenance import retention
+from dify_maintenance.catalog import family as family_def
+from dify_maintenance.tasks.common import archive_store, connector_for, current_policy, label, recorded_policy
+
+log = logging.getLogger(__name__)
+
+
+@task
+def preflight() -> dict:
+    """Validate the policy, detect Dify, check tables and indexes, claim the database, fix the cutoffs."""
+    context = get_current_context()
+    policy = current_policy()
+    dag_run = context["dag_run"]
+    logical = dag_run.logical_date or dag_run.run_after
+    return retention.preflight(connector_for(policy), policy, dag_id=dag_run.dag_id, run_id=dag_run.run_id, logical_date=logical)
+
+
+@task
+def plan(ctx: dict) -> dict:
+    """Expired rows per root and bytes per table, with the walk chosen for each root."""
+    policy = recorded_policy(ctx)
+    return retention.plan(connector_for(policy), ctx, policy)
+
+
+@task
+def archive_gate(ctx: dict, plan_result: dict) -> dict:
+    """Prove the archive store works before anything is deleted (unless archive is explicitly off)."""
+    policy = recorded_policy(ctx)
+    store = archive_store(policy) if policy.archive else None
+    return retention.archive_gate(policy, store)
+
+
+@task
+def independent_families(ctx: dict, gate: dict) -> list[str]:
+    """Families that depend on no other family's purge; purged in parallel."""
+    return [name for name in ctx["families"] if not family_def(name).after]
+
+
+@task
+def dependent_families(ctx: dict, gate: dict) -> list[str]:
+    """Families that must wait (end users are purged after what refers to them)."""
+    return [name for name in ctx["families"] if family_def(name).after]
+
+
+@task(map_index_template="{{ family_label }}", retries=3, retry_delay=timedelta(seconds=30), retry_exponential_backoff=2.0)
+def purge(family: str, ctx: dict) -> dict:
+    """Purge one family in short batches; a retry resumes from the last committed batch."""
+    label(family)
+    policy = recorded_policy(ctx)
+    store = archive_store(policy) if policy.archive and not policy.dry_run else None
+    return retention.run_purge(connector_for(policy), ctx, family, policy, store)
+
+
+@task(map_index_template="{{ family_label }}", retries=3, retry_delay=timedelta(seconds=30), retry_exponential_backoff=2.0)
+def purge_after(family: str, ctx: dict, before: list[dict]) -> dict:
+    """Purge a family that must follow the others (its keep rules read what they left)."""
+    label(family)
+    policy = recorded_policy(ctx)
+    store = archive_store(policy) if policy.archive and not policy.dry_run else None
+    return retention.run_purge(connector_for(policy), ctx, family, policy, store)
+
+
+@task
+def vacuum(ctx: dict, first: list[dict], second: list[dict]) -> dict:
+    """VACUUM (ANALYZE) every table the purge deleted from, one autocommit statement each."""
+    policy = recorded_policy(ctx)
+    results = list(first) + list(second)
+    return {
+        "results": results,
+        "vacuum": retention.vacuum(connector_for(policy), retention.purged_tables(results), policy.dry_run),
+    }
+
+
+@task
+def verify(ctx: dict, purged: dict) -> dict:
+    """Fail loudly unless the invariants hold."""
+    policy = recorded_policy(ctx)
+    store = archive_store(policy) if policy.archive and not policy.dry_run else None
+    return retention.verify(connector_for(policy), ctx, policy, purged["results"], store)
+
+
+@task(trigger_rule=TriggerRule.ALL_DONE)
+def report(ctx: dict) -> dict:
+    """Print the readable report, append it to history and release the database.
+
+    Runs even when something upstream failed, so the claim is always released and the history
+    says "failed" rather than nothing; the task itself then fails too, so the run is red.
+    """
+    ti = get_current_context()["ti"]
+    plan_result = ti.xcom_pull(task_ids="plan") or {}
+    gate = ti.xcom_pull(task_ids="archive_gate") or {}
+    purged = ti.xcom_pull(task_ids="vacuum") or {}
+    verified = ti.xcom_pull(task_ids="verify")
+    outcome = "success" if purged and verified else "failed"
+    policy = recorded_policy(ctx)
+    rep = report_mod.build(ctx, plan_result, gate, purged.get("results", []), purged.get("vacuum", {}), verified, outcome)
+    log.info("\n%s", report_mod.render_text(rep))
+    report_mod.record(connector_for(policy), ctx, rep)
+    if outcome != "success":
+        raise RuntimeError("retention run failed before completion; see the failed task's log. The claim was released.")
+    return {k: rep[k] for k in ("outcome", "dry_run", "dify_version", "total_deleted", "total_would_delete", "cutoffs")}
