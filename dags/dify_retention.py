@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference, dag
+from airflow.sdk import dag
 
-from dify_maintenance.alerts import MaintenanceFailureNotifier, deadline_missed
+from dify_maintenance.alerts import MaintenanceFailureNotifier, deadline_alerts
 from dify_maintenance.params import retention_params
 from dify_maintenance.tasks import retention as t
 
@@ -44,11 +44,7 @@ from dify_maintenance.tasks import retention as t
         "max_retry_delay": timedelta(minutes=30),
         "on_failure_callback": MaintenanceFailureNotifier("Dify retention task failed"),
     },
-    deadline=DeadlineAlert(
-        reference=DeadlineReference.DAGRUN_QUEUED_AT,
-        interval=timedelta(hours=6),
-        callback=AsyncCallback(deadline_missed, kwargs={"dag": "dify_retention"}),
-    ),
+    deadline=deadline_alerts("dify_retention", hours=6),
 )
 def dify_retention():
     ctx = t.preflight()

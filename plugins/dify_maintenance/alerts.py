@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import urllib.request
+from datetime import timedelta
 
-from airflow.sdk import BaseNotifier
+from airflow.sdk import AsyncCallback, BaseNotifier, DeadlineAlert, DeadlineReference
 
 log = logging.getLogger(__name__)
 
@@ -66,3 +68,21 @@ async def deadline_missed(dag: str, **kwargs) -> None:
     payload = {"message": f"{dag} missed its deadline", "deadline": (kwargs.get("context") or {}).get("deadline")}
     log.error("MAINTENANCE DEADLINE %s", payload)
     _post(payload)
+
+
+def deadline_alerts(dag_id: str, hours: int) -> list[DeadlineAlert] | None:
+    """The run-level deadline for ``dag_id``, or none when ``DIFY_MAINT_DEADLINES=off``.
+
+    ``airflow dags test`` on 3.3.2 crashes after a successful run of a DAG that has a deadline
+    (DagRun.update_state looks the in-memory alert objects up as database ids); the demo turns
+    deadlines off for that reason. They are never evaluated under ``dags test`` anyway.
+    """
+    if os.environ.get("DIFY_MAINT_DEADLINES", "on").lower() in ("off", "0", "false"):
+        return None
+    return [
+        DeadlineAlert(
+            reference=DeadlineReference.DAGRUN_QUEUED_AT,
+            interval=timedelta(hours=hours),
+            callback=AsyncCallback(deadline_missed, kwargs={"dag": dag_id}),
+        )
+    ]

@@ -16,13 +16,23 @@ from dify_maintenance import PROJECT_ROOT
 FIXTURE_DIR = PROJECT_ROOT / "tests" / "fixtures"
 GENERATIONS = ("0.15", "1.14")
 
+# Dify's schema defaults ids to uuid_generate_v4() from uuid-ossp. The embedded server ships
+# without contrib extensions, so fall back to the same function over core gen_random_uuid().
+UUID_OSSP = """DO $uuid$
+BEGIN
+    CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA public;
+EXCEPTION WHEN feature_not_supported OR undefined_file THEN
+    CREATE OR REPLACE FUNCTION public.uuid_generate_v4() RETURNS uuid LANGUAGE sql AS 'SELECT gen_random_uuid()';
+END
+$uuid$;"""
+
 
 def fixture_schema(generation: str) -> str:
     """Our own Dify-shaped DDL for ``generation`` ("0.15" or "1.14")."""
     if generation not in GENERATIONS:
         raise ValueError(f"unknown fixture generation {generation!r}; known: {', '.join(GENERATIONS)}")
     text = (FIXTURE_DIR / "dify_schema.sql.j2").read_text(encoding="utf-8")
-    return jinja2.Template(text, trim_blocks=True, lstrip_blocks=True).render(generation=generation)
+    return jinja2.Template(text, trim_blocks=True, lstrip_blocks=True).render(generation=generation, uuid_ossp=UUID_OSSP)
 
 
 def with_database(admin_url: str, name: str) -> str:
@@ -55,4 +65,6 @@ def load_sql(url: str, text: str) -> None:
 
 
 def load_dump(url: str, path: Path) -> None:
-    load_sql(url, path.read_text(encoding="utf-8"))
+    """Load a ``pg_dump -s`` file, tolerating a server without the uuid-ossp extension."""
+    text = path.read_text(encoding="utf-8").replace('CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA public;', UUID_OSSP)
+    load_sql(url, text)
