@@ -54,7 +54,7 @@ def dify_retention():
     second = t.purge_after.partial(ctx=ctx, before=first).expand(family=t.dependent_families(ctx, gate))
     purged = t.vacuum(ctx, first, second)
     verified = t.verify(ctx, purged)
-    verified >> t.report(ctx)
+    verified >> t.report()
 
 
 dify_retention()

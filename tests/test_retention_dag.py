@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import psycopg
 import pytest
 from airflow.utils.state import DagRunState
 from conftest import ANCHOR
+
+WORKFLOW_CUTOFF = ANCHOR - timedelta(days=30)
 
 
 def count(url: str, sql: str, params=None) -> int:
@@ -13,18 +17,49 @@ def count(url: str, sql: str, params=None) -> int:
         return conn.execute(sql, params).fetchone()[0]
 
 
+def checksum(url: str, table: str, where: str, params=None) -> str:
+    """An order-independent fingerprint of the rows a condition selects."""
+    with psycopg.connect(url) as conn:
+        query = f"select coalesce(md5(string_agg(md5(t::text), '' order by md5(t::text))), '') from {table} t where {where}"
+        return conn.execute(query, params).fetchone()[0]
+
+
 @pytest.mark.parametrize("generation", ["1.14", "0.15"])
 def test_retention_runs_green_and_purges(generation, databases, run_dag, tmp_path):
     url = databases.fresh(generation)
     runs_before = count(url, "select count(*) from workflow_runs")
-    newer_before = count(url, "select count(*) from workflow_node_executions where created_at >= %s", [ANCHOR.replace(day=1)])
+    newer = "created_at >= %s"
+    newer_nodes = checksum(url, "workflow_node_executions", newer, [WORKFLOW_CUTOFF])
+    newer_runs = checksum(url, "workflow_runs", newer, [WORKFLOW_CUTOFF])
+    in_flight = count(url, "select count(*) from workflow_runs where status in ('running', 'paused')")
+
     dr, xcoms, states = run_dag("dify_retention", url, archive_root=tmp_path / "arch")
+
     assert dr.state == DagRunState.SUCCESS, states
     summary = xcoms["report"]
     assert summary["outcome"] == "success"
     assert summary["total_deleted"] > 0
     assert count(url, "select count(*) from workflow_runs") < runs_before
-    # nothing newer than the workflow cutoff (30 days before the logical date) was touched
-    assert count(url, "select count(*) from workflow_node_executions where created_at >= %s", [ANCHOR.replace(day=1)]) == newer_before
+    # rows newer than the cutoff are untouched, byte for byte
+    assert checksum(url, "workflow_node_executions", newer, [WORKFLOW_CUTOFF]) == newer_nodes
+    assert checksum(url, "workflow_runs", newer, [WORKFLOW_CUTOFF]) == newer_runs
+    # runs still in flight are never purged, however old
+    assert count(url, "select count(*) from workflow_runs where status in ('running', 'paused')") == in_flight
+    assert count(url, "select count(*) from workflow_runs where created_at < %s and status = 'succeeded'", [WORKFLOW_CUTOFF]) == 0
     assert count(url, "select count(*) from dify_maintenance.history where outcome = 'success'") == 1
     assert count(url, "select count(*) from dify_maintenance.claim") == 0
+
+
+def test_dry_run_changes_nothing(databases, run_dag, tmp_path):
+    url = databases.fresh("1.14")
+    before = {
+        t: checksum(url, t, "true")
+        for t in ("workflow_runs", "workflow_node_executions", "messages", "conversations", "end_users")
+    }
+    dr, xcoms, states = run_dag("dify_retention", url, conf={"dry_run": True}, archive_root=tmp_path / "arch")
+    assert dr.state == DagRunState.SUCCESS, states
+    assert xcoms["report"]["dry_run"] is True
+    assert xcoms["report"]["total_would_delete"] > 0
+    assert xcoms["report"]["total_deleted"] == 0
+    assert {t: checksum(url, t, "true") for t in before} == before
+    assert not (tmp_path / "arch").exists() or not any((tmp_path / "arch").rglob("*.zst"))

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 
 class MaintenanceError(Exception):
-    """Base class: something the operator has to fix; nothing was deleted because of it."""
+    """Base class: something the operator has to fix; nothing was deleted because of it.
+
+    Retrying cannot fix these, so tasks fail at once instead of burning their retries.
+    """
+
+    retryable = False
+
+
+class LockContention(MaintenanceError):
+    """Live transactions kept the rows locked through every back-off; a later try may pass."""
+
+    retryable = True
 
 
 class NotDifyDatabase(MaintenanceError):

@@ -23,7 +23,7 @@ from dify_maintenance import catalog, state
 from dify_maintenance.archive import ArchiveWriter, TablePart, copy_out
 from dify_maintenance.catalog import Edge, Family, Path, Root
 from dify_maintenance.db import Connector, connection, execute, fetch_one
-from dify_maintenance.errors import MaintenanceError
+from dify_maintenance.errors import LockContention, MaintenanceError
 from dify_maintenance.policy import Policy
 from dify_maintenance.schema import SchemaSnapshot, snapshot
 from dify_maintenance.sqltemplates import render
@@ -319,7 +319,7 @@ def _with_lock_retries(policy: Policy, what: str, attempt_batch) -> object:
             return attempt_batch()
         except pg_errors.LockNotAvailable as exc:
             if attempt == policy.lock_retries:
-                raise MaintenanceError(
+                raise LockContention(
                     f"{what}: gave up after {attempt + 1} lock timeouts of {policy.lock_timeout_ms} ms; "
                     "a live transaction holds the rows. Nothing of this batch was deleted; rerun later."
                 ) from exc

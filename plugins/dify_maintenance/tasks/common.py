@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import TypeVar
+
 from airflow.sdk import Variable, get_current_context
+from airflow.sdk.exceptions import AirflowFailException
 
 from dify_maintenance import policy as policy_mod
 from dify_maintenance.archive import StoreConfig, store_from_airflow
 from dify_maintenance.db import Connector, airflow_connector
+from dify_maintenance.errors import MaintenanceError
 from dify_maintenance.policy import Policy
 
 
@@ -33,3 +39,22 @@ def archive_store(policy: Policy) -> StoreConfig:
 def label(name: str) -> None:
     """Name a mapped task instance in the UI after the family it handles."""
     get_current_context()["family_label"] = name
+
+
+F = TypeVar("F", bound=Callable)
+
+
+def fail_fast(fn: F) -> F:
+    """Bad input, a wrong connection or a broken invariant will not heal on retry: fail the task
+    at once with the operator message. Retryable errors (lock contention) keep their retries."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MaintenanceError as exc:
+            if exc.retryable:
+                raise
+            raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+
+    return wrapper  # type: ignore[return-value]

@@ -9,12 +9,13 @@ from airflow.sdk import get_current_context, task
 from dify_maintenance import archive
 from dify_maintenance import policy as policy_mod
 from dify_maintenance.errors import InvalidPolicy
-from dify_maintenance.tasks.common import archive_store, connector_for, current_policy
+from dify_maintenance.tasks.common import archive_store, connector_for, current_policy, fail_fast
 
 log = logging.getLogger(__name__)
 
 
 @task
+@fail_fast
 def restore() -> dict:
     """Restore every batch under the chosen archive prefix, parents before children."""
     params = get_current_context()["params"]

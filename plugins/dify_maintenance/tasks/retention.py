@@ -6,16 +6,18 @@ import logging
 from datetime import timedelta
 
 from airflow.sdk import TriggerRule, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
 
 from dify_maintenance import report as report_mod
 from dify_maintenance import retention
 from dify_maintenance.catalog import family as family_def
-from dify_maintenance.tasks.common import archive_store, connector_for, current_policy, label, recorded_policy
+from dify_maintenance.tasks.common import archive_store, connector_for, current_policy, fail_fast, label, recorded_policy
 
 log = logging.getLogger(__name__)
 
 
 @task
+@fail_fast
 def preflight() -> dict:
     """Validate the policy, detect Dify, check tables and indexes, claim the database, fix the cutoffs."""
     context = get_current_context()
@@ -26,6 +28,7 @@ def preflight() -> dict:
 
 
 @task
+@fail_fast
 def plan(ctx: dict) -> dict:
     """Expired rows per root and bytes per table, with the walk chosen for each root."""
     policy = recorded_policy(ctx)
@@ -33,6 +36,7 @@ def plan(ctx: dict) -> dict:
 
 
 @task
+@fail_fast
 def archive_gate(ctx: dict, plan_result: dict) -> dict:
     """Prove the archive store works before anything is deleted (unless archive is explicitly off)."""
     policy = recorded_policy(ctx)
@@ -41,18 +45,21 @@ def archive_gate(ctx: dict, plan_result: dict) -> dict:
 
 
 @task
+@fail_fast
 def independent_families(ctx: dict, gate: dict) -> list[str]:
     """Families that depend on no other family's purge; purged in parallel."""
     return [name for name in ctx["families"] if not family_def(name).after]
 
 
 @task
+@fail_fast
 def dependent_families(ctx: dict, gate: dict) -> list[str]:
     """Families that must wait (end users are purged after what refers to them)."""
     return [name for name in ctx["families"] if family_def(name).after]
 
 
 @task(map_index_template="{{ family_label }}", retries=3, retry_delay=timedelta(seconds=30), retry_exponential_backoff=2.0)
+@fail_fast
 def purge(family: str, ctx: dict) -> dict:
     """Purge one family in short batches; a retry resumes from the last committed batch."""
     label(family)
@@ -62,6 +69,7 @@ def purge(family: str, ctx: dict) -> dict:
 
 
 @task(map_index_template="{{ family_label }}", retries=3, retry_delay=timedelta(seconds=30), retry_exponential_backoff=2.0)
+@fail_fast
 def purge_after(family: str, ctx: dict, before: list[dict]) -> dict:
     """Purge a family that must follow the others (its keep rules read what they left)."""
     label(family)
@@ -71,6 +79,7 @@ def purge_after(family: str, ctx: dict, before: list[dict]) -> dict:
 
 
 @task
+@fail_fast
 def vacuum(ctx: dict, first: list[dict], second: list[dict]) -> dict:
     """VACUUM (ANALYZE) every table the purge deleted from, one autocommit statement each."""
     policy = recorded_policy(ctx)
@@ -82,6 +91,7 @@ def vacuum(ctx: dict, first: list[dict], second: list[dict]) -> dict:
 
 
 @task
+@fail_fast
 def verify(ctx: dict, purged: dict) -> dict:
     """Fail loudly unless the invariants hold."""
     policy = recorded_policy(ctx)
@@ -90,13 +100,17 @@ def verify(ctx: dict, purged: dict) -> dict:
 
 
 @task(trigger_rule=TriggerRule.ALL_DONE)
-def report(ctx: dict) -> dict:
+@fail_fast
+def report() -> dict:
     """Print the readable report, append it to history and release the database.
 
     Runs even when something upstream failed, so the claim is always released and the history
     says "failed" rather than nothing; the task itself then fails too, so the run is red.
     """
     ti = get_current_context()["ti"]
+    ctx = ti.xcom_pull(task_ids="preflight")
+    if not ctx:
+        raise AirflowFailException("preflight did not complete, so nothing was claimed or deleted; see its log")
     plan_result = ti.xcom_pull(task_ids="plan") or {}
     gate = ti.xcom_pull(task_ids="archive_gate") or {}
     purged = ti.xcom_pull(task_ids="vacuum") or {}
@@ -107,5 +121,5 @@ def report(ctx: dict) -> dict:
     log.info("\n%s", report_mod.render_text(rep))
     report_mod.record(connector_for(policy), ctx, rep)
     if outcome != "success":
-        raise RuntimeError("retention run failed before completion; see the failed task's log. The claim was released.")
+        raise AirflowFailException("retention run failed before completion; see the failed task's log. The claim was released.")
     return {k: rep[k] for k in ("outcome", "dry_run", "dify_version", "total_deleted", "total_would_delete", "cutoffs")}

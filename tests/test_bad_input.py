@@ -1,0 +1,111 @@
+"""Bad input gets a clear error before anything is deleted."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from airflow.sdk.exceptions import ParamValidationError
+from airflow.utils.state import DagRunState
+
+from dify_maintenance import policy
+from dify_maintenance.errors import InvalidPolicy
+
+GOOD_UUID = "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"workflow_logs_days": 0}, "workflow_logs_days must be between 1"),
+        ({"messages_days": "30"}, "messages_days must be a whole number"),
+        ({"end_users_days": 2.5}, "end_users_days must be a whole number"),
+        ({"batch_size": 5}, "batch_size must be between"),
+        ({"batch_size": 10_000_000}, "batch_size must be between"),
+        ({"families": ["workflow_logs", "audit_logs"]}, "unknown table family 'audit_logs'"),
+        ({"families": []}, "families must be a non-empty list"),
+        ({"tenant_ids": ["not-a-uuid"]}, "tenant_ids holds malformed ids"),
+        ({"app_ids": [GOOD_UUID], "exclude_app_ids": [GOOD_UUID]}, "both in app_ids and exclude_app_ids"),
+        ({"surprise": 1}, "unknown policy keys: surprise"),
+    ],
+)
+def test_policy_rejects(override, message):
+    with pytest.raises(InvalidPolicy, match=message):
+        policy.validate(policy.merge(policy.load_defaults(), override))
+
+
+def test_policy_layers_in_order():
+    resolved = policy.resolve('{"messages_days": 60, "batch_size": 200}', {"batch_size": 300, "dry_run": None})
+    assert (resolved.messages_days, resolved.batch_size, resolved.workflow_logs_days) == (60, 300, 30)
+    with pytest.raises(InvalidPolicy, match="not valid JSON"):
+        policy.resolve("{nope", {})
+
+
+def dag_params_reject(run_dag, url, conf):
+    with pytest.raises(ParamValidationError):
+        run_dag("dify_retention", url, conf=conf)
+
+
+@pytest.mark.parametrize(
+    "conf",
+    [{"workflow_logs_days": 0}, {"batch_size": 1}, {"families": ["nope"]}, {"tenant_ids": ["x"]}, {"messages_days": "ten"}],
+)
+def test_trigger_form_rejects_bad_params(conf, databases, run_dag):
+    url = databases.fresh("1.14")
+    dag_params_reject(run_dag, url, conf)
+
+
+def failed_task(states, task_id="preflight"):
+    return states[(task_id, -1)] == "failed"
+
+
+def rows(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute("select count(*) from workflow_node_executions").fetchone()[0]
+
+
+def test_missing_connection_fails_preflight(databases, run_dag, tmp_path):
+    url = databases.fresh("1.14")
+    before = rows(url)
+    dr, _, states = run_dag("dify_retention", None, archive_root=tmp_path / "a")
+    assert dr.state == DagRunState.FAILED and failed_task(states)
+    assert rows(url) == before
+
+
+def test_wrong_connection_fails_preflight(databases, run_dag, tmp_path):
+    url = databases.fresh("1.14")
+    wrong = psycopg.conninfo.make_conninfo(url, dbname="no_such_database_here")
+    dr, _, states = run_dag("dify_retention", wrong, archive_root=tmp_path / "a")
+    assert dr.state == DagRunState.FAILED and failed_task(states)
+
+
+def test_not_dify_database_fails_preflight(databases, run_dag, tmp_path):
+    url = databases.fresh(empty=True)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("create table orders (id int primary key)")
+    dr, _, states = run_dag("dify_retention", url, archive_root=tmp_path / "a")
+    assert dr.state == DagRunState.FAILED and failed_task(states)
+
+
+def test_unknown_dify_version_fails_preflight(databases, run_dag, tmp_path):
+    url = databases.fresh("1.14")
+    before = rows(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("update alembic_version set version_num = 'ffffffffffff'")
+    dr, _, states = run_dag("dify_retention", url, archive_root=tmp_path / "a")
+    assert dr.state == DagRunState.FAILED and failed_task(states)
+    assert rows(url) == before
+
+
+def test_unreachable_archive_store_stops_before_purge(databases, run_dag, tmp_path):
+    url = databases.fresh("1.14")
+    before = rows(url)
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the archive folder should be")
+    dr, _, states = run_dag("dify_retention", url, archive_root=blocked)
+    assert dr.state == DagRunState.FAILED
+    assert states[("archive_gate", -1)] == "failed"
+    assert all(state != "success" for (task, _), state in states.items() if task.startswith("purge"))
+    assert rows(url) == before
+    with psycopg.connect(url) as conn:  # the report task released the claim and recorded the failure
+        assert conn.execute("select count(*) from dify_maintenance.claim").fetchone()[0] == 0
+        assert conn.execute("select outcome from dify_maintenance.history").fetchone()[0] == "failed"

@@ -1,0 +1,172 @@
+"""The purge engine without Airflow: semantics, archive round trip, resume after a crash."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import psycopg
+import pytest
+from conftest import ANCHOR
+
+from dify_maintenance import archive, catalog, purge, retention, state
+from dify_maintenance.archive import StoreConfig
+from dify_maintenance.db import url_connector
+from dify_maintenance.policy import resolve
+
+TABLES = catalog.all_tables()
+
+
+def fingerprints(url: str) -> dict[str, tuple[int, str]]:
+    """Row count and order-independent checksum of every catalog table that exists."""
+    out = {}
+    with psycopg.connect(url) as conn:
+        present = {r[0] for r in conn.execute("select tablename from pg_tables where schemaname = 'public'")}
+        for table in sorted(TABLES & present):
+            out[table] = conn.execute(
+                f"select count(*), coalesce(md5(string_agg(md5(t::text), '' order by md5(t::text))), '') from {table} t"
+            ).fetchone()
+    return out
+
+
+def run_all(url: str, store: StoreConfig | None, run_id: str, **params):
+    connector = url_connector(url)
+    pol = resolve(None, params)
+    ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id=run_id, logical_date=ANCHOR)
+    results = [retention.run_purge(connector, ctx, fam, pol, store) for fam in ctx["families"]]
+    verified = retention.verify(connector, ctx, pol, results, store)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("delete from dify_maintenance.claim")
+    return ctx, results, verified
+
+
+@pytest.mark.parametrize("generation", ["1.14", "0.15"])
+def test_purge_then_restore_gives_back_identical_tables(generation, databases, tmp_path):
+    url = databases.fresh(generation)
+    before = fingerprints(url)
+    store = StoreConfig("fs", {"root": str(tmp_path / "archive")})
+    ctx, results, _ = run_all(url, store, "roundtrip")
+    assert fingerprints(url) != before
+    restored = archive.restore(url_connector(url), store, ctx["archive_prefix"])
+    assert sum(s["inserted"] for s in restored.values()) == sum(c["deleted"] for r in results for c in r["tables"].values())
+    assert fingerprints(url) == before
+    again = archive.restore(url_connector(url), store, ctx["archive_prefix"])  # idempotent
+    assert sum(s["inserted"] for s in again.values()) == 0
+    assert fingerprints(url) == before
+
+
+def test_semantics_of_what_is_kept(databases, tmp_path):
+    url = databases.fresh("1.14")
+    run_all(url, StoreConfig("fs", {"root": str(tmp_path / "a")}), "semantics")
+    with psycopg.connect(url) as conn:
+        q = lambda sql, *p: conn.execute(sql, p).fetchone()[0]  # noqa: E731
+        msg_cutoff = datetime(2026, 8, 24, 3)
+        # every remaining conversation older than the cutoff still has messages or an annotation
+        assert (
+            q(
+                """select count(*) from conversations c where c.created_at < %s and c.updated_at < %s
+               and not exists (select 1 from messages m where m.conversation_id = c.id)
+               and not exists (select 1 from message_annotations a where a.conversation_id = c.id)""",
+                msg_cutoff,
+                msg_cutoff,
+            )
+            == 0
+        )
+        # no message points at a missing conversation, no end user referenced by a conversation vanished
+        assert (
+            q("select count(*) from messages m where not exists (select 1 from conversations c where c.id = m.conversation_id)")
+            == 0
+        )
+        assert (
+            q(
+                "select count(*) from conversations c where c.from_end_user_id is not null "
+                "and not exists (select 1 from end_users e where e.id = c.from_end_user_id)"
+            )
+            == 0
+        )
+        # curated content stays, with its message
+        assert (
+            q("select count(*) from saved_messages s where not exists (select 1 from messages m where m.id = s.message_id)") == 0
+        )
+        assert q("select count(*) from saved_messages") > 0
+        # pre-existing orphans older than the cutoff were swept
+        assert (
+            q(
+                "select count(*) from workflow_node_executions n where n.workflow_run_id is not null "
+                "and not exists (select 1 from workflow_runs r where r.id = n.workflow_run_id)"
+            )
+            == 0
+        )
+        assert q("select count(*) from workflow_node_execution_offload where node_execution_id is null") == 0
+        # in-flight runs and their node executions stay
+        assert q("select count(*) from workflow_runs where status in ('running', 'paused')") > 0
+
+
+def test_resume_after_crash_matches_a_clean_run(databases, tmp_path, monkeypatch):
+    """A batch that dies at commit time rolls back whole; the retry resumes, skipping nothing."""
+    clean = databases.fresh("1.14")
+    crashed = databases.fresh("1.14")
+    run_all(clean, StoreConfig("fs", {"root": str(tmp_path / "clean")}), "resume")
+    store = StoreConfig("fs", {"root": str(tmp_path / "crashed")})
+    connector = url_connector(crashed)
+    pol = resolve(None, {"batch_size": 50})
+    ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id="resume", logical_date=ANCHOR)
+
+    real_save = state.save_progress
+    calls = {"n": 0}
+
+    def dying_save(conn, run_key, progress):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise RuntimeError("worker killed")
+        real_save(conn, run_key, progress)
+
+    monkeypatch.setattr(state, "save_progress", dying_save)
+    with pytest.raises(RuntimeError, match="worker killed"):
+        retention.run_purge(connector, ctx, "workflow_logs", pol, store)
+    with psycopg.connect(crashed) as conn:
+        done = conn.execute("select sum(batches) from dify_maintenance.progress").fetchone()[0]
+    assert done == 3  # three batches committed, the fourth rolled back
+    monkeypatch.setattr(state, "save_progress", real_save)
+    results = [retention.run_purge(connector, ctx, fam, pol, store) for fam in ctx["families"]]
+    verified = retention.verify(connector, ctx, pol, results, store)
+    assert verified["failed"] == 0
+    assert fingerprints(crashed) == fingerprints(clean)
+
+
+def test_lock_timeout_backs_off_then_gives_up_cleanly(databases, tmp_path):
+    url = databases.fresh("1.14")
+    connector = url_connector(url)
+    pol = resolve(None, {"lock_timeout_ms": 50, "lock_retries": 1, "families": ["workflow_logs"], "archive": False})
+    ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id="locks", logical_date=ANCHOR)
+    before = fingerprints(url)
+    with psycopg.connect(url) as blocker:
+        blocker.execute("lock table workflow_app_logs in access exclusive mode")
+        with pytest.raises(Exception, match="lock timeouts"):
+            retention.run_purge(connector, ctx, "workflow_logs", pol, None)
+        blocker.rollback()
+    assert fingerprints(url) == before
+
+
+def test_second_run_is_refused_while_one_holds_the_database(databases):
+    from dify_maintenance.errors import AnotherRunActive
+
+    url = databases.fresh("1.14")
+    connector = url_connector(url)
+    pol = resolve(None, {})
+    retention.preflight(connector, pol, dag_id="dify_retention", run_id="first", logical_date=ANCHOR)
+    with pytest.raises(AnotherRunActive, match="dify_retention/first"):
+        retention.preflight(connector, pol, dag_id="dify_pre_upgrade_cleanup", run_id="second", logical_date=ANCHOR)
+    # a retry of the same run is welcome and sees the cutoffs fixed the first time
+    again = retention.preflight(connector, pol, dag_id="dify_retention", run_id="first", logical_date=datetime(2027, 1, 1))
+    assert again["cutoffs"]["workflow_logs"] == "2026-10-23T03:00:00"
+
+
+def test_dry_run_engine_reports_without_writing(databases):
+    url = databases.fresh("1.14")
+    before = fingerprints(url)
+    connector = url_connector(url)
+    pol = resolve(None, {"dry_run": True})
+    ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id="dry", logical_date=ANCHOR)
+    result = purge.purge_family(connector, retention.context_from(ctx), catalog.WORKFLOW_LOGS, pol, None)
+    assert result["tables"]["workflow_node_executions"]["would_delete"] > 0
+    assert fingerprints(url) == before
