@@ -35,13 +35,13 @@ def test_shapes_present(databases):
         assert q(f"select count(*) from workflow_runs where status = 'paused' and {old}") > 0
         assert (
             q(
-                "select min(c) from (select count(*) c from workflow_node_executions where workflow_run_id is not null group by workflow_run_id) x"
+                "select min(c) from (select count(*) c from workflow_node_executions n join workflow_runs r on r.id = n.workflow_run_id group by n.workflow_run_id) x"
             )
             >= 5
         )
         assert (
             q(
-                "select max(c) from (select count(*) c from workflow_node_executions where workflow_run_id is not null group by workflow_run_id) x"
+                "select max(c) from (select count(*) c from workflow_node_executions n join workflow_runs r on r.id = n.workflow_run_id group by n.workflow_run_id) x"
             )
             <= 30
         )
