@@ -63,3 +63,13 @@ def test_dry_run_changes_nothing(databases, run_dag, tmp_path):
     assert xcoms["report"]["total_deleted"] == 0
     assert {t: checksum(url, t, "true") for t in before} == before
     assert not (tmp_path / "arch").exists() or not any((tmp_path / "arch").rglob("*.zst"))
+
+
+def test_one_family_only(databases, run_dag, tmp_path):
+    """A run limited to one family leaves the others alone (and the empty mapped stage is fine)."""
+    url = databases.fresh("1.14")
+    messages_before = checksum(url, "messages", "true")
+    dr, xcoms, states = run_dag("dify_retention", url, conf={"families": ["workflow_logs"]}, archive_root=tmp_path / "arch")
+    assert dr.state == DagRunState.SUCCESS, states
+    assert xcoms["report"]["total_deleted"] > 0
+    assert checksum(url, "messages", "true") == messages_before

@@ -78,7 +78,7 @@ def purge_after(family: str, ctx: dict, before: list[dict]) -> dict:
     return retention.run_purge(connector_for(policy), ctx, family, policy, store)
 
 
-@task
+@task(trigger_rule=TriggerRule.NONE_FAILED)
 @fail_fast
 def vacuum(ctx: dict, first: list[dict], second: list[dict]) -> dict:
     """VACUUM (ANALYZE) every table the purge deleted from, one autocommit statement each."""
