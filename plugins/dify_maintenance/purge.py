@@ -13,6 +13,8 @@ import copy
 import logging
 import time
 import uuid
+from collections.abc import Generator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -290,6 +292,17 @@ def _session(conn: psycopg.Connection, policy: Policy) -> None:
     )
 
 
+@contextmanager
+def _batch_transaction(conn: psycopg.Connection, policy: Policy, ctx: RunContext) -> Generator[None]:
+    """One batch = one short transaction with local timeouts; a dry run always rolls back, a real
+    one first proves it still holds the maintenance claim."""
+    with conn.transaction(force_rollback=policy.dry_run):
+        _session(conn, policy)
+        if not policy.dry_run:
+            state.heartbeat(conn, ctx.run_key)
+        yield
+
+
 def _delete_mode(policy: Policy) -> str:
     if policy.dry_run:
         return "count"
@@ -351,10 +364,7 @@ def _root_batch(
     mode = _delete_mode(policy)
     started = time.monotonic()
     new = copy.deepcopy(stage)
-    with conn.transaction(force_rollback=policy.dry_run):
-        _session(conn, policy)
-        if not policy.dry_run:
-            state.heartbeat(conn, ctx.run_key)
+    with _batch_transaction(conn, policy, ctx):
         window = fetch_one(conn, "purge/select_window.sql", params, cand=plan.cand, has_cursor=has_cursor, **tmpl)
         assert window is not None
         root_counter = new.counter(plan.root.table)
@@ -467,10 +477,7 @@ def _orphan_batch(
     mode = _delete_mode(policy)
     started = time.monotonic()
     new = copy.deepcopy(stage)
-    with conn.transaction(force_rollback=policy.dry_run):
-        _session(conn, policy)
-        if not policy.dry_run:
-            state.heartbeat(conn, ctx.run_key)
+    with _batch_transaction(conn, policy, ctx):
         window = fetch_one(conn, "purge/orphan_window.sql", params, has_cursor=has_cursor, **ctx_t)
         assert window is not None
         counter = new.counter(plan.table)

@@ -43,3 +43,16 @@ AND {{ alias }}.app_id = ANY(%(app_ids)s)
 AND ({{ alias }}.app_id IS NULL OR NOT ({{ alias }}.app_id = ANY(%(exclude_app_ids)s)))
 {% endif %}
 {%- endmacro %}
+
+{# A root row is expired when all its recency columns are older than the cutoff, the columns that
+   must be null are, and it is in the tenant/app scope. #}
+{% macro expired(alias, recency, only_null, scope_columns, filters) -%}
+TRUE
+{% for c in recency %}
+  AND {{ alias }}.{{ c|ident }} < %(cutoff)s
+{% endfor %}
+{% for c in only_null %}
+  AND {{ alias }}.{{ c|ident }} IS NULL
+{% endfor %}
+  {{ scope(alias, scope_columns, filters) }}
+{%- endmacro %}

@@ -13,14 +13,7 @@ WITH win AS (
     INSERT INTO {{ cand|ident }} ({{ m.names(carry) }})
     SELECT {{ m.cols("w", carry) }}
     FROM win AS w
-    WHERE TRUE
-    {% for c in recency %}
-      AND w.{{ c|ident }} < %(cutoff)s
-    {% endfor %}
-    {% for c in only_null %}
-      AND w.{{ c|ident }} IS NULL
-    {% endfor %}
-      {{ m.scope("w", scope_columns, filters) }}
+    WHERE {{ m.expired("w", recency, only_null, scope_columns, filters) }}
     RETURNING 1
 ), last AS (
     SELECT {% if walk == "keyset" %}w.{{ keyset_column|ident }} AS last_ts, {% endif %}w.{{ key|ident }}::text AS last_key

@@ -2,14 +2,7 @@
 -- Root rows that are expired, in scope and not protected by any keep rule: must be none after a purge.
 SELECT count(*) AS remaining
 FROM {{ "public"|ident }}.{{ table|ident }} AS c
-WHERE TRUE
-{% for col in recency %}
-  AND c.{{ col|ident }} < %(cutoff)s
-{% endfor %}
-{% for col in only_null %}
-  AND c.{{ col|ident }} IS NULL
-{% endfor %}
-  {{ m.scope("c", scope_columns, filters) }}
+WHERE {{ m.expired("c", recency, only_null, scope_columns, filters) }}
 {% for rule in rules %}
   AND NOT (
   {% if rule.kind == "status" %}
