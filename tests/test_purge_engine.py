@@ -170,3 +170,29 @@ def test_dry_run_engine_reports_without_writing(databases):
     result = purge.purge_family(connector, retention.context_from(ctx), catalog.WORKFLOW_LOGS, pol, None)
     assert result["tables"]["workflow_node_executions"]["would_delete"] > 0
     assert fingerprints(url) == before
+
+
+def test_tenant_scope_leaves_other_tenants_alone(databases, tmp_path):
+    from conftest import SMALL
+
+    from dify_maintenance.generator import tenant_ids
+
+    url = databases.fresh("1.14")
+    first, second = (str(t) for t in tenant_ids("dify", SMALL))
+    other = f"tenant_id = '{second}'"
+    before = {t: checksum(url, t, other) for t in ("workflow_runs", "workflow_node_executions", "end_users")}
+    run_all(url, StoreConfig("fs", {"root": str(tmp_path / "a")}), "scoped", tenant_ids=[first])
+    assert {t: checksum(url, t, other) for t in before} == before
+    with psycopg.connect(url) as conn:
+        left = conn.execute(
+            "select count(*) from workflow_runs where tenant_id = %s and created_at < %s and status = 'succeeded'",
+            [first, datetime(2026, 10, 23, 3)],
+        ).fetchone()[0]
+    assert left == 0
+
+
+def checksum(url: str, table: str, where: str) -> str:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            f"select count(*)::text || md5(coalesce(string_agg(md5(t::text), '' order by md5(t::text)), '')) from {table} t where {where}"
+        ).fetchone()[0]

@@ -73,3 +73,40 @@ def test_one_family_only(databases, run_dag, tmp_path):
     assert dr.state == DagRunState.SUCCESS, states
     assert xcoms["report"]["total_deleted"] > 0
     assert checksum(url, "messages", "true") == messages_before
+
+
+def test_deployment_variable_then_params(databases, run_dag, tmp_path, monkeypatch):
+    """The Airflow Variable overrides the defaults file; Params override the Variable."""
+    url = databases.fresh("1.14")
+    monkeypatch.setenv("AIRFLOW_VAR_DIFY_MAINTENANCE_POLICY", '{"families": ["messages"], "messages_days": 365}')
+    runs_before = checksum(url, "workflow_runs", "true")
+    dr, xcoms, states = run_dag("dify_retention", url, conf={"messages_days": 60}, archive_root=tmp_path / "arch")
+    assert dr.state == DagRunState.SUCCESS, states
+    assert list(xcoms["report"]["cutoffs"]) == ["messages"]
+    assert xcoms["report"]["cutoffs"]["messages"] == (ANCHOR - timedelta(days=60)).isoformat()
+    assert checksum(url, "workflow_runs", "true") == runs_before
+
+
+def test_restore_dag_gives_back_what_retention_archived(databases, run_dag, tmp_path):
+    url = databases.fresh("1.14")
+    tables = (
+        "workflow_runs",
+        "workflow_node_executions",
+        "workflow_app_logs",
+        "messages",
+        "message_feedbacks",
+        "conversations",
+        "end_users",
+    )
+    before = {t: checksum(url, t, "true") for t in tables}
+    dr, xcoms, states = run_dag("dify_retention", url, archive_root=tmp_path / "arch")
+    assert dr.state == DagRunState.SUCCESS, states
+    assert {t: checksum(url, t, "true") for t in tables} != before
+    prefix = xcoms["preflight"]["archive_prefix"]
+    for _ in range(2):  # the second restore finds everything present and changes nothing
+        dr, xcoms, states = run_dag(
+            "dify_restore_archive", url, conf={"archive_prefix": prefix, "use_defaults": True}, archive_root=tmp_path / "arch"
+        )
+        assert dr.state == DagRunState.SUCCESS, states
+        assert {t: checksum(url, t, "true") for t in tables} == before
+    assert sum(s["inserted"] for s in xcoms["restore"].values()) == 0
