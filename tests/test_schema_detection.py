@@ -65,3 +65,19 @@ def test_missing_tables_are_skipped_with_a_note(databases):
     tables = {p.table for p in plan.paths}
     assert "workflow_pauses" not in tables and "workflow_node_executions" in tables
     assert any("workflow_pauses" in n for n in plan.notes)
+
+
+@pytest.mark.parametrize(
+    ("generation", "index"),
+    [("1.14", "workflow_node_execution_workflow_run_id_idx"), ("0.15", "workflow_node_execution_workflow_run_idx")],
+)
+def test_child_lookup_index_per_generation(generation, index, databases):
+    """0.15 only has the composite index with workflow_run_id last; the parent's tenant, app and
+    workflow columns make it usable. Lookups without any index are reported."""
+    url = databases.fresh(generation)
+    with connection(url_connector(url)) as conn:
+        snap = snapshot(conn)
+    plan = purge.plan_root(catalog.WORKFLOW_LOGS.roots[0], snap, resolve(None, {}))
+    assert f"workflow_node_executions.workflow_run_id: index {index}" in plan.lookups
+    if generation == "0.15":
+        assert "workflow_app_logs.workflow_run_id: NO supporting index, each batch scans workflow_app_logs" in plan.lookups

@@ -86,6 +86,7 @@ class RootPlan:
     keep_rules: list[KeepRule]
     params: dict
     notes: list[str]
+    lookups: list[str] = field(default_factory=list)
 
     @property
     def cand(self) -> str:
@@ -210,7 +211,21 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy) -> RootPlan | No
         "walk": walk,
     }
     params["_template"] = template_ctx
-    return RootPlan(root, walk, reason, carry, paths, rules, params, notes)
+    return RootPlan(root, walk, reason, carry, paths, rules, params, notes, _lookups(paths, snap))
+
+
+def _lookups(paths: list[PathPlan], snap: SchemaSnapshot) -> list[str]:
+    """Which index serves each child lookup; a lookup without one scans its table every batch."""
+    out = []
+    for path in paths:
+        step = path.steps[-1]
+        columns = {step.parent_column, *(c for c, _ in step.match), *(c for c, _ in step.match_values)}
+        index = snap.index_for_equalities(step.table, columns, must_use=step.parent_column)
+        if index:
+            out.append(f"{step.table}.{step.parent_column}: index {index.name}")
+        else:
+            out.append(f"{step.table}.{step.parent_column}: NO supporting index, each batch scans {step.table}")
+    return out
 
 
 @dataclass

@@ -50,6 +50,7 @@ def build(ctx: dict, plan: dict, gate: dict, results: list[dict], vacuumed: dict
         if ctx["policy"].get("keep_curated")
         else "curated content purged by policy",
         "notes": ctx.get("notes", []),
+        "unindexed_lookups": [x for x in ctx.get("lookups", []) if "NO supporting index" in x],
     }
 
 
@@ -90,6 +91,8 @@ def render_text(report: dict) -> str:
     lines.append(f"curated content: {report['curated_kept']}")
     for note in report["notes"]:
         lines.append(f"note: {note}")
+    for lookup in report.get("unindexed_lookups", []):
+        lines.append(f"warning: {lookup}")
     return "\n".join(lines)
 
 

@@ -57,6 +57,7 @@ def preflight(connector: Connector, policy: Policy, *, dag_id: str, run_id: str,
         version = detect_version(conn, snap)
         notes: list[str] = []
         walks: dict[str, str] = {}
+        lookups: list[str] = []
         for name in policy.families:
             fam = catalog.family(name)
             for root in fam.roots:
@@ -66,6 +67,7 @@ def preflight(connector: Connector, policy: Policy, *, dag_id: str, run_id: str,
                     continue
                 walks[root.name] = f"{plan.walk}: {plan.walk_reason}"
                 notes.extend(n for n in plan.notes if n not in notes)
+                lookups.extend(x for x in plan.lookups if x not in lookups)
         state.ensure_schema(conn)
         if not policy.dry_run:
             state.claim(conn, run_key)
@@ -88,11 +90,14 @@ def preflight(connector: Connector, policy: Policy, *, dag_id: str, run_id: str,
         "archive_prefix": archive_prefix(run_key),
         "families": [f for f in policy.families if f in row["cutoffs"]],
         "walks": walks,
+        "lookups": lookups,
         "notes": notes,
     }
     log.info("preflight: %s; cutoffs %s; %d notes", version.describe(), ctx["cutoffs"], len(notes))
     for note in notes:
         log.info("note: %s", note)
+    for lookup in lookups:
+        (log.warning if "NO supporting index" in lookup else log.info)("lookup %s", lookup)
     return ctx
 
 

@@ -66,8 +66,9 @@ class SchemaSnapshot:
                 return tuple(c for c in idx.columns if c)
         return ()
 
-    def index_for_equalities(self, table: str, columns: set[str]) -> Index | None:
-        """The index that serves an equality lookup on ``columns`` best (longest usable prefix)."""
+    def index_for_equalities(self, table: str, columns: set[str], must_use: str | None = None) -> Index | None:
+        """The index that serves an equality lookup on ``columns`` best: the longest run of
+        leading key columns that the lookup supplies, which must reach ``must_use`` if given."""
         best: tuple[int, Index] | None = None
         for idx in self.indexes.get(table, []):
             if idx.partial:
@@ -77,6 +78,8 @@ class SchemaSnapshot:
                 if col not in columns:
                     break
                 prefix += 1
+            if must_use and must_use not in idx.columns[:prefix]:
+                continue
             if prefix and (best is None or prefix > best[0]):
                 best = (prefix, idx)
         return best[1] if best else None
