@@ -144,7 +144,7 @@ _MESSAGE_CHILDREN = (
     Edge("message_chains", "message_id"),
     Edge("dataset_retriever_resources", "message_id"),
     Edge("app_annotation_hit_histories", "message_id"),
-    Edge("saved_messages", "message_id", curated=True),
+    Edge("saved_messages", "message_id", match=(("app_id", "app_id"),), curated=True),
     Edge("message_annotations", "message_id", curated=True, recency_column="updated_at"),
 )
 
@@ -160,7 +160,7 @@ MESSAGES = Family(
             table="conversations",
             recency_columns=("created_at", "updated_at"),
             children=(
-                Edge("pinned_conversations", "conversation_id"),
+                Edge("pinned_conversations", "conversation_id", match=(("app_id", "app_id"),)),
                 Edge("workflow_conversation_variables", "conversation_id", recency_column="updated_at"),
                 Edge("tool_conversation_variables", "conversation_id", recency_column="updated_at"),
             ),

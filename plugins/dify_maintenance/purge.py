@@ -111,9 +111,12 @@ def _path_plan(path: Path, snap: SchemaSnapshot, params: dict, notes: list[str])
         if not snap.has_column(edge.table, edge.parent_column):
             notes.append(f"{edge.table}.{edge.parent_column}: missing, {edge.table} skipped")
             return None
-        match = [(c, p) for c, p in edge.match if snap.has_column(edge.table, c) and snap.has_column(parent, p)]
+        # The hints exist for composite indexes that hold the reference column last; where an
+        # index leads with the reference column they only tempt the planner into a worse index.
+        direct = snap.index_leading(edge.table, [edge.parent_column]) is not None
+        match = [] if direct else [(c, p) for c, p in edge.match if snap.has_column(edge.table, c) and snap.has_column(parent, p)]
         values = []
-        for col, vals in edge.match_values:
+        for col, vals in () if direct else edge.match_values:
             if snap.has_column(edge.table, col):
                 name = f"mv{depth}_{col}"
                 params[name] = list(vals)
@@ -384,6 +387,7 @@ def _root_batch(
         assert window is not None
         root_counter = new.counter(plan.root.table)
         root_counter["matched"] += int(window["matched"])
+        execute(conn, "purge/analyze_candidates.sql", cand=plan.cand)
         for rule in plan.keep_rules:
             row = fetch_one(
                 conn,
