@@ -148,6 +148,10 @@ class ArchiveWriter:
     def batch_prefix(self, family: str, stage: str, batch: int) -> str:
         return f"{self.store.prefix}{self.run_prefix}/{key_part(family)}/{key_part(stage)}/{batch:08d}/"
 
+    def forget_batch(self, family: str, stage: str, batch: int) -> None:
+        """A batch that deleted nothing must not keep a manifest left by an earlier, rolled-back try."""
+        self.op.delete(self.batch_prefix(family, stage, batch) + MANIFEST_NAME)
+
     def write_batch(self, family: str, stage: str, batch: int, parts: list[TablePart]) -> dict:
         prefix = self.batch_prefix(family, stage, batch)
         entries = []

@@ -520,6 +520,8 @@ def _orphan_batch(
         new.seconds += time.monotonic() - started
         if writer and part and part.rows:
             writer.write_batch(family, plan.stage, new.batches, [part])
+        elif writer:
+            writer.forget_batch(family, plan.stage, new.batches)
         if not policy.dry_run:
             state.save_progress(conn, ctx.run_key, new)
     return new
