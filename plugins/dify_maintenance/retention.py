@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from dify_maintenance import catalog, purge, state
 from dify_maintenance.archive import ArchiveWriter, StoreConfig, archived_rows, check_store, key_part
-from dify_maintenance.db import Connector, connection, execute, fetch_one
+from dify_maintenance.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.errors import MaintenanceError, VerificationFailed
 from dify_maintenance.policy import Policy
 from dify_maintenance.schema import detect_version, snapshot
@@ -103,8 +103,6 @@ def preflight(connector: Connector, policy: Policy, *, dag_id: str, run_id: str,
 
 def plan(connector: Connector, ctx: dict, policy: Policy) -> dict:
     """Expired root rows per table and the size of every table a family may touch."""
-    from dify_maintenance.db import fetch_all
-
     result: dict[str, dict] = {"roots": {}, "tables": {}}
     with connection(connector) as conn:
         snap = snapshot(conn)
@@ -207,8 +205,6 @@ def vacuum(connector: Connector, tables: list[str], dry_run: bool) -> dict:
 def verify(connector: Connector, ctx: dict, policy: Policy, results: list[dict], store: StoreConfig | None) -> dict:
     """Prove the invariants: no purgeable row left, no orphan of a purged parent, and every
     deleted row in the archive. Any mismatch fails the run loudly."""
-    from dify_maintenance.db import fetch_one as one
-
     checks: list[dict] = []
     with connection(connector) as conn:
         snap = snapshot(conn)
@@ -228,7 +224,7 @@ def verify(connector: Connector, ctx: dict, policy: Policy, results: list[dict],
                     params.update(rule.params)
                     if "role_value" in rule.params:
                         params[f"role_{i}"] = rule.params["role_value"]
-                row = one(
+                row = fetch_one(
                     conn,
                     "verify/remaining_roots.sql",
                     params,
@@ -242,7 +238,7 @@ def verify(connector: Connector, ctx: dict, policy: Policy, results: list[dict],
                 )
                 checks.append({"check": f"no purgeable {root.table} left", "family": name, "found": int(row["remaining"])})
             for oplan in purge.plan_orphans(fam, snap, policy):
-                row = one(
+                row = fetch_one(
                     conn,
                     "verify/orphans.sql",
                     {"cutoff": cutoff},
