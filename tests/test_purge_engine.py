@@ -196,3 +196,44 @@ def checksum(url: str, table: str, where: str) -> str:
         return conn.execute(
             f"select count(*)::text || md5(coalesce(string_agg(md5(t::text), '' order by md5(t::text)), '')) from {table} t where {where}"
         ).fetchone()[0]
+
+
+def test_stop_switch_defers_and_the_next_run_finishes(databases, tmp_path):
+    """An operator stop ends the purge after the current batch; the report says deferred and
+    verify does not pretend the family is done; a retry of the run finishes the rest."""
+    from dify_maintenance import report
+
+    url = databases.fresh("1.14")
+    store = StoreConfig("fs", {"root": str(tmp_path / "a")})
+    connector = url_connector(url)
+    pol = resolve(None, {"batch_size": 50, "families": ["workflow_logs"]})
+    ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id="stop", logical_date=ANCHOR)
+    asked = {"n": 0}
+
+    def stop_after_three() -> bool:
+        asked["n"] += 1
+        return asked["n"] > 3
+
+    import dify_maintenance.retention as r
+
+    r.STOP_POLL_SECONDS = 0.0
+    first = retention.run_purge(connector, ctx, "workflow_logs", pol, store, stop_after_three)
+    assert first["deferred"] == "stopped by the operator (stop switch)"
+    assert first["batches"] == 3
+    verified = retention.verify(connector, ctx, pol, [first], store)  # archives match, remaining is expected
+    rep = report.build(ctx, {}, {}, [first], {}, verified, "success")
+    assert rep["outcome"] == "deferred"
+    second = retention.run_purge(connector, ctx, "workflow_logs", pol, store)
+    assert second["deferred"] is None
+    assert retention.verify(connector, ctx, pol, [second], store)["failed"] == 0
+
+
+def test_time_budget_defers(databases):
+    url = databases.fresh("1.14")
+    connector = url_connector(url)
+    pol = resolve(None, {"time_budget_minutes": 1, "families": ["workflow_logs"], "archive": False})
+    ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id="budget", logical_date=ANCHOR)
+    ctx = {**ctx, "started_at": "2020-01-01T00:00:00+00:00"}  # the run began long ago: the budget is spent
+    result = retention.run_purge(connector, ctx, "workflow_logs", pol, None)
+    assert result["deferred"] == "time budget of 1 minutes used up"
+    assert result["batches"] == 0

@@ -110,3 +110,16 @@ def test_restore_dag_gives_back_what_retention_archived(databases, run_dag, tmp_
         assert dr.state == DagRunState.SUCCESS, states
         assert {t: checksum(url, t, "true") for t in tables} == before
     assert sum(s["inserted"] for s in xcoms["restore"].values()) == 0
+
+
+def test_stop_switch_variable_defers_the_run(databases, run_dag, tmp_path, monkeypatch):
+    url = databases.fresh("1.14")
+    runs_before = checksum(url, "workflow_runs", "true")
+    monkeypatch.setenv("AIRFLOW_VAR_DIFY_MAINTENANCE_STOP", "stop")
+    dr, xcoms, states = run_dag("dify_retention", url, archive_root=tmp_path / "arch")
+    assert dr.state == DagRunState.SUCCESS, states
+    assert xcoms["report"]["outcome"] == "deferred"
+    assert xcoms["report"]["total_deleted"] == 0
+    assert checksum(url, "workflow_runs", "true") == runs_before
+    with psycopg.connect(url) as conn:
+        assert conn.execute("select outcome from dify_maintenance.history").fetchone()[0] == "deferred"

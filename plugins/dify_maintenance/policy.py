@@ -17,6 +17,8 @@ from dify_maintenance.errors import InvalidPolicy
 
 POLICY_FILE = INCLUDE_DIR / "retention_policy.json"
 POLICY_VARIABLE = "dify_maintenance_policy"
+# Set this Airflow Variable to "stop" to end running purges gracefully after their current batch.
+STOP_VARIABLE = "dify_maintenance_stop"
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 MIN_DAYS, MAX_DAYS = 1, 3650
@@ -41,6 +43,7 @@ class Policy:
     statement_timeout_ms: int = 30_000
     lock_timeout_ms: int = 2_000
     lock_retries: int = 5
+    time_budget_minutes: int = 360
     archive_conn_id: str = "dify_archive"
     conn_id: str = "dify_db"
     notes: tuple[str, ...] = field(default=(), compare=False)
@@ -102,6 +105,7 @@ def validate(data: dict[str, Any]) -> Policy:
     statement_timeout = _int(data, "statement_timeout_ms", 100, 3_600_000, errors)
     lock_timeout = _int(data, "lock_timeout_ms", 10, 600_000, errors)
     lock_retries = _int(data, "lock_retries", 0, 100, errors)
+    time_budget = _int(data, "time_budget_minutes", 0, 7 * 24 * 60, errors)
     flags = {k: _bool(data, k, errors) for k in ("dry_run", "archive", "keep_curated")}
 
     families = data.get("families")
@@ -143,6 +147,7 @@ def validate(data: dict[str, Any]) -> Policy:
         statement_timeout_ms=statement_timeout,
         lock_timeout_ms=lock_timeout,
         lock_retries=lock_retries,
+        time_budget_minutes=time_budget,
         archive_conn_id=data["archive_conn_id"],
         conn_id=data["conn_id"],
     )

@@ -13,7 +13,7 @@ import copy
 import logging
 import time
 import uuid
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -527,9 +527,21 @@ def _orphan_batch(
     return new
 
 
-def purge_family(connector: Connector, ctx: RunContext, fam: Family, policy: Policy, writer: ArchiveWriter | None) -> dict:
-    """Purge one family to completion (or resume it); returns its counters and notes."""
+def purge_family(
+    connector: Connector,
+    ctx: RunContext,
+    fam: Family,
+    policy: Policy,
+    writer: ArchiveWriter | None,
+    stop: Callable[[], str | None] | None = None,
+) -> dict:
+    """Purge one family to completion (or resume it); returns its counters and notes.
+
+    ``stop`` is asked before every batch; a reason (operator stop switch, time budget) ends the
+    purge after the last committed batch and the family is reported as deferred, never as done.
+    """
     reporter = _Reporter(fam.name)
+    deferred: str | None = None
     notes: list[str] = []
     walks: dict[str, str] = {}
     stages: list[state.Progress] = []
@@ -547,7 +559,7 @@ def purge_family(connector: Connector, ctx: RunContext, fam: Family, policy: Pol
             with conn.transaction():
                 execute(conn, "purge/create_candidates.sql", cand=plan.cand, table=root.table, carry=plan.carry)
             stage = progress.get(root.name) or state.Progress(fam.name, root.name)
-            while not stage.done:
+            while not stage.done and not (deferred := deferred or (stop() if stop else None)):
                 current = stage
                 stage = _with_lock_retries(
                     policy,
@@ -561,7 +573,7 @@ def purge_family(connector: Connector, ctx: RunContext, fam: Family, policy: Pol
             with conn.transaction():
                 execute(conn, "purge/create_orphans.sql", cand=oplan.cand, table=oplan.table, keys=oplan.keys)
             stage = progress.get(oplan.stage) or state.Progress(fam.name, oplan.stage)
-            while not stage.done:
+            while not stage.done and not (deferred := deferred or (stop() if stop else None)):
                 current = stage
                 stage = _with_lock_retries(
                     policy,
@@ -570,7 +582,11 @@ def purge_family(connector: Connector, ctx: RunContext, fam: Family, policy: Pol
                 )
                 reporter.maybe(oplan.stage, stage)
             stages.append(stage)
-    return summarize(fam.name, stages, notes, walks, time.monotonic() - started, policy.dry_run)
+    result = summarize(fam.name, stages, notes, walks, time.monotonic() - started, policy.dry_run)
+    result["deferred"] = deferred
+    if deferred:
+        log.warning("%s deferred: %s; the next run continues from the rows left", fam.name, deferred)
+    return result
 
 
 def summarize(family: str, stages: list[state.Progress], notes: list[str], walks: dict, seconds: float, dry_run: bool) -> dict:

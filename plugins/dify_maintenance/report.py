@@ -31,6 +31,9 @@ def build(ctx: dict, plan: dict, gate: dict, results: list[dict], vacuumed: dict
         row["bytes_before"] = vacuumed.get(table, {}).get("bytes_before", size.get("bytes"))
         row["bytes_after"] = vacuumed.get(table, {}).get("bytes_after")
     dry_run = bool(ctx["policy"].get("dry_run"))
+    deferred = {r["family"]: r["deferred"] for r in results if r.get("deferred")}
+    if outcome == "success" and deferred:
+        outcome = "deferred"
     return {
         "run_key": ctx["run_key"],
         "outcome": outcome,

@@ -8,6 +8,8 @@ functions back the DAG, the demo and the tests.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from dify_maintenance import catalog, purge, state
@@ -18,6 +20,9 @@ from dify_maintenance.policy import Policy
 from dify_maintenance.schema import detect_version, snapshot
 
 log = logging.getLogger(__name__)
+
+# How often the operator's stop switch (an Airflow Variable, one API call) is read.
+STOP_POLL_SECONDS = 5.0
 
 
 def run_key_for(dag_id: str, run_id: str) -> str:
@@ -88,6 +93,7 @@ def preflight(connector: Connector, policy: Policy, *, dag_id: str, run_id: str,
         "cutoffs": row["cutoffs"],
         "policy": row["policy"],
         "archive_prefix": archive_prefix(run_key),
+        "started_at": row["started_at"].isoformat(),
         "families": [f for f in policy.families if f in row["cutoffs"]],
         "walks": walks,
         "lookups": lookups,
@@ -153,7 +159,36 @@ def archive_gate(policy: Policy, store: StoreConfig | None) -> dict:
     return {"archive": check_store(store)}
 
 
-def run_purge(connector: Connector, ctx: dict, family_name: str, policy: Policy, store: StoreConfig | None) -> dict:
+def stop_condition(ctx: dict, policy: Policy, stop_requested: Callable[[], bool] | None) -> Callable[[], str | None]:
+    """Why the purge should end after the current batch, if it should: the run's time budget
+    (counted from preflight, so retries do not extend it) or the operator's stop switch."""
+    budget_end = (
+        datetime.fromisoformat(ctx["started_at"]) + timedelta(minutes=policy.time_budget_minutes)
+        if policy.time_budget_minutes
+        else None
+    )
+    last_asked = [0.0]
+
+    def check() -> str | None:
+        if budget_end is not None and datetime.now(UTC) >= budget_end:
+            return f"time budget of {policy.time_budget_minutes} minutes used up"
+        if stop_requested is not None and time.monotonic() - last_asked[0] >= STOP_POLL_SECONDS:
+            last_asked[0] = time.monotonic()
+            if stop_requested():
+                return "stopped by the operator (stop switch)"
+        return None
+
+    return check
+
+
+def run_purge(
+    connector: Connector,
+    ctx: dict,
+    family_name: str,
+    policy: Policy,
+    store: StoreConfig | None,
+    stop_requested: Callable[[], bool] | None = None,
+) -> dict:
     fam = catalog.family(family_name)
     if family_name not in ctx["families"]:
         raise MaintenanceError(f"family {family_name!r} is not part of this run")
@@ -167,7 +202,7 @@ def run_purge(connector: Connector, ctx: dict, family_name: str, policy: Policy,
             ctx["archive_prefix"],
             {"run_key": ctx["run_key"], "dify_version": ctx["dify_version"], "cutoff": ctx["cutoffs"][family_name]},
         )
-    result = purge.purge_family(connector, run_ctx, fam, policy, writer)
+    result = purge.purge_family(connector, run_ctx, fam, policy, writer, stop_condition(ctx, policy, stop_requested))
     result["cutoff"] = ctx["cutoffs"][family_name]
     return result
 
@@ -206,6 +241,7 @@ def verify(connector: Connector, ctx: dict, policy: Policy, results: list[dict],
     """Prove the invariants: no purgeable row left, no orphan of a purged parent, and every
     deleted row in the archive. Any mismatch fails the run loudly."""
     checks: list[dict] = []
+    deferred = {r["family"]: r["deferred"] for r in results if r.get("deferred")}
     with connection(connector) as conn:
         snap = snapshot(conn)
         for name in ctx["families"]:
@@ -236,7 +272,10 @@ def verify(connector: Connector, ctx: dict, policy: Policy, results: list[dict],
                     filters=tmpl["filters"],
                     rules=rules,
                 )
-                checks.append({"check": f"no purgeable {root.table} left", "family": name, "found": int(row["remaining"])})
+                check = {"check": f"no purgeable {root.table} left", "family": name, "found": int(row["remaining"])}
+                if name in deferred:
+                    check["note"] = f"deferred ({deferred[name]}): left for the next run"
+                checks.append(check)
             for oplan in purge.plan_orphans(fam, snap, policy):
                 row = fetch_one(
                     conn,
@@ -249,16 +288,21 @@ def verify(connector: Connector, ctx: dict, policy: Policy, results: list[dict],
                     parent_key=oplan.parent_key,
                     null_is_orphan=oplan.null_is_orphan,
                 )
-                checks.append(
-                    {"check": f"no orphaned {oplan.table} ({oplan.parent_column})", "family": name, "found": int(row["orphans"])}
-                )
+                check = {
+                    "check": f"no orphaned {oplan.table} ({oplan.parent_column})",
+                    "family": name,
+                    "found": int(row["orphans"]),
+                }
+                if name in deferred:
+                    check["note"] = f"deferred ({deferred[name]}): the orphan sweep continues next run"
+                checks.append(check)
     if policy.dry_run:
         for check in checks:
             check["ok"] = True
             check["note"] = "dry run: reported, not enforced"
     else:
         for check in checks:
-            check["ok"] = check["found"] == 0
+            check["ok"] = check["found"] == 0 or "deferred" in check.get("note", "")
     if policy.archive and not policy.dry_run and store is not None:
         archived = archived_rows(store, ctx["archive_prefix"])
         deleted: dict[str, int] = {}

@@ -58,3 +58,9 @@ def fail_fast(fn: F) -> F:
             raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def stop_switch() -> bool:
+    """True when an operator set the Variable ``dify_maintenance_stop`` to stop."""
+    value = Variable.get(policy_mod.STOP_VARIABLE, default="")
+    return str(value).strip().lower() in ("stop", "true", "1", "yes")

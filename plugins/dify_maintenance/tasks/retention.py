@@ -11,7 +11,15 @@ from airflow.sdk.exceptions import AirflowFailException
 from dify_maintenance import report as report_mod
 from dify_maintenance import retention
 from dify_maintenance.catalog import family as family_def
-from dify_maintenance.tasks.common import archive_store, connector_for, current_policy, fail_fast, label, recorded_policy
+from dify_maintenance.tasks.common import (
+    archive_store,
+    connector_for,
+    current_policy,
+    fail_fast,
+    label,
+    recorded_policy,
+    stop_switch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +73,7 @@ def purge(family: str, ctx: dict) -> dict:
     label(family)
     policy = recorded_policy(ctx)
     store = archive_store(policy) if policy.archive and not policy.dry_run else None
-    return retention.run_purge(connector_for(policy), ctx, family, policy, store)
+    return retention.run_purge(connector_for(policy), ctx, family, policy, store, stop_switch)
 
 
 @task(map_index_template="{{ family_label }}", retries=3, retry_delay=timedelta(seconds=30), retry_exponential_backoff=2.0)
@@ -75,7 +83,7 @@ def purge_after(family: str, ctx: dict, before: list[dict]) -> dict:
     label(family)
     policy = recorded_policy(ctx)
     store = archive_store(policy) if policy.archive and not policy.dry_run else None
-    return retention.run_purge(connector_for(policy), ctx, family, policy, store)
+    return retention.run_purge(connector_for(policy), ctx, family, policy, store, stop_switch)
 
 
 @task(trigger_rule=TriggerRule.NONE_FAILED)
@@ -122,4 +130,6 @@ def report() -> dict:
     report_mod.record(connector_for(policy), ctx, rep)
     if outcome != "success":
         raise AirflowFailException("retention run failed before completion; see the failed task's log. The claim was released.")
+    if rep["outcome"] == "deferred":
+        log.warning("run DEFERRED: some families stopped early (stop switch or time budget); see the report")
     return {k: rep[k] for k in ("outcome", "dry_run", "dify_version", "total_deleted", "total_would_delete", "cutoffs")}
