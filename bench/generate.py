@@ -23,14 +23,17 @@ TARGET_ROWS_PER_SECOND = 50_000
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=generator.DEFAULT_WORKERS)
     args = parser.parse_args()
     admin, where = pgembed.admin_url("DIFY_MAINT_TEST_PG_URL")
-    print(f"server: {where}; {args.runs} workflow runs per generation")
+    print(f"server: {where}; {args.runs} workflow runs per generation, {args.workers} sessions")
     for generation in fixtures.GENERATIONS:
         url = fixtures.recreate_database(admin, "dm_bench_generate")
         fixtures.load_sql(url, fixtures.fixture_schema(generation))
         started = time.monotonic()
-        timings = generator.generate(url_connector(url), anchor=datetime(2026, 11, 22), scale=generator.Scale(runs=args.runs))
+        timings = generator.generate(
+            url_connector(url), anchor=datetime(2026, 11, 22), scale=generator.Scale(runs=args.runs), workers=args.workers
+        )
         total = time.monotonic() - started
         with psycopg.connect(url) as conn:
             nodes = conn.execute("select count(*) from workflow_node_executions").fetchone()[0]

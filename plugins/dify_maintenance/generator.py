@@ -11,6 +11,7 @@ import hashlib
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,6 +22,10 @@ from dify_maintenance.schema import snapshot
 from dify_maintenance.sqltemplates import render
 
 log = logging.getLogger(__name__)
+
+# The statement that writes most rows; it runs in parallel sessions over shards of the runs.
+PARALLEL_STEP = "07_node_executions.sql"
+DEFAULT_WORKERS = 2
 
 # Statements that need a table which older Dify versions lack.
 REQUIRES = {
@@ -57,9 +62,19 @@ def tenant_ids(seed: str, scale: Scale) -> list[uuid.UUID]:
 
 
 def generate(
-    connector: Connector, *, seed: str = "dify", anchor: datetime, scale: Scale, storage: StoreConfig | None = None
+    connector: Connector,
+    *,
+    seed: str = "dify",
+    anchor: datetime,
+    scale: Scale,
+    storage: StoreConfig | None = None,
+    workers: int = DEFAULT_WORKERS,
 ) -> dict[str, float]:
-    """Fill the database; returns seconds per statement. ``anchor`` is "now" for the data (naive UTC)."""
+    """Fill the database; returns seconds per statement. ``anchor`` is "now" for the data (naive UTC).
+
+    The node executions (by far the most rows) are written by ``workers`` sessions in parallel,
+    each taking a deterministic shard of the runs, so the result does not depend on ``workers``.
+    """
     params = {
         "seed": seed,
         "anchor": anchor,
@@ -74,19 +89,38 @@ def generate(
     with connection(connector) as conn:
         snap = snapshot(conn)
 
-        def has(table: str, column: str) -> bool:
-            return snap.has_column(table, column)
+    def has(table: str, column: str) -> bool:
+        return snap.has_column(table, column)
 
-        with conn.transaction():
-            for path in sorted((SQL_DIR / "generate").glob("*.sql")):
-                required = REQUIRES.get(path.name)
-                if required and not snap.has_table(required):
-                    continue
+    steps = [
+        p.name
+        for p in sorted((SQL_DIR / "generate").glob("*.sql"))
+        if not (REQUIRES.get(p.name) and not snap.has_table(REQUIRES[p.name]))
+    ]
+    before = [s for s in steps if s < PARALLEL_STEP]
+    after = [s for s in steps if s > PARALLEL_STEP]
+
+    def run_steps(names: list[str], extra: dict | None = None) -> None:
+        with connection(connector) as conn, conn.transaction():
+            for name in names:
                 started = time.monotonic()
-                query = render(f"generate/{path.name}", has=has, has_table=snap.has_table)
+                query = render(f"generate/{name}", has=has, has_table=snap.has_table)
                 with conn.cursor() as cur:
-                    cur.execute(query, None if path.name.startswith("00_") else params)
-                timings[path.stem] = time.monotonic() - started
+                    cur.execute(query, None if name.startswith("00_") else {**params, **(extra or {})})
+                if not name.startswith("00_"):
+                    timings[name.removesuffix(".sql")] = time.monotonic() - started
+
+    run_steps(before)
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        shards = [
+            pool.submit(run_steps, ["00_helpers.sql", PARALLEL_STEP], {"shard": k, "shards": workers}) for k in range(workers)
+        ]
+        for future in shards:
+            future.result()
+    timings[PARALLEL_STEP.removesuffix(".sql")] = time.monotonic() - started
+    run_steps(["00_helpers.sql", *after])
+    with connection(connector) as conn:
         with conn.cursor() as cur:
             cur.execute("ANALYZE")
         if storage is not None:

@@ -15,3 +15,5 @@ FROM workflow_runs AS r
 CROSS JOIN LATERAL (SELECT 5 + (pg_temp.h(r.id::text) %% 26)::int AS n) AS cnt
 CROSS JOIN LATERAL generate_series(1, cnt.n) AS k
 WHERE r.tenant_id = ANY(%(tenant_ids)s)
+  -- the rows are written by several sessions at once, each taking one shard of the runs
+  AND pg_temp.h(r.id::text || ':shard') %% %(shards)s = %(shard)s
