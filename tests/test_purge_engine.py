@@ -237,3 +237,36 @@ def test_time_budget_defers(databases):
     result = retention.run_purge(connector, ctx, "workflow_logs", pol, None)
     assert result["deferred"] == "time budget of 1 minutes used up"
     assert result["batches"] == 0
+
+
+def test_health_gate_pauses_on_a_long_transaction_then_defers(databases, tmp_path):
+    """A transaction holding back the xmin horizon makes the purge pause and re-check; when it
+    stays open past the allowed wait, the family is deferred with the reason, nothing half-done."""
+    import time
+
+    url = databases.fresh("1.14")
+    connector = url_connector(url)
+    pol = resolve(
+        None,
+        {
+            "families": ["workflow_logs"],
+            "archive": False,
+            "max_transaction_age_seconds": 1,
+            "health_pause_seconds": 1,
+            "health_max_wait_seconds": 2,
+        },
+    )
+    ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id="health", logical_date=ANCHOR)
+    before = fingerprints(url)
+    with psycopg.connect(url) as blocker:
+        blocker.execute("select txid_current()")  # an open transaction with an xid, as a stuck client has
+        time.sleep(1.5)
+        started = time.monotonic()
+        result = retention.run_purge(connector, ctx, "workflow_logs", pol, None)
+        waited = time.monotonic() - started
+        blocker.rollback()
+    assert result["deferred"].startswith("health gate: a transaction open for")
+    assert result["batches"] == 0 and waited >= 2
+    assert fingerprints(url) == before
+    resumed = retention.run_purge(connector, ctx, "workflow_logs", pol, None)
+    assert resumed["deferred"] is None and resumed["batches"] > 0

@@ -44,6 +44,11 @@ class Policy:
     lock_timeout_ms: int = 2_000
     lock_retries: int = 5
     time_budget_minutes: int = 360
+    max_transaction_age_seconds: int = 900
+    max_replication_lag_seconds: int = 60
+    max_wal_ready_files: int = 42
+    health_pause_seconds: int = 10
+    health_max_wait_seconds: int = 600
     archive_conn_id: str = "dify_archive"
     conn_id: str = "dify_db"
     notes: tuple[str, ...] = field(default=(), compare=False)
@@ -106,6 +111,13 @@ def validate(data: dict[str, Any]) -> Policy:
     lock_timeout = _int(data, "lock_timeout_ms", 10, 600_000, errors)
     lock_retries = _int(data, "lock_retries", 0, 100, errors)
     time_budget = _int(data, "time_budget_minutes", 0, 7 * 24 * 60, errors)
+    health = {
+        "max_transaction_age_seconds": _int(data, "max_transaction_age_seconds", 1, 86_400, errors),
+        "max_replication_lag_seconds": _int(data, "max_replication_lag_seconds", 1, 86_400, errors),
+        "max_wal_ready_files": _int(data, "max_wal_ready_files", 1, 100_000, errors),
+        "health_pause_seconds": _int(data, "health_pause_seconds", 1, 3_600, errors),
+        "health_max_wait_seconds": _int(data, "health_max_wait_seconds", 0, 86_400, errors),
+    }
     flags = {k: _bool(data, k, errors) for k in ("dry_run", "archive", "keep_curated")}
 
     families = data.get("families")
@@ -148,6 +160,7 @@ def validate(data: dict[str, Any]) -> Policy:
         lock_timeout_ms=lock_timeout,
         lock_retries=lock_retries,
         time_budget_minutes=time_budget,
+        **health,
         archive_conn_id=data["archive_conn_id"],
         conn_id=data["conn_id"],
     )

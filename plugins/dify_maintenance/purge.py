@@ -21,7 +21,7 @@ from datetime import datetime
 import psycopg
 from psycopg import errors as pg_errors
 
-from dify_maintenance import catalog, state
+from dify_maintenance import catalog, health, state
 from dify_maintenance.archive import ArchiveWriter, TablePart, copy_out
 from dify_maintenance.catalog import Edge, Family, Path, Root
 from dify_maintenance.db import Connector, connection, execute, fetch_one
@@ -541,6 +541,7 @@ def purge_family(
     purge after the last committed batch and the family is reported as deferred, never as done.
     """
     reporter = _Reporter(fam.name)
+    gate = health.Gate(policy)
     deferred: str | None = None
     notes: list[str] = []
     walks: dict[str, str] = {}
@@ -559,7 +560,9 @@ def purge_family(
             with conn.transaction():
                 execute(conn, "purge/create_candidates.sql", cand=plan.cand, table=root.table, carry=plan.carry)
             stage = progress.get(root.name) or state.Progress(fam.name, root.name)
-            while not stage.done and not (deferred := deferred or (stop() if stop else None)):
+            while not stage.done and not (
+                deferred := deferred or (stop() if stop else None) or gate.wait_until_healthy(conn, root.table)
+            ):
                 current = stage
                 stage = _with_lock_retries(
                     policy,
@@ -573,7 +576,9 @@ def purge_family(
             with conn.transaction():
                 execute(conn, "purge/create_orphans.sql", cand=oplan.cand, table=oplan.table, keys=oplan.keys)
             stage = progress.get(oplan.stage) or state.Progress(fam.name, oplan.stage)
-            while not stage.done and not (deferred := deferred or (stop() if stop else None)):
+            while not stage.done and not (
+                deferred := deferred or (stop() if stop else None) or gate.wait_until_healthy(conn, oplan.table)
+            ):
                 current = stage
                 stage = _with_lock_retries(
                     policy,
