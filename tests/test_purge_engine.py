@@ -270,3 +270,31 @@ def test_health_gate_pauses_on_a_long_transaction_then_defers(databases, tmp_pat
     assert fingerprints(url) == before
     resumed = retention.run_purge(connector, ctx, "workflow_logs", pol, None)
     assert resumed["deferred"] is None and resumed["batches"] > 0
+
+
+@pytest.mark.parametrize(("target", "direction"), [(0.001, "shrinks"), (30.0, "grows")])
+def test_batch_size_adapts_to_the_target_duration(target, direction, databases):
+    url = databases.fresh("1.14")
+    connector = url_connector(url)
+    pol = resolve(None, {"families": ["workflow_logs"], "archive": False, "batch_size": 40, "batch_target_seconds": target})
+    ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id=f"adapt-{direction}", logical_date=ANCHOR)
+    sizes = retention.run_purge(connector, ctx, "workflow_logs", pol, None)["batch_sizes"]["workflow_runs"]
+    if direction == "shrinks":
+        assert sizes["last"] < 40 and sizes["max"] == 40
+    else:
+        assert sizes["max"] > 40 and sizes["min"] == 40
+    assert (
+        retention.verify(connector, ctx, pol, [retention.run_purge(connector, ctx, "workflow_logs", pol, None)], None)["failed"]
+        == 0
+    )
+
+
+def test_batch_sizer_follows_gitlab_steps():
+    from dify_maintenance.batching import BatchSizer
+
+    sizer = BatchSizer(size=1000, target_seconds=0.5, max_size=1200)
+    assert sizer.record(1.0) == 800  # slower than target: -20 %
+    sizer = BatchSizer(size=1000, target_seconds=0.5, max_size=1200)
+    assert sizer.record(0.1) == 1100  # well under target: +10 %
+    assert sizer.record(0.1) == 1200  # capped
+    assert sizer.record(0.47) == 1200  # within 90-100 % of target: unchanged

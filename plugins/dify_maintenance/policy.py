@@ -49,6 +49,8 @@ class Policy:
     max_wal_ready_files: int = 42
     health_pause_seconds: int = 10
     health_max_wait_seconds: int = 600
+    batch_target_seconds: float = 0.5
+    adaptive_batches: bool = True
     archive_conn_id: str = "dify_archive"
     conn_id: str = "dify_db"
     notes: tuple[str, ...] = field(default=(), compare=False)
@@ -118,7 +120,11 @@ def validate(data: dict[str, Any]) -> Policy:
         "health_pause_seconds": _int(data, "health_pause_seconds", 1, 3_600, errors),
         "health_max_wait_seconds": _int(data, "health_max_wait_seconds", 0, 86_400, errors),
     }
-    flags = {k: _bool(data, k, errors) for k in ("dry_run", "archive", "keep_curated")}
+    flags = {k: _bool(data, k, errors) for k in ("dry_run", "archive", "keep_curated", "adaptive_batches")}
+    target = data.get("batch_target_seconds")
+    if isinstance(target, bool) or not isinstance(target, int | float) or not 0.001 <= target <= 60:
+        errors.append(f"batch_target_seconds must be a number of seconds between 0.001 and 60, got {target!r}")
+        target = 0.5
 
     families = data.get("families")
     if not isinstance(families, list) or not families or not all(isinstance(f, str) for f in families):
@@ -160,6 +166,7 @@ def validate(data: dict[str, Any]) -> Policy:
         lock_timeout_ms=lock_timeout,
         lock_retries=lock_retries,
         time_budget_minutes=time_budget,
+        batch_target_seconds=float(target),
         **health,
         archive_conn_id=data["archive_conn_id"],
         conn_id=data["conn_id"],

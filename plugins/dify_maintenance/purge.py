@@ -23,10 +23,11 @@ from psycopg import errors as pg_errors
 
 from dify_maintenance import catalog, health, state
 from dify_maintenance.archive import ArchiveWriter, TablePart, copy_out
+from dify_maintenance.batching import BatchSizer
 from dify_maintenance.catalog import Edge, Family, Path, Root
 from dify_maintenance.db import Connector, connection, execute, fetch_one
 from dify_maintenance.errors import LockContention, MaintenanceError
-from dify_maintenance.policy import Policy
+from dify_maintenance.policy import MAX_BATCH, Policy
 from dify_maintenance.schema import SchemaSnapshot, snapshot
 from dify_maintenance.sqltemplates import render
 
@@ -369,11 +370,12 @@ def _root_batch(
     family: str,
     writer: ArchiveWriter | None,
     snap: SchemaSnapshot,
+    limit: int,
 ) -> state.Progress:
     cutoff = ctx.cutoffs[family]
     tmpl = plan.params["_template"]
     params = {k: v for k, v in plan.params.items() if k != "_template"}
-    params.update(cutoff=cutoff, limit=policy.batch_size)
+    params.update(cutoff=cutoff, limit=limit)
     has_cursor = stage.cursor is not None
     if has_cursor:
         params["after_key"] = stage.cursor["key"]
@@ -440,7 +442,7 @@ def _root_batch(
         if part:
             parts.append(part)
         new.batches += 1
-        if window["last_key"] is None or int(window["scanned"]) < policy.batch_size:
+        if window["last_key"] is None or int(window["scanned"]) < limit:
             new.done = True
         if window["last_key"] is not None:
             new.cursor = {"key": window["last_key"]}
@@ -542,6 +544,7 @@ def purge_family(
     """
     reporter = _Reporter(fam.name)
     gate = health.Gate(policy)
+    sizes: dict[str, list[int]] = {}
     deferred: str | None = None
     notes: list[str] = []
     walks: dict[str, str] = {}
@@ -560,15 +563,22 @@ def purge_family(
             with conn.transaction():
                 execute(conn, "purge/create_candidates.sql", cand=plan.cand, table=root.table, carry=plan.carry)
             stage = progress.get(root.name) or state.Progress(fam.name, root.name)
+            sizer = BatchSizer(policy.batch_size, policy.batch_target_seconds, max_size=MAX_BATCH)  # per root: rows differ
+            sizes[root.name] = [sizer.size]
             while not stage.done and not (
                 deferred := deferred or (stop() if stop else None) or gate.wait_until_healthy(conn, root.table)
             ):
                 current = stage
+                batch_started = time.monotonic()
                 stage = _with_lock_retries(
                     policy,
                     f"{fam.name}/{root.name}",
-                    lambda current=current, plan=plan: _root_batch(conn, plan, current, ctx, policy, fam.name, writer, snap),
+                    lambda current=current, plan=plan, limit=sizer.size: _root_batch(
+                        conn, plan, current, ctx, policy, fam.name, writer, snap, limit
+                    ),
                 )
+                if policy.adaptive_batches:
+                    sizes[root.name].append(sizer.record(time.monotonic() - batch_started))
                 reporter.maybe(root.name, stage)
             reporter.maybe(root.name, stage, force=True)
             stages.append(stage)
@@ -589,6 +599,7 @@ def purge_family(
             stages.append(stage)
     result = summarize(fam.name, stages, notes, walks, time.monotonic() - started, policy.dry_run)
     result["deferred"] = deferred
+    result["batch_sizes"] = {name: {"first": v[0], "last": v[-1], "min": min(v), "max": max(v)} for name, v in sizes.items()}
     if deferred:
         log.warning("%s deferred: %s; the next run continues from the rows left", fam.name, deferred)
     return result
