@@ -298,3 +298,68 @@ def test_batch_sizer_follows_gitlab_steps():
     assert sizer.record(0.1) == 1100  # well under target: +10 %
     assert sizer.record(0.1) == 1200  # capped
     assert sizer.record(0.47) == 1200  # within 90-100 % of target: unchanged
+
+
+KILLED_WORKER = """
+import sys, time
+sys.path.insert(0, {plugins!r})
+from datetime import datetime
+from dify_maintenance import purge, retention
+from dify_maintenance.archive import StoreConfig
+from dify_maintenance.db import url_connector
+from dify_maintenance.policy import resolve
+
+slow = purge._session
+def session_then_pause(conn, policy):  # test-only: make batches slow enough to be killed mid-run
+    slow(conn, policy)
+    time.sleep(0.05)
+purge._session = session_then_pause
+pol = resolve(None, {{"batch_size": 10, "adaptive_batches": False, "families": ["workflow_logs"]}})
+connector = url_connector({url!r})
+ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id="sigkill", logical_date=datetime.fromisoformat({anchor!r}))
+retention.run_purge(connector, ctx, "workflow_logs", pol, StoreConfig("fs", {{"root": {archive!r}}}))
+"""
+
+
+def test_resume_after_sigkill_of_the_purging_process(databases, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    clean = databases.fresh("1.14")
+    killed = databases.fresh("1.14")
+    pol = resolve(None, {"batch_size": 10, "adaptive_batches": False, "families": ["workflow_logs"]})
+    connector = url_connector(clean)
+    ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id="sigkill", logical_date=ANCHOR)
+    retention.run_purge(connector, ctx, "workflow_logs", pol, StoreConfig("fs", {"root": str(tmp_path / "clean")}))
+
+    archive_root = tmp_path / "archive"
+    script = KILLED_WORKER.format(
+        plugins=str(Path(__file__).resolve().parents[1] / "plugins"),
+        url=killed,
+        anchor=ANCHOR.isoformat(),
+        archive=str(archive_root),
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    batches = 0
+    deadline = time.monotonic() + 60
+    while batches < 5 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        with psycopg.connect(killed) as conn:
+            present = conn.execute("select to_regclass('dify_maintenance.progress') is not null").fetchone()[0]
+            if present:
+                batches = conn.execute("select coalesce(sum(batches), 0) from dify_maintenance.progress").fetchone()[0]
+    assert proc.poll() is None, "the purge finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert batches >= 5
+
+    # the retry (same run) re-claims, reads the same cutoffs and resumes from the last commit
+    connector = url_connector(killed)
+    store = StoreConfig("fs", {"root": str(archive_root)})
+    ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id="sigkill", logical_date=ANCHOR)
+    result = retention.run_purge(connector, ctx, "workflow_logs", pol, store)
+    assert retention.verify(connector, ctx, pol, [result], store)["failed"] == 0
+    assert fingerprints(killed) == fingerprints(clean)
