@@ -539,8 +539,9 @@ def purge_family(
 ) -> dict:
     """Purge one family to completion (or resume it); returns its counters and notes.
 
-    ``stop`` is asked before every batch; a reason (operator stop switch, time budget) ends the
-    purge after the last committed batch and the family is reported as deferred, never as done.
+    Before every batch ``stop`` (operator stop switch, time budget) is asked and the health gate
+    waits out red signals; a reason from either ends the purge after the last committed batch and
+    the family is reported as deferred, never as done. Batch size adapts per root.
     """
     reporter = _Reporter(fam.name)
     gate = health.Gate(policy)
