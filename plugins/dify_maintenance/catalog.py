@@ -49,6 +49,7 @@ class Reference:
     role_column: str | None = None
     role_value: str | None = None
     reason: str = "still referenced"
+    curated: bool = False
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ MESSAGES = Family(
             ),
             references=(
                 Reference("messages", "conversation_id", reason="still has messages"),
-                Reference("message_annotations", "conversation_id", reason="has curated annotations"),
+                Reference("message_annotations", "conversation_id", reason="has curated annotations", curated=True),
             ),
         ),
     ),

@@ -69,10 +69,10 @@ class PathPlan:
 
 @dataclass
 class KeepRule:
-    kind: str
+    """One reason to keep a candidate; ``sql`` is what the keep_condition macro renders."""
+
     reason: str
-    context: dict = field(default_factory=dict)
-    params: dict = field(default_factory=dict)
+    sql: dict
 
 
 @dataclass
@@ -85,6 +85,7 @@ class RootPlan:
     carry: list[str]
     paths: list[PathPlan]
     keep_rules: list[KeepRule]
+    template: dict
     params: dict
     notes: list[str]
     lookups: list[str] = field(default_factory=list)
@@ -163,28 +164,31 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy) -> RootPlan | No
             if parent_col not in carry:
                 carry.append(parent_col)
 
+    blank = {"key": root.key, "status_column": None, "ref_table": None, "ref_column": None, "role_column": None}
     rules: list[KeepRule] = []
     if root.status_column and root.status_column in carry:
-        rules.append(
-            KeepRule(
-                "status",
-                "in flight (status not ended)",
-                {"status_column": root.status_column},
-                {"statuses": list(root.purgeable_statuses)},
-            )
-        )
+        params["statuses"] = list(root.purgeable_statuses)
+        rules.append(KeepRule("in flight (status not ended)", {**blank, "kind": "status", "status_column": root.status_column}))
     for ref in root.references:
         if not (snap.has_table(ref.table) and snap.has_column(ref.table, ref.column)):
             continue
-        role = ref.role_column if ref.role_column and snap.has_column(ref.table, ref.role_column) else None
-        if ref.table == "message_annotations" and not policy.keep_curated:
+        if ref.curated and not policy.keep_curated:
             continue
+        role = ref.role_column if ref.role_column and snap.has_column(ref.table, ref.role_column) else None
+        role_param = f"role_{len(rules)}"
+        if role:
+            params[role_param] = ref.role_value
         rules.append(
             KeepRule(
-                "reference",
                 ref.reason,
-                {"ref_table": ref.table, "ref_column": ref.column, "role_column": role},
-                {"role_value": ref.role_value} if role else {},
+                {
+                    **blank,
+                    "kind": "reference",
+                    "ref_table": ref.table,
+                    "ref_column": ref.column,
+                    "role_column": role,
+                    "role_param": role_param,
+                },
             )
         )
     if policy.keep_curated:
@@ -192,18 +196,20 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy) -> RootPlan | No
             plan = _path_plan(cpath, snap, params, [])
             if plan:
                 rules.append(
-                    KeepRule("descendant", f"has curated {plan.table}", {"path": plan.render_steps(), "newer_column": None})
+                    KeepRule(
+                        f"has curated {plan.table}",
+                        {**blank, "kind": "descendant", "path": plan.render_steps(), "newer_column": None},
+                    )
                 )
     for path in paths:
         if path.recency_column:
             rules.append(
                 KeepRule(
-                    "descendant",
                     f"has {path.table} newer than the cutoff",
-                    {"path": path.render_steps(), "newer_column": path.recency_column},
+                    {**blank, "kind": "descendant", "path": path.render_steps(), "newer_column": path.recency_column},
                 )
             )
-    template_ctx = {
+    template = {
         "table": root.table,
         "key": root.key,
         "carry": carry,
@@ -214,8 +220,7 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy) -> RootPlan | No
         "keyset_column": keyset_column,
         "walk": walk,
     }
-    params["_template"] = template_ctx
-    return RootPlan(root, walk, reason, carry, paths, rules, params, notes, _lookups(paths, snap))
+    return RootPlan(root, walk, reason, carry, paths, rules, template, params, notes, _lookups(paths, snap))
 
 
 def _lookups(paths: list[PathPlan], snap: SchemaSnapshot) -> list[str]:
@@ -373,9 +378,8 @@ def _root_batch(
     limit: int,
 ) -> state.Progress:
     cutoff = ctx.cutoffs[family]
-    tmpl = plan.params["_template"]
-    params = {k: v for k, v in plan.params.items() if k != "_template"}
-    params.update(cutoff=cutoff, limit=limit)
+    tmpl = plan.template
+    params = {**plan.params, "cutoff": cutoff, "limit": limit}
     has_cursor = stage.cursor is not None
     if has_cursor:
         params["after_key"] = stage.cursor["key"]
@@ -391,23 +395,7 @@ def _root_batch(
         root_counter["matched"] += int(window["matched"])
         execute(conn, "purge/analyze_candidates.sql", cand=plan.cand)
         for rule in plan.keep_rules:
-            row = fetch_one(
-                conn,
-                "purge/keep.sql",
-                {**params, **rule.params},
-                cand=plan.cand,
-                key=plan.root.key,
-                kind=rule.kind,
-                **{
-                    "status_column": None,
-                    "ref_table": None,
-                    "ref_column": None,
-                    "role_column": None,
-                    "path": [],
-                    "newer_column": None,
-                    **rule.context,
-                },
-            )
+            row = fetch_one(conn, "purge/keep.sql", params, cand=plan.cand, rule=rule.sql)
             kept = int(row["kept"]) if row else 0
             if kept:
                 root_counter["kept"][rule.reason] = root_counter["kept"].get(rule.reason, 0) + kept

@@ -121,8 +121,8 @@ def plan(connector: Connector, ctx: dict, policy: Policy) -> dict:
                 rplan = purge.plan_root(root, snap, policy)
                 if rplan is None:
                     continue
-                params = {k: v for k, v in rplan.params.items() if k != "_template"}
-                tmpl = rplan.params["_template"]
+                tmpl = rplan.template
+                params = rplan.params
                 row = fetch_one(
                     conn,
                     "plan/expired_roots.sql",
@@ -251,15 +251,9 @@ def verify(connector: Connector, ctx: dict, policy: Policy, results: list[dict],
                 rplan = purge.plan_root(root, snap, policy)
                 if rplan is None:
                     continue
-                tmpl = rplan.params["_template"]
-                params = {k: v for k, v in rplan.params.items() if k != "_template"}
-                params["cutoff"] = cutoff
-                rules = []
-                for i, rule in enumerate(rplan.keep_rules, start=1):
-                    rules.append({"kind": rule.kind, **rule.context})
-                    params.update(rule.params)
-                    if "role_value" in rule.params:
-                        params[f"role_{i}"] = rule.params["role_value"]
+                tmpl = rplan.template
+                params = {**rplan.params, "cutoff": cutoff}
+                rules = [rule.sql for rule in rplan.keep_rules]
                 row = fetch_one(
                     conn,
                     "verify/remaining_roots.sql",

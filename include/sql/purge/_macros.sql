@@ -56,3 +56,23 @@ TRUE
 {% endfor %}
   {{ scope(alias, scope_columns, filters) }}
 {%- endmacro %}
+
+{# The condition under which a keep rule protects candidate row `anchor` (status still in flight,
+   still referenced, or with a curated or newer descendant). Shared by the purge and by verify. #}
+{% macro keep_condition(rule, anchor) -%}
+{% if rule.kind == "status" %}
+{{ anchor }}.{{ rule.status_column|ident }} IS NULL OR NOT ({{ anchor }}.{{ rule.status_column|ident }} = ANY(%(statuses)s))
+{% elif rule.kind == "reference" %}
+EXISTS (
+    SELECT 1 FROM {{ "public"|ident }}.{{ rule.ref_table|ident }} AS x
+    WHERE x.{{ rule.ref_column|ident }} = {{ anchor }}.{{ rule.key|ident }}
+    {% if rule.role_column %}AND x.{{ rule.role_column|ident }} = %({{ rule.role_param }})s{% endif %}
+)
+{% else %}
+EXISTS (
+    SELECT 1 FROM {{ path_tables(rule.path) }}
+    WHERE {{ path_join(rule.path, anchor) }}
+    {% if rule.newer_column %}AND t{{ rule.path|length }}.{{ rule.newer_column|ident }} >= %(cutoff)s{% endif %}
+)
+{% endif %}
+{%- endmacro %}

@@ -36,6 +36,11 @@ def archive_store(policy: Policy) -> StoreConfig:
     return store_from_airflow(policy.archive_conn_id)
 
 
+def deletion_store(policy: Policy) -> StoreConfig | None:
+    """The archive store the purge writes to and verify reads back; none for dry runs or archive off."""
+    return archive_store(policy) if policy.archive and not policy.dry_run else None
+
+
 def label(name: str) -> None:
     """Name a mapped task instance in the UI after the family it handles."""
     get_current_context()["family_label"] = name

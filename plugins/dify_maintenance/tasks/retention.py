@@ -15,6 +15,7 @@ from dify_maintenance.tasks.common import (
     archive_store,
     connector_for,
     current_policy,
+    deletion_store,
     fail_fast,
     label,
     recorded_policy,
@@ -66,24 +67,27 @@ def dependent_families(ctx: dict, gate: dict) -> list[str]:
     return [name for name in ctx["families"] if family_def(name).after]
 
 
-@task(map_index_template="{{ family_label }}", retries=3, retry_delay=timedelta(seconds=30), retry_exponential_backoff=2.0)
+_PURGE_RETRIES = {"retries": 3, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": 2.0}
+
+
+def _purge_one(family: str, ctx: dict) -> dict:
+    label(family)
+    policy = recorded_policy(ctx)
+    return retention.run_purge(connector_for(policy), ctx, family, policy, deletion_store(policy), stop_switch)
+
+
+@task(map_index_template="{{ family_label }}", **_PURGE_RETRIES)
 @fail_fast
 def purge(family: str, ctx: dict) -> dict:
     """Purge one family in short batches; a retry resumes from the last committed batch."""
-    label(family)
-    policy = recorded_policy(ctx)
-    store = archive_store(policy) if policy.archive and not policy.dry_run else None
-    return retention.run_purge(connector_for(policy), ctx, family, policy, store, stop_switch)
+    return _purge_one(family, ctx)
 
 
-@task(map_index_template="{{ family_label }}", retries=3, retry_delay=timedelta(seconds=30), retry_exponential_backoff=2.0)
+@task(map_index_template="{{ family_label }}", **_PURGE_RETRIES)
 @fail_fast
 def purge_after(family: str, ctx: dict, before: list[dict]) -> dict:
     """Purge a family that must follow the others (its keep rules read what they left)."""
-    label(family)
-    policy = recorded_policy(ctx)
-    store = archive_store(policy) if policy.archive and not policy.dry_run else None
-    return retention.run_purge(connector_for(policy), ctx, family, policy, store, stop_switch)
+    return _purge_one(family, ctx)
 
 
 @task(trigger_rule=TriggerRule.NONE_FAILED)
@@ -103,8 +107,7 @@ def vacuum(ctx: dict, first: list[dict], second: list[dict]) -> dict:
 def verify(ctx: dict, purged: dict) -> dict:
     """Fail loudly unless the invariants hold."""
     policy = recorded_policy(ctx)
-    store = archive_store(policy) if policy.archive and not policy.dry_run else None
-    return retention.verify(connector_for(policy), ctx, policy, purged["results"], store)
+    return retention.verify(connector_for(policy), ctx, policy, purged["results"], deletion_store(policy))
 
 
 @task(trigger_rule=TriggerRule.ALL_DONE)
