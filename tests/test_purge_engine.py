@@ -101,10 +101,12 @@ def test_semantics_of_what_is_kept(databases, tmp_path):
         assert q("select count(*) from workflow_runs where status in ('running', 'paused')") > 0
 
 
-def test_resume_after_crash_matches_a_clean_run(databases, tmp_path, monkeypatch):
-    """A batch that dies at commit time rolls back whole; the retry resumes, skipping nothing."""
-    clean = databases.fresh("1.14")
-    crashed = databases.fresh("1.14")
+@pytest.mark.parametrize("generation", ["1.14", "0.15"])
+def test_resume_after_crash_matches_a_clean_run(generation, databases, tmp_path, monkeypatch):
+    """A batch that dies at commit time rolls back whole; the retry resumes, skipping nothing.
+    On 1.14 the runs are walked by keyset, on 0.15 by ctid block ranges."""
+    clean = databases.fresh(generation)
+    crashed = databases.fresh(generation)
     run_all(clean, StoreConfig("fs", {"root": str(tmp_path / "clean")}), "resume")
     store = StoreConfig("fs", {"root": str(tmp_path / "crashed")})
     connector = url_connector(crashed)
@@ -363,3 +365,62 @@ def test_resume_after_sigkill_of_the_purging_process(databases, tmp_path):
     result = retention.run_purge(connector, ctx, "workflow_logs", pol, store)
     assert retention.verify(connector, ctx, pol, [result], store)["failed"] == 0
     assert fingerprints(killed) == fingerprints(clean)
+
+
+def test_unindexed_lookup_on_a_big_table_blocks_its_family_and_names_the_index(databases, tmp_path):
+    """0.15 has no index on workflow_app_logs.workflow_run_id: above the size limit the family
+    stops before its first batch, says which index is missing, and deletes nothing."""
+    url = databases.fresh("0.15")
+    before = fingerprints(url)
+    connector = url_connector(url)
+    pol = resolve(None, {"families": ["workflow_logs"], "unindexed_lookup_max_mb": 0})
+    ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id="blocked", logical_date=ANCHOR)
+    result = retention.run_purge(connector, ctx, "workflow_logs", pol, StoreConfig("fs", {"root": str(tmp_path / "a")}))
+    assert result["deferred"] and "workflow_app_logs.workflow_run_id" in result["deferred"]
+    assert "CREATE INDEX CONCURRENTLY dm_tmp_workflow_app_logs_workflow_run_id" in result["deferred"]
+    assert result["batches"] == 0
+    assert fingerprints(url) == before
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_missing_index_is_built_concurrently_used_and_dropped(keep, databases, tmp_path):
+    url = databases.fresh("0.15")
+    connector = url_connector(url)
+    pol = resolve(
+        None,
+        {"families": ["workflow_logs"], "unindexed_lookup_max_mb": 0, "build_missing_indexes": True, "keep_built_indexes": keep},
+    )
+    store = StoreConfig("fs", {"root": str(tmp_path / "a")})
+    ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id="build", logical_date=ANCHOR)
+    result = retention.run_purge(connector, ctx, "workflow_logs", pol, store)
+    assert result["deferred"] is None
+    assert "dm_tmp_workflow_app_logs_workflow_run_id" in result["indexes"]["built"]
+    assert result["tables"]["workflow_app_logs"]["deleted"] > 0
+    assert retention.verify(connector, ctx, pol, [result], store)["failed"] == 0
+    index_query = (
+        "select indisvalid from pg_index where indexrelid = to_regclass('public.dm_tmp_workflow_app_logs_workflow_run_id')"
+    )
+    with psycopg.connect(url) as conn:
+        assert conn.execute(index_query).fetchone() == (True,)
+    dropped = retention.drop_temporary_indexes(connector, pol)
+    with psycopg.connect(url) as conn:
+        present = conn.execute(index_query).fetchone()
+    if keep:
+        assert dropped == [] and present == (True,)
+    else:
+        assert "dm_tmp_workflow_app_logs_workflow_run_id" in dropped and present is None
+
+
+@pytest.mark.parametrize(("generation", "expected"), [("1.14", "rows left (planner estimate)"), ("0.15", "block ")])
+def test_progress_lines_say_what_is_left(generation, expected, databases, monkeypatch, caplog):
+    """Keyset walks estimate rows left from the planner, ctid walks know their block position."""
+    url = databases.fresh(generation)
+    monkeypatch.setattr(purge, "PROGRESS_EVERY_SECONDS", 0.0)
+    connector = url_connector(url)
+    pol = resolve(None, {"families": ["workflow_logs"], "batch_size": 50, "adaptive_batches": False, "archive": False})
+    ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id="progress", logical_date=ANCHOR)
+    with caplog.at_level("INFO", logger="dify_maintenance.purge"):
+        retention.run_purge(connector, ctx, "workflow_logs", pol, None)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("workflow_logs/workflow_runs")]
+    assert any(expected in line and "left" in line for line in lines), lines
+    assert lines[-1].endswith("done")

@@ -46,15 +46,26 @@ def test_not_dify(databases):
         detect(databases.fresh(empty=True))
 
 
-@pytest.mark.parametrize(("generation", "runs_walk", "messages_walk"), [("1.14", "keyset", "keyset"), ("0.15", "pk", "keyset")])
+@pytest.mark.parametrize(("generation", "runs_walk", "messages_walk"), [("1.14", "keyset", "keyset"), ("0.15", "ctid", "keyset")])
 def test_walk_follows_indexes(generation, runs_walk, messages_walk, databases):
-    """1.11.3+ has workflow_runs(created_at, id); before that there is no created_at index."""
+    """1.11.3+ has workflow_runs(created_at, id); before that there is no created_at index, so
+    the runs are walked in one forward pass over heap blocks."""
     url = databases.fresh(generation)
     with connection(url_connector(url)) as conn:
         snap = snapshot(conn)
     pol = resolve(None, {})
     assert purge.plan_root(catalog.WORKFLOW_LOGS.roots[0], snap, pol).walk == runs_walk
     assert purge.plan_root(catalog.MESSAGES.roots[0], snap, pol).walk == messages_walk
+
+
+def test_walk_without_tid_range_scans_is_one_primary_key_pass(databases):
+    """PostgreSQL 13 and older cannot scan ctid ranges; the walk falls back to the primary key."""
+    url = databases.fresh("0.15")
+    with connection(url_connector(url)) as conn:
+        snap = snapshot(conn)
+    snap.server_version_num = 130011
+    plan = purge.plan_root(catalog.WORKFLOW_LOGS.roots[0], snap, resolve(None, {}))
+    assert plan.walk == "pk" and "PostgreSQL 14" in plan.walk_reason
 
 
 def test_missing_tables_are_skipped_with_a_note(databases):
@@ -78,6 +89,8 @@ def test_child_lookup_index_per_generation(generation, index, databases):
     with connection(url_connector(url)) as conn:
         snap = snapshot(conn)
     plan = purge.plan_root(catalog.WORKFLOW_LOGS.roots[0], snap, resolve(None, {}))
-    assert f"workflow_node_executions.workflow_run_id: index {index}" in plan.lookups
-    if generation == "0.15":
-        assert "workflow_app_logs.workflow_run_id: NO supporting index, each batch scans workflow_app_logs" in plan.lookups
+    served = {(lk.table, lk.column): lk.index for lk in plan.lookups}
+    assert served[("workflow_node_executions", "workflow_run_id")] == index
+    assert served[("workflow_app_logs", "workflow_run_id")] == (
+        None if generation == "0.15" else "workflow_app_log_workflow_run_id_idx"
+    )

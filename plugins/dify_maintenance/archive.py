@@ -15,6 +15,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -136,6 +137,11 @@ def copy_out(cur: psycopg.Cursor, query: psycopg.sql.Composable, params: dict, t
     return TablePart(table, columns, rows, digest.hexdigest(), sink.getvalue())
 
 
+# Archive objects in flight at once: uploads overlap the next statement's COPY, not each other's
+# bandwidth; a few are enough to hide an object store's per-request latency.
+UPLOAD_THREADS = 4
+
+
 class ArchiveWriter:
     """Writes one batch's parts and manifest under ``<prefix>retention/<run>/<family>/<stage>/``."""
 
@@ -144,6 +150,10 @@ class ArchiveWriter:
         self.op = store.operator()
         self.run_prefix = run_prefix
         self.context = context
+        self.pool = ThreadPoolExecutor(max_workers=UPLOAD_THREADS, thread_name_prefix="archive-upload")
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
 
     def batch_prefix(self, family: str, stage: str, batch: int) -> str:
         return f"{self.store.prefix}{self.run_prefix}/{key_part(family)}/{key_part(stage)}/{batch:08d}/"
@@ -152,27 +162,56 @@ class ArchiveWriter:
         """A batch that deleted nothing must not keep a manifest left by an earlier, rolled-back try."""
         self.op.delete(self.batch_prefix(family, stage, batch) + MANIFEST_NAME)
 
+    def begin_batch(self, family: str, stage: str, batch: int) -> BatchUpload:
+        return BatchUpload(self, family, stage, batch)
+
     def write_batch(self, family: str, stage: str, batch: int, parts: list[TablePart]) -> dict:
-        prefix = self.batch_prefix(family, stage, batch)
-        entries = []
+        upload = self.begin_batch(family, stage, batch)
+        for part in parts:
+            upload.add(part)
+        return upload.finish()
+
+
+class BatchUpload:
+    """One batch's archive objects. Each part starts uploading as soon as its statement has
+    streamed it, while the batch's next statement runs; ``finish`` waits for all of them and
+    writes the manifest last. The batch commits only after ``finish`` returned, so a deleted row
+    is never without its archive object."""
+
+    def __init__(self, writer: ArchiveWriter, family: str, stage: str, batch: int) -> None:
+        self.writer = writer
+        self.family = family
+        self.stage = stage
+        self.batch = batch
+        self.prefix = writer.batch_prefix(family, stage, batch)
+        self.pending: list[tuple[TablePart, str, Future]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.pending)
+
+    def add(self, part: TablePart) -> None:
+        key = f"{self.prefix}{part.table}.copy.zst"
+        self.pending.append((part, key, self.writer.pool.submit(self.writer.op.write, key, part.data)))
+
+    def finish(self) -> dict:
         try:
-            for part in parts:
-                key = f"{prefix}{part.table}.copy.zst"
-                self.op.write(key, part.data)
+            entries = []
+            for part, key, future in self.pending:
+                future.result()
                 entries.append(part.manifest_entry(key))
             manifest = {
                 "format": MANIFEST_FORMAT,
-                **self.context,
-                "family": family,
-                "stage": stage,
-                "batch": batch,
+                **self.writer.context,
+                "family": self.family,
+                "stage": self.stage,
+                "batch": self.batch,
                 "written_at": datetime.now(UTC).isoformat(),
                 "tables": entries,
             }
-            self.op.write(prefix + MANIFEST_NAME, json.dumps(manifest, indent=1).encode())
+            self.writer.op.write(self.prefix + MANIFEST_NAME, json.dumps(manifest, indent=1).encode())
         except Exception as exc:
             raise ArchiveUnavailable(
-                f"writing archive batch {prefix} failed ({type(exc).__name__}); the batch was rolled back"
+                f"writing archive batch {self.prefix} failed ({type(exc).__name__}); the batch was rolled back"
             ) from exc
         return manifest
 

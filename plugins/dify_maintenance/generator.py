@@ -42,10 +42,15 @@ class Scale:
     runs: int = 2000
     tenants: int = 3
     span_days: int = 120
+    # About 6.5 messages per conversation; None means one conversation per three runs. The
+    # purge benchmark raises it to reach a million messages.
+    conversations_per_run: float | None = None
 
     @property
     def conversations(self) -> int:
-        return max(self.runs // 3, 10)
+        if self.conversations_per_run is None:
+            return max(self.runs // 3, 10)
+        return max(int(self.runs * self.conversations_per_run), 10)
 
     @property
     def end_users(self) -> int:

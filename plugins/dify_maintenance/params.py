@@ -41,4 +41,14 @@ def retention_params() -> dict[str, Param]:
             description="Turning this off deletes without a way back; only do it on purpose.",
         ),
         "keep_curated": Param(None, title="Keep saved messages and annotations", type=["null", "boolean"], section="Execution"),
+        "build_missing_indexes": Param(
+            None,
+            title="Build missing supporting indexes",
+            type=["null", "boolean"],
+            section="Execution",
+            description="CREATE INDEX CONCURRENTLY where a lookup on a big table has no index; dropped after the run.",
+        ),
+        "keep_built_indexes": Param(
+            None, title="Keep the indexes built for this run", type=["null", "boolean"], section="Execution"
+        ),
     }

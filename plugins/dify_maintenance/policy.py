@@ -51,6 +51,9 @@ class Policy:
     health_max_wait_seconds: int = 600
     batch_target_seconds: float = 0.5
     adaptive_batches: bool = True
+    build_missing_indexes: bool = False
+    keep_built_indexes: bool = False
+    unindexed_lookup_max_mb: int = 100
     archive_conn_id: str = "dify_archive"
     conn_id: str = "dify_db"
     notes: tuple[str, ...] = field(default=(), compare=False)
@@ -120,7 +123,11 @@ def validate(data: dict[str, Any]) -> Policy:
         "health_pause_seconds": _int(data, "health_pause_seconds", 1, 3_600, errors),
         "health_max_wait_seconds": _int(data, "health_max_wait_seconds", 0, 86_400, errors),
     }
-    flags = {k: _bool(data, k, errors) for k in ("dry_run", "archive", "keep_curated", "adaptive_batches")}
+    flags = {
+        k: _bool(data, k, errors)
+        for k in ("dry_run", "archive", "keep_curated", "adaptive_batches", "build_missing_indexes", "keep_built_indexes")
+    }
+    unindexed_limit = _int(data, "unindexed_lookup_max_mb", 0, 10_000_000, errors)
     target = data.get("batch_target_seconds")
     if isinstance(target, bool) or not isinstance(target, int | float) or not 0.001 <= target <= 60:
         errors.append(f"batch_target_seconds must be a number of seconds between 0.001 and 60, got {target!r}")
@@ -167,6 +174,7 @@ def validate(data: dict[str, Any]) -> Policy:
         lock_retries=lock_retries,
         time_budget_minutes=time_budget,
         batch_target_seconds=float(target),
+        unindexed_lookup_max_mb=unindexed_limit,
         **health,
         archive_conn_id=data["archive_conn_id"],
         conn_id=data["conn_id"],

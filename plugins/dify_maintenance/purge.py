@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Generator
@@ -21,12 +22,13 @@ from datetime import datetime
 import psycopg
 from psycopg import errors as pg_errors
 
-from dify_maintenance import catalog, health, state
-from dify_maintenance.archive import ArchiveWriter, TablePart, copy_out
+from dify_maintenance import catalog, health, indexes, state
+from dify_maintenance.archive import ArchiveWriter, BatchUpload, TablePart, copy_out
 from dify_maintenance.batching import BatchSizer
 from dify_maintenance.catalog import Edge, Family, Path, Root
 from dify_maintenance.db import Connector, connection, execute, fetch_one
 from dify_maintenance.errors import LockContention, MaintenanceError
+from dify_maintenance.indexes import Lookup
 from dify_maintenance.policy import MAX_BATCH, Policy
 from dify_maintenance.schema import SchemaSnapshot, snapshot
 from dify_maintenance.sqltemplates import render
@@ -34,6 +36,8 @@ from dify_maintenance.sqltemplates import render
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_SECONDS = 5.0
+# Rows per heap block assumed for a table never analyzed (Dify's log rows are a few hundred bytes).
+DEFAULT_ROWS_PER_BLOCK = 10.0
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ class RootPlan:
     template: dict
     params: dict
     notes: list[str]
-    lookups: list[str] = field(default_factory=list)
+    lookups: list[Lookup] = field(default_factory=list)
 
     @property
     def cand(self) -> str:
@@ -147,11 +151,7 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy) -> RootPlan | No
     paths = [p for p in (_path_plan(path, snap, params, notes) for path in catalog.descendants(root, policy.keep_curated)) if p]
 
     keyset_column = root.recency_columns[0]
-    index = snap.index_leading(root.table, [keyset_column, root.key]) or snap.index_leading(root.table, [keyset_column])
-    if index:
-        walk, reason = "keyset", f"index {index.name} on ({', '.join(c or '?' for c in index.columns)})"
-    else:
-        walk, reason = "pk", f"no index leads with {keyset_column}; one pass in primary-key order"
+    walk, reason = choose_walk(root, snap)
 
     carry: list[str] = [root.key]
     for col in [*root.recency_columns, *root.only_null, *scope_columns]:
@@ -220,21 +220,51 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy) -> RootPlan | No
         "keyset_column": keyset_column,
         "walk": walk,
     }
-    return RootPlan(root, walk, reason, carry, paths, rules, template, params, notes, _lookups(paths, snap))
+    return RootPlan(root, walk, reason, carry, paths, rules, template, params, notes, _lookups(root, paths, rules, snap))
 
 
-def _lookups(paths: list[PathPlan], snap: SchemaSnapshot) -> list[str]:
-    """Which index serves each child lookup; a lookup without one scans its table every batch."""
+def choose_walk(root: Root, snap: SchemaSnapshot) -> tuple[str, str]:
+    """How to find the expired rows of ``root``, from the indexes and server this database has."""
+    keyset_column = root.recency_columns[0]
+    index = snap.index_leading(root.table, [keyset_column, root.key]) or snap.index_leading(root.table, [keyset_column])
+    if index:
+        return "keyset", f"index {index.name} on ({', '.join(c or '?' for c in index.columns)}): batches visit only expired rows"
+    if snap.has_tid_range_scans:
+        return "ctid", f"no index leads with {keyset_column}; one forward pass over heap blocks by TID ranges"
+    return "pk", f"no index leads with {keyset_column} and no TID range scans before PostgreSQL 14; one primary-key pass"
+
+
+def _lookups(root: Root, paths: list[PathPlan], rules: list[KeepRule], snap: SchemaSnapshot) -> list[Lookup]:
+    """Every per-batch equality lookup and the index that serves it (child rows by parent id,
+    and keep rules asking whether another table still names the candidate)."""
     out = []
     for path in paths:
         step = path.steps[-1]
-        columns = {step.parent_column, *(c for c, _ in step.match), *(c for c, _ in step.match_values)}
-        index = snap.index_for_equalities(step.table, columns, must_use=step.parent_column)
-        if index:
-            out.append(f"{step.table}.{step.parent_column}: index {index.name}")
-        else:
-            out.append(f"{step.table}.{step.parent_column}: NO supporting index, each batch scans {step.table}")
+        also = {*(c for c, _ in step.match), *(c for c, _ in step.match_values)}
+        out.append(indexes.find_lookup(snap, step.table, step.parent_column, also, f"{path.table} rows of a purged {root.table}"))
+    for rule in rules:
+        if rule.sql["kind"] == "reference":
+            also = {rule.sql["role_column"]} if rule.sql["role_column"] else set()
+            out.append(
+                indexes.find_lookup(snap, rule.sql["ref_table"], rule.sql["ref_column"], also, f"keep rule '{rule.reason}'")
+            )
     return out
+
+
+@dataclass(frozen=True)
+class HeapExtent:
+    """A ctid walk's range (blocks when the walk began) and the rows a block holds on average."""
+
+    blocks: int
+    rows_per_block: float
+
+    def blocks_for(self, rows: int) -> int:
+        return max(1, math.ceil(rows / (self.rows_per_block or DEFAULT_ROWS_PER_BLOCK)))
+
+
+def heap_extent(conn: psycopg.Connection, table: str) -> HeapExtent:
+    row = fetch_one(conn, "purge/heap_extent.sql", {"table": table})
+    return HeapExtent(int(row["blocks"]), float(row["rows_per_block"])) if row else HeapExtent(0, 0.0)
 
 
 @dataclass
@@ -283,12 +313,23 @@ def plan_orphans(fam: Family, snap: SchemaSnapshot, policy: Policy) -> list[Orph
 
 
 class _Reporter:
-    """Progress lines in the task log every few seconds: rows done, rate, where the walk is."""
+    """Progress lines in the task log every few seconds: rows done, rate, rows or blocks left, ETA."""
 
     def __init__(self, family: str) -> None:
         self.family = family
         self.started = time.monotonic()
         self.last = 0.0
+        self.stage_started = self.started
+        self.table = ""
+        self.expected: int | None = None
+        self.matched_at_begin = 0
+
+    def begin(self, progress: state.Progress, table: str, expected: int | None) -> None:
+        """A new stage; ``expected`` is the planner's estimate of the root rows still to walk."""
+        self.stage_started = time.monotonic()
+        self.table = table
+        self.expected = expected
+        self.matched_at_begin = int(progress.counter(table)["matched"])
 
     def maybe(self, stage: str, progress: state.Progress, force: bool = False) -> None:
         now = time.monotonic()
@@ -298,14 +339,49 @@ class _Reporter:
         deleted = sum(c.get("deleted", 0) for c in (progress.counters or {}).values())
         elapsed = max(now - self.started, 1e-6)
         log.info(
-            "%s/%s: %d batches, %d rows deleted, %.0f rows/s, cursor %s",
+            "%s/%s: %d batches, %d rows deleted, %.0f rows/s; %s",
             self.family,
             stage,
             progress.batches,
             deleted,
             deleted / elapsed,
-            progress.cursor,
+            "done" if progress.done else self._left(progress, max(now - self.stage_started, 1e-6)),
         )
+
+    def _left(self, progress: state.Progress, stage_elapsed: float) -> str:
+        cursor = progress.cursor or {}
+        if "end" in cursor:  # ctid walk: the block position is exact
+            fraction = cursor["block"] / cursor["end"] if cursor["end"] else 1.0
+            eta = stage_elapsed * (1 - fraction) / fraction if fraction else None
+            return f"block {cursor['block']} of {cursor['end']} ({fraction:.0%}), {_eta(eta)}"
+        if self.expected is None:
+            return f"cursor {cursor or 'start'}"
+        walked = int(progress.counter(self.table)["matched"]) - self.matched_at_begin
+        left = max(self.expected - walked, 0)
+        eta = left / (walked / stage_elapsed) if walked else None
+        return f"~{left} {self.table} rows left (planner estimate), {_eta(eta)}"
+
+
+def _eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "time left unknown yet"
+    return f"about {seconds / 60:.1f} min left" if seconds >= 90 else f"about {seconds:.0f}s left"
+
+
+def estimate_expired(conn: psycopg.Connection, plan: RootPlan, cutoff: datetime) -> int:
+    """The planner's estimate of expired root rows: free, unlike a count over a 100 GB table."""
+    tmpl = plan.template
+    row = fetch_one(
+        conn,
+        "plan/expired_estimate.sql",
+        {**plan.params, "cutoff": cutoff},
+        table=tmpl["table"],
+        recency=tmpl["recency"],
+        only_null=tmpl["only_null"],
+        scope_columns=tmpl["scope_columns"],
+        filters=tmpl["filters"],
+    )
+    return int(row["QUERY PLAN"][0]["Plan"]["Plan Rows"]) if row else 0
 
 
 def _session(conn: psycopg.Connection, policy: Policy) -> None:
@@ -376,12 +452,19 @@ def _root_batch(
     writer: ArchiveWriter | None,
     snap: SchemaSnapshot,
     limit: int,
+    extent: HeapExtent | None = None,
 ) -> state.Progress:
     cutoff = ctx.cutoffs[family]
     tmpl = plan.template
     params = {**plan.params, "cutoff": cutoff, "limit": limit}
     has_cursor = stage.cursor is not None
-    if has_cursor:
+    blocks: tuple[int, int, int] | None = None
+    if plan.walk == "ctid":
+        assert extent is not None
+        start, end = (stage.cursor["block"], stage.cursor["end"]) if has_cursor else (0, extent.blocks)
+        blocks = (start, min(start + extent.blocks_for(limit), end), end)
+        params["from_tid"], params["to_tid"] = f"({blocks[0]},0)", f"({blocks[1]},0)"
+    elif has_cursor:
         params["after_key"] = stage.cursor["key"]
         if plan.walk == "keyset":
             params["after_ts"] = datetime.fromisoformat(stage.cursor["ts"])
@@ -399,7 +482,7 @@ def _root_batch(
             kept = int(row["kept"]) if row else 0
             if kept:
                 root_counter["kept"][rule.reason] = root_counter["kept"].get(rule.reason, 0) + kept
-        parts: list[TablePart] = []
+        upload = writer.begin_batch(family, plan.root.name, stage.batches + 1) if writer else None
         for path in plan.paths:
             n, part = _run_step(
                 conn,
@@ -413,8 +496,7 @@ def _root_batch(
                 key=plan.root.key,
             )
             _count(new, path.table, n, part, policy.dry_run, is_root=False)
-            if part:
-                parts.append(part)
+            _upload(upload, part)
         n, part = _run_step(
             conn,
             "purge/delete_path.sql",
@@ -427,21 +509,32 @@ def _root_batch(
             key=plan.root.key,
         )
         _count(new, plan.root.table, n, part, policy.dry_run, is_root=True)
-        if part:
-            parts.append(part)
+        _upload(upload, part)
         new.batches += 1
-        if window["last_key"] is None or int(window["scanned"]) < limit:
-            new.done = True
-        if window["last_key"] is not None:
-            new.cursor = {"key": window["last_key"]}
-            if plan.walk == "keyset":
-                new.cursor["ts"] = window["last_ts"].isoformat()
+        if blocks is not None:
+            new.cursor = {"block": blocks[1], "end": blocks[2]}
+            new.done = blocks[1] >= blocks[2]
+        else:
+            if window["last_key"] is None or int(window["scanned"]) < limit:
+                new.done = True
+            if window["last_key"] is not None:
+                new.cursor = {"key": window["last_key"]}
+                if plan.walk == "keyset":
+                    new.cursor["ts"] = window["last_ts"].isoformat()
         new.seconds += time.monotonic() - started
-        if writer and parts:
-            writer.write_batch(family, plan.root.name, new.batches, parts)
+        if upload:
+            upload.finish()
+        elif writer:
+            writer.forget_batch(family, plan.root.name, new.batches)
         if not policy.dry_run:
             state.save_progress(conn, ctx.run_key, new)
     return new
+
+
+def _upload(upload: BatchUpload | None, part: TablePart | None) -> None:
+    """Start writing a part that deleted rows while the batch's next statement runs."""
+    if upload is not None and part is not None and part.rows:
+        upload.add(part)
 
 
 def _count(progress: state.Progress, table: str, n: int, part: TablePart | None, dry_run: bool, is_root: bool) -> None:
@@ -540,10 +633,13 @@ def purge_family(
     stages: list[state.Progress] = []
     started = time.monotonic()
     with connection(connector) as conn:
-        snap = snapshot(conn)
+        snap, plans, prep = _prepare_family(conn, fam, policy)
+        notes.extend(prep.notes)
+        if prep.blocked:
+            deferred = "blocked by a missing index: " + "; ".join(prep.blocked)
         progress = {} if policy.dry_run else state.load_progress(conn, ctx.run_key, fam.name)
-        for root in fam.roots:
-            plan = plan_root(root, snap, policy)
+        for root in fam.roots if not deferred else ():
+            plan = plans.get(root.name)
             if plan is None:
                 notes.append(f"{root.table}: not in this Dify version, skipped")
                 continue
@@ -552,6 +648,8 @@ def purge_family(
             with conn.transaction():
                 execute(conn, "purge/create_candidates.sql", cand=plan.cand, table=root.table, carry=plan.carry)
             stage = progress.get(root.name) or state.Progress(fam.name, root.name)
+            extent = heap_extent(conn, root.table) if plan.walk == "ctid" else None
+            reporter.begin(stage, root.table, None if extent else estimate_expired(conn, plan, ctx.cutoffs[fam.name]))
             sizer = BatchSizer(policy.batch_size, policy.batch_target_seconds, max_size=MAX_BATCH)  # per root: rows differ
             sizes[root.name] = [sizer.size]
             while not stage.done and not (
@@ -562,8 +660,8 @@ def purge_family(
                 stage = _with_lock_retries(
                     policy,
                     f"{fam.name}/{root.name}",
-                    lambda current=current, plan=plan, limit=sizer.size: _root_batch(
-                        conn, plan, current, ctx, policy, fam.name, writer, snap, limit
+                    lambda current=current, plan=plan, limit=sizer.size, extent=extent: _root_batch(
+                        conn, plan, current, ctx, policy, fam.name, writer, snap, limit, extent
                     ),
                 )
                 if policy.adaptive_batches:
@@ -571,10 +669,11 @@ def purge_family(
                 reporter.maybe(root.name, stage)
             reporter.maybe(root.name, stage, force=True)
             stages.append(stage)
-        for oplan in plan_orphans(fam, snap, policy):
+        for oplan in plan_orphans(fam, snap, policy) if not deferred else ():
             with conn.transaction():
                 execute(conn, "purge/create_orphans.sql", cand=oplan.cand, table=oplan.table, keys=oplan.keys)
             stage = progress.get(oplan.stage) or state.Progress(fam.name, oplan.stage)
+            reporter.begin(stage, oplan.table, None)
             while not stage.done and not (
                 deferred := deferred or (stop() if stop else None) or gate.wait_until_healthy(conn, oplan.table)
             ):
@@ -588,10 +687,26 @@ def purge_family(
             stages.append(stage)
     result = summarize(fam.name, stages, notes, walks, time.monotonic() - started, policy.dry_run)
     result["deferred"] = deferred
+    result["indexes"] = {"built": prep.built, "blocked": prep.blocked}
     result["batch_sizes"] = {name: {"first": v[0], "last": v[-1], "min": min(v), "max": max(v)} for name, v in sizes.items()}
     if deferred:
         log.warning("%s deferred: %s; the next run continues from the rows left", fam.name, deferred)
     return result
+
+
+def _prepare_family(
+    conn: psycopg.Connection, fam: Family, policy: Policy
+) -> tuple[SchemaSnapshot, dict[str, RootPlan], indexes.Preparation]:
+    """Plan every root; where a lookup has no index, scan, build or block (see ``indexes``).
+    After a build the plans are made again, so they see (and hint for) the new index."""
+    snap = snapshot(conn)
+    plans = {root.name: plan for root in fam.roots if (plan := plan_root(root, snap, policy))}
+    lookups = [lk for plan in plans.values() for lk in plan.lookups]
+    prep = indexes.prepare(conn, lookups, policy, build=policy.build_missing_indexes and not policy.dry_run)
+    if prep.built:
+        snap = snapshot(conn)
+        plans = {root.name: plan for root in fam.roots if (plan := plan_root(root, snap, policy))}
+    return snap, plans, prep
 
 
 def summarize(family: str, stages: list[state.Progress], notes: list[str], walks: dict, seconds: float, dry_run: bool) -> dict:

@@ -54,6 +54,8 @@ def build(ctx: dict, plan: dict, gate: dict, results: list[dict], vacuumed: dict
         else "curated content purged by policy",
         "notes": ctx.get("notes", []),
         "unindexed_lookups": [x for x in ctx.get("lookups", []) if "NO supporting index" in x],
+        "deferred": deferred,
+        "indexes_built": [name for r in results for name in r.get("indexes", {}).get("built", [])],
     }
 
 
@@ -92,6 +94,12 @@ def render_text(report: dict) -> str:
     if report["verify"]:
         lines.append(f"verify: {report['verify']['checks']} checks, {report['verify']['failed']} failed")
     lines.append(f"curated content: {report['curated_kept']}")
+    for fam, reason in report.get("deferred", {}).items():
+        lines.append(f"DEFERRED {fam}: {reason}")
+    for name in report.get("indexes_built", []):
+        lines.append(f"index built for this run: {name}")
+    for name in report.get("indexes_dropped", []):
+        lines.append(f"temporary index dropped: {name}")
     for note in report["notes"]:
         lines.append(f"note: {note}")
     for lookup in report.get("unindexed_lookups", []):

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from dify_maintenance import catalog, purge, state
+from dify_maintenance import catalog, indexes, purge, state
 from dify_maintenance.archive import ArchiveWriter, StoreConfig, archived_rows, check_store, key_part
 from dify_maintenance.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.errors import MaintenanceError, VerificationFailed
@@ -72,7 +72,7 @@ def preflight(connector: Connector, policy: Policy, *, dag_id: str, run_id: str,
                     continue
                 walks[root.name] = f"{plan.walk}: {plan.walk_reason}"
                 notes.extend(n for n in plan.notes if n not in notes)
-                lookups.extend(x for x in plan.lookups if x not in lookups)
+                lookups.extend(d for d in (lk.describe() for lk in plan.lookups) if d not in lookups)
         state.ensure_schema(conn)
         if not policy.dry_run:
             state.claim(conn, run_key)
@@ -202,9 +202,24 @@ def run_purge(
             ctx["archive_prefix"],
             {"run_key": ctx["run_key"], "dify_version": ctx["dify_version"], "cutoff": ctx["cutoffs"][family_name]},
         )
-    result = purge.purge_family(connector, run_ctx, fam, policy, writer, stop_condition(ctx, policy, stop_requested))
+    try:
+        result = purge.purge_family(connector, run_ctx, fam, policy, writer, stop_condition(ctx, policy, stop_requested))
+    finally:
+        if writer is not None:
+            writer.close()
     result["cutoff"] = ctx["cutoffs"][family_name]
     return result
+
+
+def drop_temporary_indexes(connector: Connector, policy: Policy) -> list[str]:
+    """The end of a run gives back what it built for itself (unless told to keep it)."""
+    if policy.keep_built_indexes:
+        return []
+    with connection(connector) as conn:
+        dropped = indexes.drop_temporary(conn)
+    for name in dropped:
+        log.info("dropped temporary index %s", name)
+    return dropped
 
 
 def purged_tables(results: list[dict]) -> list[str]:

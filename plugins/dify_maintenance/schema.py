@@ -45,6 +45,12 @@ class SchemaSnapshot:
 
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     indexes: dict[str, list[Index]] = field(default_factory=dict)
+    server_version_num: int = 0
+
+    @property
+    def has_tid_range_scans(self) -> bool:
+        """PostgreSQL 14 added TID Range Scan: ``ctid`` block ranges read only their own blocks."""
+        return self.server_version_num >= 140000
 
     def has_table(self, table: str) -> bool:
         return table in self.columns
@@ -86,7 +92,8 @@ class SchemaSnapshot:
 
 
 def snapshot(conn: psycopg.Connection) -> SchemaSnapshot:
-    snap = SchemaSnapshot()
+    server = fetch_one(conn, "introspect/server.sql")
+    snap = SchemaSnapshot(server_version_num=int(server["server_version_num"]) if server else 0)
     for row in fetch_all(conn, "introspect/columns.sql"):
         snap.columns.setdefault(row["table_name"], {})[row["column_name"]] = row["data_type"]
     for row in fetch_all(conn, "introspect/indexes.sql"):

@@ -129,6 +129,7 @@ def report() -> dict:
     outcome = "success" if purged and verified else "failed"
     policy = recorded_policy(ctx)
     rep = report_mod.build(ctx, plan_result, gate, purged.get("results", []), purged.get("vacuum", {}), verified, outcome)
+    rep["indexes_dropped"] = retention.drop_temporary_indexes(connector_for(policy), policy)
     log.info("\n%s", report_mod.render_text(rep))
     report_mod.record(connector_for(policy), ctx, rep)
     if outcome != "success":

@@ -1,0 +1,481 @@
+"""Purge benchmark: our engine against the naive recipe and Dify's own algorithms, same data.
+
+Usage: PYTHONPATH=plugins .venv/bin/python bench/purge.py [--runs N] [--schemas 1.14,0.15]
+
+For each schema generation it generates one template database with the project's generator
+(default 120,000 workflow runs: about 2.1 million node executions and a million messages), records
+what a correct purge must keep, then times every algorithm on a fresh copy of that template
+(``CREATE DATABASE ... TEMPLATE``), each with a concurrent writer inserting runs and node
+executions, a sampler of the algorithm's oldest open transaction, and the WAL it wrote. Ours also
+runs on a half-size template, for how time grows with size. Results are printed as a table and
+as ratios; nothing here asserts timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from dify_maintenance import catalog, fixtures, generator, pgembed, retention
+from dify_maintenance.archive import StoreConfig
+from dify_maintenance.db import url_connector
+from dify_maintenance.policy import resolve
+from dify_maintenance.schema import snapshot
+from dify_maintenance.sqltemplates import render
+
+CUTOFF_DAYS = 30
+BASELINE_APP = "bench-baseline"
+WRITER_APP = "bench-writer"
+NAIVE_TABLES = ("workflow_node_executions", "workflow_app_logs", "workflow_runs", "messages", "conversations", "end_users")
+DIFY_RUN_CHILDREN = ("workflow_node_executions", "workflow_app_logs", "workflow_trigger_logs")
+DIFY_MESSAGE_CHILDREN = (
+    "message_feedbacks",
+    "message_annotations",
+    "message_chains",
+    "message_agent_thoughts",
+    "message_files",
+    "saved_messages",
+    "app_annotation_hit_histories",
+    "dataset_retriever_resources",
+)
+
+
+def q(conn: psycopg.Connection, template: str, params: dict | None = None, **ctx: object) -> list[dict]:
+    with conn.cursor() as cur:
+        cur.execute(render(template, **ctx), params)
+        return list(cur.fetchall()) if cur.description else [{"rowcount": cur.rowcount}]
+
+
+# ---------------------------------------------------------------- what must survive
+
+
+@dataclass(frozen=True)
+class Link:
+    """child.column names parent.key (optionally only when child.role_column = role_value)."""
+
+    child: str
+    column: str
+    parent: str
+    key: str = "id"
+    role_column: str | None = None
+    role_value: str | None = None
+    owned: bool = True  # a descendant edge (the parent owns the child), not just a reference
+
+    @property
+    def name(self) -> str:
+        return f"{self.child}.{self.column}->{self.parent}"
+
+
+def links(conn: psycopg.Connection) -> list[Link]:
+    """Every reference the catalog declares, reduced to tables and columns that exist."""
+    snap = snapshot(conn)
+    out: dict[str, Link] = {}
+    for fam in catalog.FAMILIES:
+        for root in fam.roots:
+            for path in catalog.descendants(root, keep_curated=False):
+                edge = path.edges[-1]
+                out.setdefault(f"{edge.table}.{edge.parent_column}", Link(edge.table, edge.parent_column, path.parent_table))
+            for ref in root.references:
+                role = ref.role_column if ref.role_column and snap.has_column(ref.table, ref.role_column) else None
+                link = Link(ref.table, ref.column, root.table, root.key, role, ref.role_value if role else None, owned=False)
+                out.setdefault(f"{ref.table}.{ref.column}", link)
+    # Rows are identified by a uuid primary key "id"; tables keyed otherwise (conversation
+    # variables share ids across conversations) cannot be followed row by row and are left out.
+    uuid_id = {t for t in snap.columns if snap.columns[t].get("id") == "uuid" and snap.primary_key(t) == ("id",)}
+    return [
+        lk
+        for lk in out.values()
+        if lk.child in uuid_id and lk.parent in uuid_id and snap.has_column(lk.child, lk.column) and lk.column != "id"
+    ]
+
+
+def record_truth(url: str, cutoff: datetime) -> None:
+    """Rows a correct purge keeps: newer than the cutoff, in-flight runs, and, to a fixed point,
+    what they name (parents, conversations, end users) and what kept parents own."""
+    with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+        conn.execute(render("bench/truth_schema.sql"))
+        snap = snapshot(conn)
+        lks = links(conn)
+        tables = {lk.child for lk in lks} | {lk.parent for lk in lks}
+        for table in sorted(tables):
+            recency = [c for c in ("created_at", "updated_at") if snap.has_column(table, c)]
+            if recency:
+                q(conn, "bench/truth_newer.sql", {"tbl": table, "cutoff": cutoff}, table=table, recency=recency)
+        q(conn, "bench/truth_in_flight.sql", {"statuses": ["running", "paused"]})
+        for _ in range(3):
+            for lk in lks:
+                tables_of_link = {"parent_tbl": lk.parent, "child_tbl": lk.child}
+                q(conn, "bench/truth_up.sql", {**tables_of_link, "role_value": lk.role_value}, **_link_ctx(lk))
+                if lk.owned:
+                    q(conn, "bench/truth_down.sql", tables_of_link, **_link_ctx(lk))
+        for lk in lks:
+            q(conn, "bench/truth_dangling.sql", _link_params(lk), mode="record", **_link_ctx(lk))
+        conn.execute("ANALYZE bench_truth.keep")
+        conn.execute("ANALYZE bench_truth.dangling")
+
+
+def _link_ctx(lk: Link) -> dict:
+    return {"child": lk.child, "column": lk.column, "parent": lk.parent, "key": lk.key, "role_column": lk.role_column}
+
+
+def _link_params(lk: Link) -> dict:
+    return {"edge": lk.name, "role_value": lk.role_value}
+
+
+def damage(url: str, writer_ids: list[uuid.UUID]) -> tuple[int, int, dict]:
+    """(rows wrongly deleted, rows newly left dangling, details) after an algorithm ran."""
+    details: dict[str, int] = {}
+    with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+        tables = [r["tbl"] for r in conn.execute("SELECT DISTINCT tbl FROM bench_truth.keep")]
+        wrong = 0
+        for table in tables:
+            n = q(conn, "bench/truth_missing.sql", {"tbl": table}, table=table)[0]["n"]
+            if n:
+                details[f"wrongly deleted {table}"] = n
+            wrong += n
+        if writer_ids:
+            alive = conn.execute("SELECT count(*) AS n FROM workflow_runs WHERE id = ANY(%s)", [writer_ids]).fetchone()["n"]
+            if alive != len(writer_ids):
+                details["writer runs deleted"] = len(writer_ids) - alive
+                wrong += len(writer_ids) - alive
+        dangling = 0
+        for lk in links(conn):
+            n = q(conn, "bench/truth_dangling.sql", _link_params(lk), mode="count_new", **_link_ctx(lk))[0]["n"]
+            if n:
+                details[f"dangling {lk.name}"] = n
+            dangling += n
+    return wrong, dangling, details
+
+
+def total_rows(url: str) -> int:
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        present = set(snapshot(conn).columns)
+        return sum(q(conn, "bench/row_count.sql", table=t)[0]["n"] for t in sorted(catalog.all_tables() & present))
+
+
+# ---------------------------------------------------------------- monitors
+
+
+class Sampler(threading.Thread):
+    """Polls the age of the algorithm's oldest open transaction every 20 ms."""
+
+    def __init__(self, url: str, db: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.db = url, db
+        self.longest = 0.0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        with psycopg.connect(self.url, autocommit=True, application_name=WRITER_APP, row_factory=dict_row) as conn:
+            while not self.stop.is_set():
+                row = q(conn, "bench/longest_transaction.sql", {"db": self.db, "ignore": [WRITER_APP]})[0]
+                self.longest = max(self.longest, float(row["seconds"]))
+                time.sleep(0.02)
+
+
+class Writer(threading.Thread):
+    """What a live Dify does meanwhile: a workflow run with five node executions every 50 ms."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.latencies: list[float] = []
+        self.ids: list[uuid.UUID] = []
+        self.errors = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        with psycopg.connect(self.url, autocommit=True, application_name=WRITER_APP, row_factory=dict_row) as conn:
+            template = q(conn, "bench/writer_template.sql")[0]["id"]
+            while not self.stop.is_set():
+                run_id = uuid.uuid4()
+                now = datetime.utcnow().isoformat()  # noqa: DTZ003 - Dify stores naive UTC
+                params = {"id": run_id, "template": template, "now": now, "nodes": 5}
+                started = time.monotonic()
+                try:
+                    with conn.transaction():
+                        q(conn, "bench/writer_run.sql", params)
+                        q(conn, "bench/writer_nodes.sql", params)
+                    self.latencies.append(time.monotonic() - started)
+                    self.ids.append(run_id)
+                except psycopg.Error:
+                    self.errors += 1
+                time.sleep(0.05)
+
+    def p99_ms(self) -> float:
+        if len(self.latencies) < 2:
+            return float("nan")
+        return statistics.quantiles(self.latencies, n=100)[98] * 1000
+
+
+# ---------------------------------------------------------------- algorithms
+
+
+@dataclass
+class Outcome:
+    name: str
+    schema: str
+    seconds: float = 0.0
+    rows: int = 0
+    longest_txn: float = 0.0
+    wal_bytes: int = 0
+    wrong: int = 0
+    dangling: int = 0
+    writer_p99_ms: float = 0.0
+    writer_errors: int = 0
+    complete: bool = True
+    details: dict = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+def naive(url: str, cutoff: datetime, _limit: float) -> bool:
+    with psycopg.connect(url, autocommit=True, application_name=BASELINE_APP, row_factory=dict_row) as conn:
+        present = set(snapshot(conn).columns)
+        for table in NAIVE_TABLES:
+            if table in present:
+                q(conn, "bench/naive_delete.sql", {"cutoff": cutoff}, table=table)
+    return True
+
+
+def _keyset(conn, table: str, cutoff: datetime, limit: int, ended_only: bool, extra: tuple[str, ...] = ()):
+    cursor = None
+    while True:
+        params = {"cutoff": cutoff, "limit": limit, "statuses": list(catalog.ENDED_RUN_STATUSES)}
+        if cursor:
+            params["after_ts"], params["after_id"] = cursor
+        rows = q(conn, "bench/keyset_batch.sql", params, table=table, ended_only=ended_only, has_cursor=bool(cursor), extra=extra)
+        if not rows:
+            return
+        cursor = (rows[-1]["created_at"], rows[-1]["id"])
+        yield rows
+
+
+def dify_114(url: str, cutoff: datetime, limit_seconds: float) -> bool:
+    """clean-workflow-runs (batch 200) then clean-expired-messages (batch 1000), one transaction
+    per batch, IN-list deletes; the random 0-200 ms sleep between batches is left out."""
+    deadline = time.monotonic() + limit_seconds
+    with psycopg.connect(url, autocommit=True, application_name=BASELINE_APP, row_factory=dict_row) as conn:
+        present = set(snapshot(conn).columns)
+        for batch in _keyset(conn, "workflow_runs", cutoff, 200, ended_only=True):
+            ids = [r["id"] for r in batch]
+            with conn.transaction():
+                if "workflow_node_execution_offload" in present:
+                    q(
+                        conn,
+                        "bench/delete_in_subquery.sql",
+                        {"ids": ids},
+                        table="workflow_node_execution_offload",
+                        column="node_execution_id",
+                        sub_table="workflow_node_executions",
+                        sub_column="workflow_run_id",
+                    )
+                for table in ("workflow_node_executions", "workflow_app_logs"):
+                    q(conn, "bench/delete_in.sql", {"ids": ids}, table=table, column="workflow_run_id")
+                if "workflow_pauses" in present:
+                    q(
+                        conn,
+                        "bench/delete_in_subquery.sql",
+                        {"ids": ids},
+                        table="workflow_pause_reasons",
+                        column="pause_id",
+                        sub_table="workflow_pauses",
+                        sub_column="workflow_run_id",
+                    )
+                    q(conn, "bench/delete_in.sql", {"ids": ids}, table="workflow_pauses", column="workflow_run_id")
+                if "workflow_trigger_logs" in present:
+                    q(conn, "bench/delete_in.sql", {"ids": ids}, table="workflow_trigger_logs", column="workflow_run_id")
+                q(conn, "bench/delete_in.sql", {"ids": ids}, table="workflow_runs", column="id")
+            if time.monotonic() > deadline:
+                return False
+        for batch in _keyset(conn, "messages", cutoff, 1000, ended_only=False, extra=("app_id",)):
+            apps = {r["id"] for r in q(conn, "bench/apps_of.sql", {"ids": list({r["app_id"] for r in batch})})}
+            ids = [r["id"] for r in batch if r["app_id"] in apps]
+            with conn.transaction():
+                for table in DIFY_MESSAGE_CHILDREN:
+                    if table in present:
+                        q(conn, "bench/delete_in.sql", {"ids": ids}, table=table, column="message_id")
+                q(conn, "bench/delete_in.sql", {"ids": ids}, table="messages", column="id")
+            if time.monotonic() > deadline:
+                return False
+    return True
+
+
+def dify_18(url: str, cutoff: datetime, limit_seconds: float) -> bool:
+    """clean_workflow_runlogs_precise as of 1.8.0: count, then LIMIT 100 batches deleting app logs,
+    node executions and runs by IN-list, one transaction per batch."""
+    deadline = time.monotonic() + limit_seconds
+    with psycopg.connect(url, autocommit=True, application_name=BASELINE_APP, row_factory=dict_row) as conn:
+        q(conn, "bench/dify18_count.sql", {"cutoff": cutoff})
+        while True:
+            ids = [r["id"] for r in q(conn, "bench/dify18_batch.sql", {"cutoff": cutoff, "limit": 100})]
+            if not ids:
+                return True
+            with conn.transaction():
+                for table in ("workflow_app_logs", "workflow_node_executions"):
+                    q(conn, "bench/delete_in.sql", {"ids": ids}, table=table, column="workflow_run_id")
+                q(conn, "bench/delete_in.sql", {"ids": ids}, table="workflow_runs", column="id")
+            if time.monotonic() > deadline:
+                return False
+
+
+def ours(archive: bool) -> Callable[[str, datetime, float], bool]:
+    def run(url: str, cutoff: datetime, _limit: float) -> bool:
+        days = {"workflow_logs_days": CUTOFF_DAYS, "messages_days": CUTOFF_DAYS, "end_users_days": CUTOFF_DAYS}
+        pol = resolve(None, {**days, "archive": archive, "build_missing_indexes": True, "time_budget_minutes": 0})
+        connector = url_connector(url)
+        logical = cutoff + timedelta(days=CUTOFF_DAYS)
+        run_id = f"bench-{uuid.uuid4().hex[:8]}"
+        ctx = retention.preflight(connector, pol, dag_id="bench", run_id=run_id, logical_date=logical)
+        with tempfile.TemporaryDirectory(prefix="dm-bench-archive-") as root:
+            store = StoreConfig("fs", {"root": root}) if archive else None
+            first = [f for f in ctx["families"] if not catalog.family(f).after]
+            with ThreadPoolExecutor(max_workers=len(first)) as pool:  # as the DAG maps them
+                results = list(pool.map(lambda f: retention.run_purge(connector, ctx, f, pol, store), first))
+            for fam in ctx["families"]:
+                if fam not in first:
+                    results.append(retention.run_purge(connector, ctx, fam, pol, store))
+        retention.drop_temporary_indexes(connector, pol)
+        return not any(r.get("deferred") for r in results)
+
+    return run
+
+
+# ---------------------------------------------------------------- harness
+
+
+def build_template(admin: str, name: str, generation: str, scale: generator.Scale, anchor: datetime) -> str:
+    url = fixtures.recreate_database(admin, name)
+    fixtures.load_sql(url, fixtures.fixture_schema(generation))
+    started = time.monotonic()
+    generator.generate(url_connector(url), anchor=anchor, scale=scale)
+    record_truth(url, anchor - timedelta(days=CUTOFF_DAYS))
+    with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+        conn.execute("VACUUM ANALYZE")
+        nodes = q(conn, "bench/row_count.sql", table="workflow_node_executions")[0]["n"]
+        messages = q(conn, "bench/row_count.sql", table="messages")[0]["n"]
+        size = conn.execute("SELECT pg_database_size(current_database()) AS bytes").fetchone()["bytes"]
+    print(
+        f"  template {name}: {nodes:,} node executions, {messages:,} messages, {size / 1e9:.1f} GB "
+        f"in {time.monotonic() - started:.0f}s",
+        flush=True,
+    )
+    return url
+
+
+def copy_database(admin: str, template: str, name: str) -> str:
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        # FILE_COPY: the default WAL_LOG strategy would write the whole template through the WAL.
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(sql.Identifier(name), sql.Identifier(template))
+        )
+        conn.execute("CHECKPOINT")
+    return fixtures.with_database(admin, name)
+
+
+def measure(admin: str, template: str, schema: str, name: str, algorithm, cutoff: datetime, limit: float) -> Outcome:
+    work = f"{template}_run"
+    url = copy_database(admin, template, work)
+    before = total_rows(url)
+    with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+        lsn = q(conn, "bench/wal_lsn.sql")[0]["lsn"]
+    sampler, writer = Sampler(url, work), Writer(url)
+    sampler.start()
+    writer.start()
+    started = time.monotonic()
+    complete = algorithm(url, cutoff, limit)
+    seconds = time.monotonic() - started
+    writer.stop.set()
+    sampler.stop.set()
+    writer.join()
+    sampler.join()
+    with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+        wal = q(conn, "bench/wal_bytes.sql", {"since": lsn})[0]["bytes"]
+    inserted = len(writer.ids) * 6
+    out = Outcome(name, schema, seconds, before + inserted - total_rows(url), sampler.longest, wal)
+    out.wrong, out.dangling, out.details = damage(url, writer.ids)
+    out.writer_p99_ms, out.writer_errors, out.complete = writer.p99_ms(), writer.errors, complete
+    fixtures.drop_database(admin, work)
+    print(
+        f"  {schema:5} {name:22} {out.rows:>10,} rows {out.seconds:8.1f}s {out.rate:>9,.0f} rows/s  "
+        f"longest txn {out.longest_txn:7.2f}s  WAL {out.wal_bytes / 1e6:8.0f} MB  wrong {out.wrong:>7,}  "
+        f"dangling {out.dangling:>7,}  writer p99 {out.writer_p99_ms:6.1f} ms{'' if complete else '  (time-boxed)'}",
+        flush=True,
+    )
+    for key, value in sorted(out.details.items()):
+        print(f"        {key}: {value:,}")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=120_000, help="workflow runs in the full-size template")
+    parser.add_argument("--conversations-per-run", type=float, default=1.35)
+    parser.add_argument("--schemas", default="1.14,0.15")
+    parser.add_argument("--baseline-seconds", type=float, default=600, help="time box for Dify's algorithms")
+    parser.add_argument("--keep-templates", action="store_true")
+    args = parser.parse_args()
+    random.seed(7)
+    admin, where = pgembed.admin_url("DIFY_MAINT_TEST_PG_URL")
+    anchor = datetime.utcnow().replace(microsecond=0)  # noqa: DTZ003 - Dify stores naive UTC
+    cutoff = anchor - timedelta(days=CUTOFF_DAYS)
+    print(f"server: {where}; {args.runs:,} runs per template; cutoff {CUTOFF_DAYS} days", flush=True)
+    results: list[Outcome] = []
+    scaling: dict[str, float] = {}
+    for schema in args.schemas.split(","):
+        full = generator.Scale(runs=args.runs, conversations_per_run=args.conversations_per_run)
+        tpl = f"dm_bench_purge_{schema.replace('.', '')}"
+        build_template(admin, tpl, schema, full, anchor)
+        algorithms = [("naive", naive), ("ours, archive off", ours(False)), ("ours, archive on", ours(True))]
+        algorithms.append(("dify 1.14", dify_114) if schema == "1.14" else ("dify 1.8", dify_18))
+        for name, algorithm in algorithms:
+            results.append(measure(admin, tpl, schema, name, algorithm, cutoff, args.baseline_seconds))
+        if schema == args.schemas.split(",")[0]:
+            half = generator.Scale(runs=args.runs // 2, conversations_per_run=args.conversations_per_run)
+            half_tpl = f"{tpl}_half"
+            build_template(admin, half_tpl, schema, half, anchor)
+            small = measure(admin, half_tpl, schema, "ours, off, half size", ours(False), cutoff, 0)
+            big = next(r for r in results if r.schema == schema and r.name == "ours, archive off")
+            scaling[schema] = big.seconds / small.seconds
+            print(f"  scaling {schema}: {big.rows / small.rows:.2f}x the rows took {scaling[schema]:.2f}x the time", flush=True)
+            if not args.keep_templates:
+                fixtures.drop_database(admin, half_tpl)
+        if not args.keep_templates:
+            fixtures.drop_database(admin, tpl)
+    print_summary(results, scaling)
+
+
+def print_summary(results: list[Outcome], scaling: dict[str, float]) -> None:
+    print("\nratios (rows per second; >1 means ours is faster)")
+    for schema in dict.fromkeys(r.schema for r in results):
+        by = {r.name: r for r in results if r.schema == schema}
+        off, on, naive_r = by["ours, archive off"], by["ours, archive on"], by["naive"]
+        dify = by.get("dify 1.14") or by.get("dify 1.8")
+        print(f"  {schema}: ours off / naive {off.rate / naive_r.rate:.2f} (target >= 1.0)")
+        print(f"  {schema}: ours on  / naive {on.rate / naive_r.rate:.2f} (target >= 0.6)")
+        target = 3 if dify.name == "dify 1.14" else 50
+        print(f"  {schema}: ours off / {dify.name} {off.rate / dify.rate:.1f} (target >= {target})")
+        print(f"  {schema}: longest transaction, ours off {off.longest_txn:.2f}s / on {on.longest_txn:.2f}s (target < 0.5)")
+        print(f"  {schema}: rows wrongly deleted or dangling, ours {off.wrong + off.dangling + on.wrong + on.dangling}")
+    for schema, ratio in scaling.items():
+        print(f"  {schema}: doubling the data took {ratio:.2f}x the time (target <= 2.2)")
+
+
+if __name__ == "__main__":
+    main()
