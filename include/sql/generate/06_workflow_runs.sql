@@ -25,3 +25,6 @@ FROM (
     FROM generate_series(1, %(runs)s) AS i
     CROSS JOIN LATERAL (SELECT pg_temp.h('st' || %(seed)s || i) %% 1000 AS s) AS st
 ) AS src
+-- Written in time order, as a live Dify writes them: physical order follows created_at, and so do
+-- the node executions generated from this table's heap order.
+ORDER BY at

@@ -13,3 +13,4 @@ FROM (
            %(anchor)s - make_interval(secs => (pg_temp.h('ca' || %(seed)s || c) %% (%(span_days)s * 86400))::double precision) AS at
     FROM generate_series(1, %(conversations)s) AS c
 ) AS src
+ORDER BY at

@@ -13,3 +13,4 @@ CROSS JOIN LATERAL generate_series(1, cv.dialogue_count) AS j
 CROSS JOIN LATERAL (SELECT least(cv.created_at + make_interval(days => ((j - 1) * (1 + pg_temp.h('cg' || %(seed)s || substr(cv.name, 14)) %% 4))::int),
                                  %(anchor)s - interval '1 minute') AS at) AS t
 WHERE cv.app_id IN (SELECT id FROM apps WHERE tenant_id = ANY(%(tenant_ids)s)) AND cv.mode <> 'advanced-chat'
+ORDER BY t.at
