@@ -14,7 +14,6 @@ as ratios; nothing here asserts timings.
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import tempfile
 import threading
@@ -436,7 +435,6 @@ def main() -> None:
     parser.add_argument("--dify18-seconds", type=float, default=180, help="time box for Dify 1.8's algorithm (slow on 0.15)")
     parser.add_argument("--keep-templates", action="store_true")
     args = parser.parse_args()
-    random.seed(7)
     admin, where = pgembed.admin_url("DIFY_MAINT_TEST_PG_URL")
     anchor = datetime.utcnow().replace(microsecond=0)  # noqa: DTZ003 - Dify stores naive UTC
     cutoff = anchor - timedelta(days=CUTOFF_DAYS)

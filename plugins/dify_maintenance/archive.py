@@ -158,25 +158,16 @@ class ArchiveWriter:
     def batch_prefix(self, family: str, stage: str, batch: int) -> str:
         return f"{self.store.prefix}{self.run_prefix}/{key_part(family)}/{key_part(stage)}/{batch:08d}/"
 
-    def forget_batch(self, family: str, stage: str, batch: int) -> None:
-        """A batch that deleted nothing must not keep a manifest left by an earlier, rolled-back try."""
-        self.op.delete(self.batch_prefix(family, stage, batch) + MANIFEST_NAME)
-
     def begin_batch(self, family: str, stage: str, batch: int) -> BatchUpload:
         return BatchUpload(self, family, stage, batch)
-
-    def write_batch(self, family: str, stage: str, batch: int, parts: list[TablePart]) -> dict:
-        upload = self.begin_batch(family, stage, batch)
-        for part in parts:
-            upload.add(part)
-        return upload.finish()
 
 
 class BatchUpload:
     """One batch's archive objects. Each part starts uploading as soon as its statement has
     streamed it, while the batch's next statement runs; ``finish`` waits for all of them and
     writes the manifest last. The batch commits only after ``finish`` returned, so a deleted row
-    is never without its archive object."""
+    is never without its archive object. A batch that deleted nothing writes no manifest and
+    removes one an earlier, rolled-back try of the same batch may have left."""
 
     def __init__(self, writer: ArchiveWriter, family: str, stage: str, batch: int) -> None:
         self.writer = writer
@@ -186,14 +177,17 @@ class BatchUpload:
         self.prefix = writer.batch_prefix(family, stage, batch)
         self.pending: list[tuple[TablePart, str, Future]] = []
 
-    def __bool__(self) -> bool:
-        return bool(self.pending)
-
-    def add(self, part: TablePart) -> None:
+    def add(self, part: TablePart | None) -> None:
+        """Start writing a part that holds deleted rows (empty parts are not archived)."""
+        if part is None or not part.rows:
+            return
         key = f"{self.prefix}{part.table}.copy.zst"
         self.pending.append((part, key, self.writer.pool.submit(self.writer.op.write, key, part.data)))
 
-    def finish(self) -> dict:
+    def finish(self) -> dict | None:
+        if not self.pending:
+            self.writer.op.delete(self.prefix + MANIFEST_NAME)
+            return None
         try:
             entries = []
             for part, key, future in self.pending:

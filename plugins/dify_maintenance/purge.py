@@ -23,7 +23,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from dify_maintenance import catalog, health, indexes, state
-from dify_maintenance.archive import ArchiveWriter, BatchUpload, TablePart, copy_out
+from dify_maintenance.archive import ArchiveWriter, TablePart, copy_out
 from dify_maintenance.batching import BatchSizer
 from dify_maintenance.catalog import Edge, Family, Path, Root
 from dify_maintenance.db import Connector, connection, execute, fetch_one
@@ -496,7 +496,8 @@ def _root_batch(
                 key=plan.root.key,
             )
             _count(new, path.table, n, part, policy.dry_run, is_root=False)
-            _upload(upload, part)
+            if upload is not None:
+                upload.add(part)
         n, part = _run_step(
             conn,
             "purge/delete_path.sql",
@@ -509,7 +510,8 @@ def _root_batch(
             key=plan.root.key,
         )
         _count(new, plan.root.table, n, part, policy.dry_run, is_root=True)
-        _upload(upload, part)
+        if upload is not None:
+            upload.add(part)
         new.batches += 1
         if blocks is not None:
             new.cursor = {"block": blocks[1], "end": blocks[2]}
@@ -522,19 +524,11 @@ def _root_batch(
                 if plan.walk == "keyset":
                     new.cursor["ts"] = window["last_ts"].isoformat()
         new.seconds += time.monotonic() - started
-        if upload:
+        if upload is not None:
             upload.finish()
-        elif writer:
-            writer.forget_batch(family, plan.root.name, new.batches)
         if not policy.dry_run:
             state.save_progress(conn, ctx.run_key, new)
     return new
-
-
-def _upload(upload: BatchUpload | None, part: TablePart | None) -> None:
-    """Start writing a part that deleted rows while the batch's next statement runs."""
-    if upload is not None and part is not None and part.rows:
-        upload.add(part)
 
 
 def _count(progress: state.Progress, table: str, n: int, part: TablePart | None, dry_run: bool, is_root: bool) -> None:
@@ -601,10 +595,10 @@ def _orphan_batch(
         if window["last_0"] is not None:
             new.cursor = {"keys": [window[f"last_{i}"] for i in range(len(plan.keys))]}
         new.seconds += time.monotonic() - started
-        if writer and part and part.rows:
-            writer.write_batch(family, plan.stage, new.batches, [part])
-        elif writer:
-            writer.forget_batch(family, plan.stage, new.batches)
+        if writer:
+            upload = writer.begin_batch(family, plan.stage, new.batches)
+            upload.add(part)
+            upload.finish()
         if not policy.dry_run:
             state.save_progress(conn, ctx.run_key, new)
     return new
@@ -648,8 +642,9 @@ def purge_family(
             with conn.transaction():
                 execute(conn, "purge/create_candidates.sql", cand=plan.cand, table=root.table, carry=plan.carry)
             stage = progress.get(root.name) or state.Progress(fam.name, root.name)
-            extent = heap_extent(conn, root.table) if plan.walk == "ctid" else None
-            reporter.begin(stage, root.table, None if extent else estimate_expired(conn, plan, ctx.cutoffs[fam.name]))
+            extent = heap_extent(conn, root.table) if plan.walk == "ctid" and not stage.done else None
+            if not stage.done:
+                reporter.begin(stage, root.table, None if extent else estimate_expired(conn, plan, ctx.cutoffs[fam.name]))
             sizer = BatchSizer(policy.batch_size, policy.batch_target_seconds, max_size=MAX_BATCH)  # per root: rows differ
             sizes[root.name] = [sizer.size]
             while not stage.done and not (

@@ -53,7 +53,7 @@ def build(ctx: dict, plan: dict, gate: dict, results: list[dict], vacuumed: dict
         if ctx["policy"].get("keep_curated")
         else "curated content purged by policy",
         "notes": ctx.get("notes", []),
-        "unindexed_lookups": [x for x in ctx.get("lookups", []) if "NO supporting index" in x],
+        "unindexed_lookups": ctx.get("unindexed_lookups", []),
         "deferred": deferred,
         "indexes_built": [name for r in results for name in r.get("indexes", {}).get("built", [])],
     }

@@ -16,6 +16,7 @@ from dify_maintenance import catalog, indexes, purge, state
 from dify_maintenance.archive import ArchiveWriter, StoreConfig, archived_rows, check_store, key_part
 from dify_maintenance.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.errors import MaintenanceError, VerificationFailed
+from dify_maintenance.indexes import Lookup
 from dify_maintenance.policy import Policy
 from dify_maintenance.schema import detect_version, snapshot
 
@@ -62,7 +63,7 @@ def preflight(connector: Connector, policy: Policy, *, dag_id: str, run_id: str,
         version = detect_version(conn, snap)
         notes: list[str] = []
         walks: dict[str, str] = {}
-        lookups: list[str] = []
+        lookups: dict[tuple[str, str], Lookup] = {}
         for name in policy.families:
             fam = catalog.family(name)
             for root in fam.roots:
@@ -72,7 +73,7 @@ def preflight(connector: Connector, policy: Policy, *, dag_id: str, run_id: str,
                     continue
                 walks[root.name] = f"{plan.walk}: {plan.walk_reason}"
                 notes.extend(n for n in plan.notes if n not in notes)
-                lookups.extend(d for d in (lk.describe() for lk in plan.lookups) if d not in lookups)
+                lookups.update({(lk.table, lk.column): lk for lk in plan.lookups})
         state.ensure_schema(conn)
         if not policy.dry_run:
             state.claim(conn, run_key)
@@ -96,14 +97,15 @@ def preflight(connector: Connector, policy: Policy, *, dag_id: str, run_id: str,
         "started_at": row["started_at"].isoformat(),
         "families": [f for f in policy.families if f in row["cutoffs"]],
         "walks": walks,
-        "lookups": lookups,
+        "lookups": [lk.describe() for lk in lookups.values()],
+        "unindexed_lookups": [lk.describe() for lk in lookups.values() if lk.index is None],
         "notes": notes,
     }
     log.info("preflight: %s; cutoffs %s; %d notes", version.describe(), ctx["cutoffs"], len(notes))
     for note in notes:
         log.info("note: %s", note)
-    for lookup in lookups:
-        (log.warning if "NO supporting index" in lookup else log.info)("lookup %s", lookup)
+    for lookup in lookups.values():
+        (log.info if lookup.index else log.warning)("lookup %s", lookup.describe())
     return ctx
 
 
