@@ -29,11 +29,11 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from dify_maintenance import catalog, fixtures, generator, pgembed, retention
-from dify_maintenance.archive import StoreConfig
 from dify_maintenance.db import url_connector
 from dify_maintenance.policy import resolve
 from dify_maintenance.schema import snapshot
 from dify_maintenance.sqltemplates import render
+from dify_maintenance.stores import StoreConfig
 
 CUTOFF_DAYS = 30
 # Our batches aim below the 0.5 s transaction target (the policy default aims at 0.5 s itself).

@@ -9,9 +9,9 @@ import pytest
 from conftest import ANCHOR
 
 from dify_maintenance import archive, catalog, purge, retention, state
-from dify_maintenance.archive import StoreConfig
 from dify_maintenance.db import url_connector
 from dify_maintenance.policy import resolve
+from dify_maintenance.stores import StoreConfig
 
 TABLES = catalog.all_tables()
 
@@ -307,7 +307,7 @@ import sys, time
 sys.path.insert(0, {plugins!r})
 from datetime import datetime
 from dify_maintenance import purge, retention
-from dify_maintenance.archive import StoreConfig
+from dify_maintenance.stores import StoreConfig
 from dify_maintenance.db import url_connector
 from dify_maintenance.policy import resolve
 

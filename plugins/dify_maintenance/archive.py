@@ -11,12 +11,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import re
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import opendal
@@ -27,79 +24,10 @@ from dify_maintenance.db import Connector, connection, execute
 from dify_maintenance.errors import ArchiveUnavailable, MaintenanceError
 from dify_maintenance.schema import snapshot
 from dify_maintenance.sqltemplates import render
+from dify_maintenance.stores import StoreConfig, key_part
 
 MANIFEST_FORMAT = "dify-maintenance-archive/1"
 MANIFEST_NAME = "manifest.json"
-_KEY_SAFE = re.compile(r"[^A-Za-z0-9._=-]+")
-
-
-@dataclass(frozen=True)
-class StoreConfig:
-    """An OpenDAL scheme and its options. Options may hold secrets: never log them."""
-
-    scheme: str
-    options: dict[str, str] = field(default_factory=dict, repr=False)
-    prefix: str = ""
-
-    def describe(self) -> str:
-        where = self.options.get("root") or self.options.get("bucket") or self.options.get("container") or ""
-        return f"{self.scheme}:{where}" if where else self.scheme
-
-    def operator(self) -> opendal.Operator:
-        try:
-            return opendal.Operator(self.scheme, **self.options)
-        except Exception as exc:
-            raise ArchiveUnavailable(f"archive store {self.describe()} cannot be opened: {type(exc).__name__}") from exc
-
-
-def default_store() -> StoreConfig:
-    root = os.environ.get("DIFY_MAINT_ARCHIVE_ROOT") or os.path.join(
-        os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow")), "dify-archive"
-    )
-    return StoreConfig("fs", {"root": root})
-
-
-def store_from_airflow(conn_id: str) -> StoreConfig:
-    """The archive store from an Airflow connection's extra (``{"scheme": "s3", ...options}``);
-    the local default folder when no such connection exists."""
-    from airflow.sdk import BaseHook
-
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except Exception:
-        return default_store()
-    extra = dict(conn.extra_dejson or {})
-    scheme = extra.pop("scheme", None) or conn.conn_type
-    prefix = extra.pop("prefix", "")
-    if conn.login and "access_key_id" not in extra and scheme in ("s3", "oss", "obs", "cos"):
-        extra["access_key_id"] = conn.login
-    if conn.password and "secret_access_key" not in extra and scheme in ("s3", "oss", "obs", "cos"):
-        extra["secret_access_key"] = conn.password
-    return StoreConfig(scheme, {k: str(v) for k, v in extra.items()}, prefix)
-
-
-def key_part(value: str) -> str:
-    """A run id or name made safe for every object store's key rules."""
-    return _KEY_SAFE.sub("_", value).strip("_") or "_"
-
-
-def check_store(store: StoreConfig) -> str:
-    """Write, read back and delete a probe object; the purge must not start otherwise."""
-    op = store.operator()
-    probe = f"{store.prefix}_probe/{uuid.uuid4().hex}"
-    payload = os.urandom(64)
-    try:
-        op.write(probe, payload)
-        back = op.read(probe)
-        op.delete(probe)
-    except Exception as exc:
-        raise ArchiveUnavailable(
-            f"archive store {store.describe()} is not writable and readable ({type(exc).__name__}: {exc}); "
-            "no row was deleted. Fix the store or run with archive off explicitly."
-        ) from exc
-    if bytes(back) != payload:
-        raise ArchiveUnavailable(f"archive store {store.describe()} returned different bytes than written")
-    return store.describe()
 
 
 @dataclass

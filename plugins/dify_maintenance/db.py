@@ -20,16 +20,68 @@ Connector = Callable[[], psycopg.Connection]
 APPLICATION_NAME = "dify-maintenance"
 
 
-def url_connector(url: str) -> Connector:
+class DbTarget:
+    """A Dify database to connect to: calling it opens a new psycopg connection.
+
+    Keeps the libpq keywords (never a URL string with the password inside) so that client
+    programs such as ``pg_dump`` get them through the environment, not through argv.
+    """
+
+    def __init__(self, params: dict[str, object]) -> None:
+        self._params = {k: v for k, v in params.items() if v not in (None, "")}
+
+    def __call__(self) -> psycopg.Connection:
+        return psycopg.connect(**self._params, application_name=APPLICATION_NAME, row_factory=dict_row)
+
+    def __repr__(self) -> str:  # never show the password
+        return f"DbTarget({self.describe()})"
+
+    @property
+    def dbname(self) -> str:
+        return str(self._params.get("dbname") or self._params.get("user") or "")
+
+    def describe(self) -> str:
+        host = self._params.get("host", "localhost")
+        port = self._params.get("port", 5432)
+        return f"{self._params.get('user', '')}@{host}:{port}/{self.dbname}"
+
+    def with_database(self, dbname: str) -> DbTarget:
+        return DbTarget({**self._params, "dbname": dbname})
+
+    def libpq_env(self) -> dict[str, str]:
+        """PG* variables for client programs; the password travels only here (or a pgpass file)."""
+        env = {"PGAPPNAME": APPLICATION_NAME}
+        for key, value in self._params.items():
+            name = _LIBPQ_ENV.get(key)
+            if name:
+                env[name] = str(value)
+        return env
+
+
+# libpq keyword -> environment variable (https://www.postgresql.org/docs/current/libpq-envars.html)
+_LIBPQ_ENV = {
+    "host": "PGHOST",
+    "hostaddr": "PGHOSTADDR",
+    "port": "PGPORT",
+    "dbname": "PGDATABASE",
+    "user": "PGUSER",
+    "password": "PGPASSWORD",
+    "passfile": "PGPASSFILE",
+    "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "connect_timeout": "PGCONNECT_TIMEOUT",
+    "options": "PGOPTIONS",
+}
+
+
+def url_connector(url: str) -> DbTarget:
     """A connector for a libpq URL (tests, the demo, benchmarks)."""
-
-    def connect() -> psycopg.Connection:
-        return psycopg.connect(url, application_name=APPLICATION_NAME, row_factory=dict_row)
-
-    return connect
+    return DbTarget(psycopg.conninfo.conninfo_to_dict(url))
 
 
-def airflow_connector(conn_id: str) -> Connector:
+def airflow_connector(conn_id: str) -> DbTarget:
     """A connector for an Airflow connection; fails clearly when the id is unknown.
 
     The connection is resolved once through the Task SDK (secrets backends included); libpq
@@ -52,15 +104,10 @@ def airflow_connector(conn_id: str) -> Connector:
         "dbname": conn.schema or None,
     }
     extra = conn.extra_dejson or {}
-    for key in ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "options"):
+    for key in ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "options", "passfile"):
         if key in extra:
             params[key] = extra[key]
-    params = {k: v for k, v in params.items() if v is not None}
-
-    def connect() -> psycopg.Connection:
-        return psycopg.connect(**params, application_name=APPLICATION_NAME, row_factory=dict_row)
-
-    return connect
+    return DbTarget(params)
 
 
 @contextmanager

@@ -19,8 +19,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from dify_maintenance import PROJECT_ROOT, fixtures, generator, pgembed, report
-from dify_maintenance.archive import StoreConfig
 from dify_maintenance.db import url_connector
+from dify_maintenance.stores import StoreConfig
 
 DEMO_DIR = PROJECT_ROOT / ".demo"
 DEMO_DB = "dify_demo"

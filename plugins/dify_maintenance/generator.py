@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dify_maintenance import SQL_DIR
-from dify_maintenance.archive import StoreConfig
 from dify_maintenance.db import Connector, connection
 from dify_maintenance.schema import snapshot
 from dify_maintenance.sqltemplates import render
+from dify_maintenance.stores import StoreConfig
 
 log = logging.getLogger(__name__)
 

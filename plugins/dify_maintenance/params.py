@@ -52,3 +52,89 @@ def retention_params() -> dict[str, Param]:
             None, title="Keep the indexes built for this run", type=["null", "boolean"], section="Execution"
         ),
     }
+
+
+def pre_upgrade_params() -> dict[str, Param]:
+    """The trigger form of ``dify_pre_upgrade_cleanup``; defaults make a harmless dry run."""
+    from dify_maintenance.backup import SCOPES
+    from dify_maintenance.reclaim import STRATEGIES
+    from dify_maintenance.upgrade import known_targets
+
+    targets = known_targets()
+    return {
+        "keep_days": Param(30, title="Keep logs (days)", type="integer", minimum=MIN_DAYS, maximum=MAX_DAYS, section="Retention"),
+        "archive": Param(
+            False,
+            title="Also archive deleted rows",
+            type="boolean",
+            section="Retention",
+            description="The verified backup already protects them; the archive makes single rows easy to restore.",
+        ),
+        "target_version": Param(targets[-1], title="Target Dify version", type="string", enum=targets, section="Upgrade"),
+        "target_schema": Param(
+            None,
+            title="Target schema (optional)",
+            type=["null", "string"],
+            section="Upgrade",
+            description="Path on the worker to a pg_dump -s file of the target version, or a saved snapshot .json.",
+        ),
+        "backup_scope": Param(
+            "full",
+            title="Backup scope",
+            type="string",
+            enum=list(SCOPES),
+            values_display={"full": "Everything", "no_log_data": "All but the data of the log tables", "tables": "Chosen tables"},
+            section="Backup",
+        ),
+        "backup_tables": Param([], title="Tables", type="array", items={"type": "string"}, section="Backup"),
+        "restore_check": Param(
+            False, title="Restore into a scratch database and compare row counts", type="boolean", section="Backup"
+        ),
+        "skip_backup": Param(
+            False,
+            title="Skip the backup",
+            type="boolean",
+            section="Backup",
+            description="Only if you have one already: without it nothing protects the deleted rows (unless archive is on).",
+        ),
+        "reclaim_strategy": Param(
+            "auto",
+            title="Space reclamation",
+            type="string",
+            enum=list(STRATEGIES),
+            values_display={
+                "auto": "Choose per table",
+                "vacuum": "VACUUM (online, no space returned)",
+                "vacuum_full": "VACUUM FULL (blocks reads and writes)",
+                "repack": "pg_repack (online, needs the extension)",
+                "rebuild": "Copy kept rows and swap (blocks writes)",
+            },
+            section="Reclaim",
+        ),
+        "reclaim_min_mb": Param(
+            64, title="Rewrite only tables with at least this many MB to gain", type="integer", minimum=0, section="Reclaim"
+        ),
+        "disk_check": Param(True, title="Check free disk before VACUUM FULL", type="boolean", section="Reclaim"),
+        "dry_run": Param(True, title="Dry run (measure and plan only)", type="boolean", section="Safety"),
+        "confirm_database": Param(
+            "",
+            title="Type the database name to allow a real run",
+            type="string",
+            section="Safety",
+            description="Must equal the Dify database's name when dry run is off.",
+        ),
+    }
+
+
+def backup_params() -> dict[str, Param]:
+    from dify_maintenance.backup import COMPRESSIONS, SCOPES
+
+    return {
+        "scope": Param("full", title="Scope", type="string", enum=list(SCOPES), section="Backup"),
+        "tables": Param([], title="Tables (scope: tables)", type="array", items={"type": "string"}, section="Backup"),
+        "jobs": Param(2, title="Parallel dump jobs", type="integer", minimum=1, maximum=32, section="Backup"),
+        "compression": Param("auto", title="Compression", type="string", enum=list(COMPRESSIONS), section="Backup"),
+        "restore_check": Param(False, title="Restore check into a scratch database", type="boolean", section="Verify"),
+        "keep_count": Param(7, title="Backups to keep", type="integer", minimum=1, maximum=1000, section="Rotation"),
+        "keep_days": Param(30, title="Max backup age (days)", type="integer", minimum=1, maximum=3650, section="Rotation"),
+    }

@@ -13,12 +13,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from dify_maintenance import catalog, indexes, purge, state
-from dify_maintenance.archive import ArchiveWriter, StoreConfig, archived_rows, check_store, key_part
+from dify_maintenance.archive import ArchiveWriter, archived_rows
 from dify_maintenance.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.errors import MaintenanceError, VerificationFailed
 from dify_maintenance.indexes import Lookup
 from dify_maintenance.policy import Policy
 from dify_maintenance.schema import detect_version, snapshot
+from dify_maintenance.stores import StoreConfig, check_store, key_part
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from dify_maintenance.errors import NotDifyDatabase, UnsupportedDifyVersion
 DIFY_CORE_TABLES = ("apps", "tenants", "workflow_runs", "messages", "conversations", "end_users")
 
 
-def _version_key(version: str) -> tuple[int, ...]:
+def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
@@ -132,7 +132,7 @@ def detect_version(conn: psycopg.Connection, snap: SchemaSnapshot) -> DifyVersio
             f"unknown Dify alembic head {revision!r}: newer than {table['newest_supported']} or not a "
             f"Dify release; supported are {table['oldest_supported']} to {table['newest_supported']}"
         )
-    if not (_version_key(table["oldest_supported"]) <= _version_key(release) <= _version_key(table["newest_supported"])):
+    if not (version_key(table["oldest_supported"]) <= version_key(release) <= version_key(table["newest_supported"])):
         raise UnsupportedDifyVersion(
             f"Dify {release} (alembic {revision}) is not supported; supported are "
             f"{table['oldest_supported']} to {table['newest_supported']}"

@@ -25,12 +25,30 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["ident"] = _ident
+    env.filters["literal"] = _literal
+    env.filters["sqlword"] = _sqlword
     return env
 
 
 def _ident(*parts: str) -> str:
     """Quote a (possibly schema-qualified) identifier exactly as PostgreSQL expects it."""
     return sql.Identifier(*parts).as_string(None)
+
+
+def _literal(value: object) -> str:
+    """A quoted SQL literal, for the few utility statements (DDL) that cannot take bind
+    parameters; used only with values read from the server's own catalog."""
+    return sql.Literal(value).as_string(None)
+
+
+# Privilege keywords as aclexplode() reports them; anything else is refused, never inlined.
+_SQL_WORDS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN"})
+
+
+def _sqlword(value: str) -> str:
+    if value not in _SQL_WORDS:
+        raise ValueError(f"refusing to put {value!r} into SQL text")
+    return value
 
 
 def render(name: str, **context: object) -> sql.SQL:

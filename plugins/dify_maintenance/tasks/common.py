@@ -10,10 +10,10 @@ from airflow.sdk import Variable, get_current_context
 from airflow.sdk.exceptions import AirflowFailException
 
 from dify_maintenance import policy as policy_mod
-from dify_maintenance.archive import StoreConfig, store_from_airflow
 from dify_maintenance.db import Connector, airflow_connector
 from dify_maintenance.errors import MaintenanceError
 from dify_maintenance.policy import Policy
+from dify_maintenance.stores import StoreConfig, default_backup_store, store_from_airflow
 
 
 def current_policy() -> Policy:
@@ -69,3 +69,11 @@ def stop_switch() -> bool:
     """True when an operator set the Variable ``dify_maintenance_stop`` to stop."""
     value = Variable.get(policy_mod.STOP_VARIABLE, default="")
     return str(value).strip().lower() in ("stop", "true", "1", "yes")
+
+
+BACKUP_STORE_CONN_ID = "dify_backup_store"
+
+
+def backup_store() -> StoreConfig:
+    """The backup store: the connection ``dify_backup_store`` or ``$AIRFLOW_HOME/dify-backups``."""
+    return store_from_airflow(BACKUP_STORE_CONN_ID, default_backup_store())

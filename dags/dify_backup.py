@@ -1,0 +1,51 @@
+"""
+### Dify database backup
+
+**preflight** (Dify reachable, store writable) → **dump** (`pg_dump` directory format, parallel
+jobs, manifest with sha256 of every file) → **verify** (files read back against their sha256,
+`pg_restore --list`, optionally a full restore into a scratch database with row counts compared)
+→ **rotate** (by count and age; the newest verified backup is always kept) → **report**.
+
+Unscheduled unless `DIFY_MAINT_BACKUP_SCHEDULE` holds a cron expression when the DAG is parsed.
+Store: the Airflow connection `dify_backup_store` (OpenDAL scheme and options in its extra), or
+`$AIRFLOW_HOME/dify-backups`. Database credentials go to `pg_dump` through its environment only.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+from airflow.sdk import dag
+
+from dify_maintenance.alerts import MaintenanceFailureNotifier
+from dify_maintenance.params import backup_params
+from dify_maintenance.tasks import backup as b
+
+
+@dag(
+    dag_id="dify_backup",
+    schedule=os.environ.get("DIFY_MAINT_BACKUP_SCHEDULE") or None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=timedelta(hours=12),
+    tags=["dify", "maintenance", "backup"],
+    doc_md=__doc__,
+    params=backup_params(),
+    default_args={
+        "owner": "data-platform",
+        "retries": 1,
+        "retry_delay": timedelta(minutes=2),
+        "on_failure_callback": MaintenanceFailureNotifier("Dify backup task failed"),
+    },
+)
+def dify_backup():
+    ready = b.preflight()
+    manifest = b.dump(ready)
+    verified = b.verify(ready, manifest)
+    rotated = b.rotate(ready, verified)
+    b.report(manifest, verified, rotated)
+
+
+dify_backup()

@@ -1,0 +1,268 @@
+"""The steps of ``dify_pre_upgrade_cleanup``, callable with or without Airflow.
+
+preflight → current version → upgrade impact → backup → verify backup (the gate) → purge (the
+retention engine with this run's keep window) → verify purge → reclaim → analyze → report.
+A dry run (the default) measures, plans and reports, and writes nothing to Dify or the store.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from dify_maintenance import backup, catalog, reclaim, retention, schemadiff, upgrade
+from dify_maintenance.backup import BackupRequest
+from dify_maintenance.catalog import FAMILY_NAMES
+from dify_maintenance.db import DbTarget, connection, execute, fetch_one
+from dify_maintenance.errors import InvalidPolicy
+from dify_maintenance.policy import Policy, from_dict, resolve
+from dify_maintenance.schema import detect_version, snapshot
+from dify_maintenance.stores import StoreConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Request:
+    """The trigger form, validated. ``confirm_database`` must name the database for a real run."""
+
+    keep_days: int = 30
+    target_version: str = "1.14.1"
+    target_schema: str | None = None
+    backup_scope: str = "full"
+    backup_tables: tuple[str, ...] = ()
+    skip_backup: bool = False
+    restore_check: bool = False
+    reclaim_strategy: str = "auto"
+    reclaim_min_mb: int = 64
+    disk_check: bool = True
+    archive: bool = False
+    dry_run: bool = True
+    confirm_database: str = ""
+    errors: tuple[str, ...] = field(default=(), compare=False)
+
+    def backup_request(self) -> BackupRequest:
+        return BackupRequest(scope=self.backup_scope, tables=self.backup_tables, exact_counts=self.restore_check)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data.pop("errors")
+        data["backup_tables"] = list(self.backup_tables)
+        return data
+
+
+def request_from(params: dict) -> Request:
+    """Build and validate the request from Params (or a recorded dict); every problem at once."""
+    known = set(Request.__dataclass_fields__) - {"errors"}
+    unknown = sorted(set(params) - known)
+    errors = [f"unknown parameters: {', '.join(unknown)}"] if unknown else []
+    values = {k: v for k, v in params.items() if k in known and v is not None}
+    values["backup_tables"] = tuple(values.get("backup_tables") or ())
+    req = Request(**values)
+    if not isinstance(req.keep_days, int) or not 1 <= req.keep_days <= 3650:
+        errors.append(f"keep_days must be between 1 and 3650, got {req.keep_days!r}")
+    if req.target_version not in upgrade.known_targets():
+        errors.append(f"unknown target Dify version {req.target_version!r}; known: {', '.join(upgrade.known_targets())}")
+    if req.reclaim_strategy not in reclaim.STRATEGIES:
+        errors.append(f"reclaim_strategy must be one of {', '.join(reclaim.STRATEGIES)}, got {req.reclaim_strategy!r}")
+    if req.target_schema and not Path(req.target_schema).is_file():
+        errors.append(f"target_schema {req.target_schema} is not a file (a pg_dump -s file or a snapshot .json)")
+    try:
+        req.backup_request().validate()
+    except Exception as exc:
+        errors.append(str(exc))
+    if errors:
+        raise InvalidPolicy("invalid pre-upgrade parameters: " + "; ".join(errors))
+    return req
+
+
+def policy_for(req: Request, variable: str | dict | None = None) -> Policy:
+    """The retention policy of this run: the deployment's, with this run's keep window for every family."""
+    days = {"workflow_logs_days": req.keep_days, "messages_days": req.keep_days, "end_users_days": req.keep_days}
+    return resolve(variable, {**days, "families": list(FAMILY_NAMES), "dry_run": req.dry_run, "archive": req.archive})
+
+
+def preflight(target: DbTarget, req: Request, policy: Policy, *, dag_id: str, run_id: str, logical_date: datetime) -> dict:
+    """Everything checkable before a byte moves: connection, Dify version, target version, the
+    typed confirmation, backup tables, an explicitly requested pg_repack. Then claim the database."""
+    with connection(target) as conn:
+        snap = snapshot(conn)
+        version = detect_version(conn, snap)
+        database = fetch_one(conn, "introspect/server.sql")["database"]
+        upgrade.validate_target(version.version, req.target_version)
+        if not req.dry_run and req.confirm_database != database:
+            raise InvalidPolicy(
+                f"a real run deletes data: type the database name {database!r} into confirm_database "
+                f"(got {req.confirm_database!r}), or leave dry_run on"
+            )
+        missing = sorted(t for t in req.backup_tables if not snap.has_table(t))
+        if missing:
+            raise InvalidPolicy(f"backup tables not in the database: {', '.join(missing)}")
+        if req.reclaim_strategy == "repack":
+            caps = reclaim.capabilities(conn)
+            if not caps.repack:
+                raise InvalidPolicy(f"reclaim strategy repack asked for, but {caps.repack_reason}")
+    if req.skip_backup and not req.dry_run:
+        log.warning(
+            "backup SKIPPED by explicit request: %s",
+            "deleted rows are recoverable only from the archive" if req.archive else "nothing will protect the deleted rows",
+        )
+    ctx = retention.preflight(target, policy, dag_id=dag_id, run_id=run_id, logical_date=logical_date)
+    ctx["database"] = database
+    ctx["request"] = req.to_dict()
+    return ctx
+
+
+def current_version(target: DbTarget, ctx: dict) -> dict:
+    with connection(target) as conn:
+        sizes = schemadiff.table_sizes(conn)
+    total = sum(int(s["total_bytes"]) for s in sizes.values())
+    log.info(
+        "current: Dify %s (alembic %s), %d tables, %.1f MB", ctx["dify_version"], ctx["dify_revision"], len(sizes), total / 1e6
+    )
+    return {"version": ctx["dify_version"], "revision": ctx["dify_revision"], "tables": len(sizes), "total_bytes": total}
+
+
+def upgrade_impact(target: DbTarget, ctx: dict) -> dict:
+    """Locking migrations ahead (now and after the planned purge) and, when a target schema is
+    given, the full schema diff sized by the live tables."""
+    req = request_from(ctx["request"])
+    cutoff = min(datetime.fromisoformat(v) for v in ctx["cutoffs"].values())
+    with connection(target) as conn:
+        snap = snapshot(conn)
+        purged = sorted({t for name in ctx["families"] for t in catalog.tables_of(catalog.family(name)) if snap.has_table(t)})
+        kept = upgrade.kept_fractions(conn, snap, purged, cutoff)
+        result = upgrade.impact(conn, ctx["dify_version"], req.target_version, kept)
+        result["kept_fractions"] = kept
+        if req.target_schema:
+            live = schemadiff.take(conn)
+            sizes = schemadiff.table_sizes(conn)
+    if req.target_schema:
+        changes = schemadiff.diff(live, schemadiff.load(target, req.target_schema))
+        rates = upgrade.impact_data()["rates_mb_per_second"]
+        result["schema_diff"] = schemadiff.summary(schemadiff.size(changes, sizes, rates))
+    for line in upgrade.render_lines(result):
+        log.info("%s", line)
+    return result
+
+
+def run_backup(target: DbTarget, store: StoreConfig, ctx: dict) -> dict:
+    req = request_from(ctx["request"])
+    if req.dry_run:
+        return {"skipped": "dry run: nothing is backed up", "scope": req.backup_scope}
+    if req.skip_backup:
+        return {"skipped": "skipped by explicit request (skip_backup)"}
+    return backup.create(target, store, req.backup_request())
+
+
+def verify_backup(target: DbTarget, store: StoreConfig, ctx: dict, made: dict) -> dict:
+    """The gate: the purge depends on this task, so a failed verification stops it."""
+    if "skipped" in made:
+        return {"gate": made["skipped"]}
+    req = request_from(ctx["request"])
+    result = backup.verify(target, store, made["backup_id"], restore_check=req.restore_check)
+    return {"gate": "verified backup", **result}
+
+
+def reclaim_tables(target: DbTarget, ctx: dict, results: list[dict], impact: dict) -> dict:
+    """Per purged table: measure, choose a strategy (with its reason), run it, measure again.
+    A dry run chooses from the predicted post-purge state and runs nothing."""
+    req = request_from(ctx["request"])
+    policy = from_dict(ctx["policy"])
+    key = "would_delete" if req.dry_run else "deleted"
+    tables = _tables_with(results, key)
+    out: dict[str, dict] = {}
+    with connection(target) as conn:
+        caps = reclaim.capabilities(conn)
+        for table in tables:
+            stats = reclaim.table_stats(conn, table, caps)
+            if req.dry_run:
+                gone = 1 - impact.get("kept_fractions", {}).get(table, 1.0)
+                stats["reclaimable_bytes"] = int(stats["heap_bytes"] * gone)
+                stats["reclaimable_fraction"] = round(gone, 4)
+            strategy, reason = reclaim.choose(
+                conn,
+                table,
+                req.reclaim_strategy,
+                stats,
+                caps,
+                disk_check=req.disk_check,
+                min_bytes=req.reclaim_min_mb * 1024 * 1024,
+            )
+            out[table] = {"strategy": strategy, "reason": reason, "before": stats}
+    for table, entry in out.items():
+        if req.dry_run:
+            entry["ran"] = False
+            continue
+        entry["timings"] = reclaim.run(
+            target, table, entry["strategy"], lock_timeout_ms=policy.lock_timeout_ms, lock_retries=policy.lock_retries
+        )
+        with connection(target) as conn:
+            entry["after"] = reclaim.table_stats(conn, table, reclaim.capabilities(conn))
+        entry["ran"] = True
+        log.info(
+            "reclaim %s by %s: %.1f MB -> %.1f MB (%s)",
+            table,
+            entry["strategy"],
+            entry["before"]["total_bytes"] / 1e6,
+            entry["after"]["total_bytes"] / 1e6,
+            entry["reason"],
+        )
+    return out
+
+
+def _tables_with(results: list[dict], key: str) -> list[str]:
+    tables: list[str] = []
+    for result in results:
+        for table, counters in result["tables"].items():
+            if counters.get(key, 0) and table not in tables:
+                tables.append(table)
+    return tables
+
+
+def analyze(target: DbTarget, ctx: dict, tables: list[str]) -> dict:
+    """Fresh planner statistics for every table the run changed, before Dify's migrations plan against them."""
+    if ctx["policy"]["dry_run"]:
+        return {"analyzed": [], "note": "dry run"}
+    with connection(target) as conn:
+        for table in tables:
+            execute(conn, "reclaim/analyze.sql", table=table)
+    return {"analyzed": tables}
+
+
+def impact_after(target: DbTarget, ctx: dict) -> dict:
+    """The same migrations, sized by the tables as they are now that the run is done (measured)."""
+    with connection(target) as conn:
+        return upgrade.impact(conn, ctx["dify_version"], ctx["request"]["target_version"])
+
+
+def render_lines(rep: dict) -> list[str]:
+    """The pre-upgrade sections of the report, after the purge table."""
+    lines = [""]
+    impact = rep.get("impact") or {}
+    if impact:
+        lines.extend(upgrade.render_lines(impact))
+        diff = impact.get("schema_diff")
+        if diff:
+            lines.append(f"schema diff against the target: {'matches' if diff['matches'] else diff['counts']}")
+            lines.extend(f"  {c['line']}" for c in diff["changes"] if c["impact"] != schemadiff.METADATA)
+    after = rep.get("impact_after_reclaim")
+    if after and not rep.get("dry_run"):
+        lines.append(f"measured after the purge and reclaim: writes blocked for about {after['seconds_locked_now']} s")
+    made = rep.get("backup") or {}
+    gate = rep.get("backup_verification") or {}
+    if "skipped" in made:
+        lines.append(f"backup: {made['skipped']}")
+    elif made:
+        what = f"{made['scope']}, {made['total_bytes'] / 1e6:.1f} MB, {made['format_options']['compression']}"
+        verdict = "ok" if gate.get("ok") else "FAILED or not run"
+        lines.append(f"backup: {made['backup_id']} ({what}) in {made['store']}; verification: {verdict}")
+    for table, entry in (rep.get("reclaim") or {}).items():
+        after = entry.get("after")
+        sizes = f"{entry['before']['total_bytes'] / 1e6:.1f} MB" + (
+            f" -> {after['total_bytes'] / 1e6:.1f} MB" if after else " (not run)"
+        )
+        lines.append(f"reclaim {table}: {entry['strategy']} — {entry['reason']}; {sizes}")
+    return lines

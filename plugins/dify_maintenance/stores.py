@@ -1,0 +1,94 @@
+"""OpenDAL stores (archives, backups, later Dify's own storage), configured from an Airflow
+connection or a local default folder. Options may hold secrets and are never logged.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+
+import opendal
+
+from dify_maintenance.errors import ArchiveUnavailable
+
+_KEY_SAFE = re.compile(r"[^A-Za-z0-9._=-]+")
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """An OpenDAL scheme and its options. Options may hold secrets: never log them."""
+
+    scheme: str
+    options: dict[str, str] = field(default_factory=dict, repr=False)
+    prefix: str = ""
+
+    def describe(self) -> str:
+        where = self.options.get("root") or self.options.get("bucket") or self.options.get("container") or ""
+        return f"{self.scheme}:{where}" if where else self.scheme
+
+    def operator(self) -> opendal.Operator:
+        try:
+            return opendal.Operator(self.scheme, **self.options)
+        except Exception as exc:
+            raise ArchiveUnavailable(f"archive store {self.describe()} cannot be opened: {type(exc).__name__}") from exc
+
+
+def local_store(env_var: str, folder: str) -> StoreConfig:
+    """A folder on the worker: ``$env_var`` or ``$AIRFLOW_HOME/<folder>``."""
+    root = os.environ.get(env_var) or os.path.join(os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow")), folder)
+    return StoreConfig("fs", {"root": root})
+
+
+def default_store() -> StoreConfig:
+    """Where archives go when no archive connection is defined."""
+    return local_store("DIFY_MAINT_ARCHIVE_ROOT", "dify-archive")
+
+
+def default_backup_store() -> StoreConfig:
+    """Where backups go when no backup-store connection is defined."""
+    return local_store("DIFY_MAINT_BACKUP_ROOT", "dify-backups")
+
+
+def store_from_airflow(conn_id: str, default: StoreConfig | None = None) -> StoreConfig:
+    """A store from an Airflow connection's extra (``{"scheme": "s3", ...options}``); the local
+    default folder when no such connection exists."""
+    from airflow.sdk import BaseHook
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except Exception:
+        return default or default_store()
+    extra = dict(conn.extra_dejson or {})
+    scheme = extra.pop("scheme", None) or conn.conn_type
+    prefix = extra.pop("prefix", "")
+    if conn.login and "access_key_id" not in extra and scheme in ("s3", "oss", "obs", "cos"):
+        extra["access_key_id"] = conn.login
+    if conn.password and "secret_access_key" not in extra and scheme in ("s3", "oss", "obs", "cos"):
+        extra["secret_access_key"] = conn.password
+    return StoreConfig(scheme, {k: str(v) for k, v in extra.items()}, prefix)
+
+
+def key_part(value: str) -> str:
+    """A run id or name made safe for every object store's key rules."""
+    return _KEY_SAFE.sub("_", value).strip("_") or "_"
+
+
+def check_store(store: StoreConfig) -> str:
+    """Write, read back and delete a probe object; the purge must not start otherwise."""
+    op = store.operator()
+    probe = f"{store.prefix}_probe/{uuid.uuid4().hex}"
+    payload = os.urandom(64)
+    try:
+        op.write(probe, payload)
+        back = op.read(probe)
+        op.delete(probe)
+    except Exception as exc:
+        raise ArchiveUnavailable(
+            f"archive store {store.describe()} is not writable and readable ({type(exc).__name__}: {exc}); "
+            "no row was deleted. Fix the store or run with archive off explicitly."
+        ) from exc
+    if bytes(back) != payload:
+        raise ArchiveUnavailable(f"archive store {store.describe()} returned different bytes than written")
+    return store.describe()

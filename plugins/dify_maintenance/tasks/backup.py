@@ -1,0 +1,89 @@
+"""The tasks of ``dify_backup``."""
+
+from __future__ import annotations
+
+import logging
+
+from airflow.sdk import get_current_context, task
+
+from dify_maintenance import backup as backup_mod
+from dify_maintenance.backup import BackupRequest
+from dify_maintenance.db import airflow_connector, connection
+from dify_maintenance.policy import Policy
+from dify_maintenance.schema import detect_version, snapshot
+from dify_maintenance.stores import check_store
+from dify_maintenance.tasks.common import backup_store, current_policy, fail_fast
+
+log = logging.getLogger(__name__)
+
+
+def _request(params: dict) -> BackupRequest:
+    req = BackupRequest(
+        scope=params["scope"],
+        tables=tuple(params.get("tables") or ()),
+        jobs=int(params["jobs"]),
+        compression=params["compression"],
+        exact_counts=bool(params["restore_check"]),
+    )
+    req.validate()
+    return req
+
+
+def _conn_id() -> str:
+    policy: Policy = current_policy()
+    return policy.conn_id
+
+
+@task
+@fail_fast
+def preflight() -> dict:
+    """The database is Dify and reachable, the request is valid, the store takes and gives back bytes."""
+    params = dict(get_current_context()["params"])
+    req = _request(params)
+    target = airflow_connector(_conn_id())
+    with connection(target) as conn:
+        version = detect_version(conn, snapshot(conn))
+    return {"conn_id": _conn_id(), "dify_version": version.version, "store": check_store(backup_store()), "scope": req.scope}
+
+
+@task(retries=0)
+@fail_fast
+def dump(ready: dict) -> dict:
+    """pg_dump in directory format with parallel jobs, stored with a sha256 manifest."""
+    params = dict(get_current_context()["params"])
+    return backup_mod.create(airflow_connector(ready["conn_id"]), backup_store(), _request(params))
+
+
+@task(retries=0)
+@fail_fast
+def verify(ready: dict, manifest: dict) -> dict:
+    """Read it back: sha256 of every file, pg_restore --list, optionally a scratch restore."""
+    params = dict(get_current_context()["params"])
+    target = airflow_connector(ready["conn_id"])
+    return backup_mod.verify(target, backup_store(), manifest["backup_id"], restore_check=bool(params["restore_check"]))
+
+
+@task
+@fail_fast
+def rotate(ready: dict, verified: dict) -> dict:
+    """Drop backups beyond the count or age limits; never the newest verified one."""
+    params = dict(get_current_context()["params"])
+    target = airflow_connector(ready["conn_id"])
+    return backup_mod.rotate(
+        backup_store(), target.dbname, keep_count=int(params["keep_count"]), keep_days=int(params["keep_days"])
+    )
+
+
+@task
+@fail_fast
+def report(manifest: dict, verified: dict, rotated: dict) -> dict:
+    lines = [
+        f"Dify backup {manifest['backup_id']} of {manifest['database']}",
+        f"Dify {manifest['dify_version']} (alembic {manifest['alembic_head']}), PostgreSQL {manifest['server_version']}",
+        f"scope {manifest['scope']}, {len(manifest['files'])} files, {manifest['total_bytes'] / 1e6:.1f} MB, "
+        f"{manifest['format_options']['compression']}, {manifest['duration_seconds']} s, stored in {manifest['store']}",
+        f"verified: {verified['checks']}",
+        f"rotation: kept {len(rotated['kept'])}, deleted {rotated['deleted'] or 'none'}",
+    ]
+    log.info("\n%s", "\n".join(lines))
+    return {"backup_id": manifest["backup_id"], "verified": verified["ok"], "total_bytes": manifest["total_bytes"]}

@@ -1,0 +1,123 @@
+"""The tasks of ``dify_pre_upgrade_cleanup``; the purge tasks are the retention DAG's own."""
+
+from __future__ import annotations
+
+import logging
+
+from airflow.sdk import TriggerRule, Variable, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
+
+from dify_maintenance import preupgrade, retention
+from dify_maintenance import report as report_mod
+from dify_maintenance.policy import POLICY_VARIABLE
+from dify_maintenance.tasks.common import backup_store, connector_for, deletion_store, fail_fast, recorded_policy
+
+log = logging.getLogger(__name__)
+
+
+@task
+@fail_fast
+def preflight() -> dict:
+    """Validate the form (typed confirmation included), detect Dify, claim the database, fix the cutoff."""
+    context = get_current_context()
+    req = preupgrade.request_from(dict(context["params"]))
+    policy = preupgrade.policy_for(req, Variable.get(POLICY_VARIABLE, default=None))
+    dag_run = context["dag_run"]
+    logical = dag_run.logical_date or dag_run.run_after
+    return preupgrade.preflight(
+        connector_for(policy), req, policy, dag_id=dag_run.dag_id, run_id=dag_run.run_id, logical_date=logical
+    )
+
+
+@task
+@fail_fast
+def current_version(ctx: dict) -> dict:
+    """Where the database stands: Dify version, alembic head, tables and size."""
+    return preupgrade.current_version(connector_for(recorded_policy(ctx)), ctx)
+
+
+@task
+@fail_fast
+def upgrade_impact(ctx: dict, version: dict) -> dict:
+    """Migrations ahead that rewrite or lock big tables, now and after the planned purge."""
+    return preupgrade.upgrade_impact(connector_for(recorded_policy(ctx)), ctx)
+
+
+@task(retries=0)
+@fail_fast
+def backup(ctx: dict, impact: dict) -> dict:
+    """pg_dump (directory format, parallel) stored with a sha256 manifest."""
+    return preupgrade.run_backup(connector_for(recorded_policy(ctx)), backup_store(), ctx)
+
+
+@task(retries=0)
+@fail_fast
+def verify_backup(ctx: dict, made: dict) -> dict:
+    """The gate: every purge task depends on this one, so a backup that does not verify stops the run."""
+    return preupgrade.verify_backup(connector_for(recorded_policy(ctx)), backup_store(), ctx, made)
+
+
+@task
+@fail_fast
+def verify_purge(ctx: dict, first: list[dict], second: list[dict]) -> dict:
+    """The retention invariants: nothing purgeable left, no orphans, archive complete."""
+    policy = recorded_policy(ctx)
+    results = list(first) + list(second)
+    checks = retention.verify(connector_for(policy), ctx, policy, results, deletion_store(policy))
+    return {"results": results, "verify": checks}
+
+
+@task(retries=0)
+@fail_fast
+def reclaim(ctx: dict, purged: dict) -> dict:
+    """Give the space back, table by table, with the strategy chosen (and why) for each."""
+    ti = get_current_context()["ti"]
+    impact = ti.xcom_pull(task_ids="upgrade_impact") or {}
+    return preupgrade.reclaim_tables(connector_for(recorded_policy(ctx)), ctx, purged["results"], impact)
+
+
+@task
+@fail_fast
+def analyze(ctx: dict, reclaimed: dict) -> dict:
+    """Fresh statistics on every changed table."""
+    return preupgrade.analyze(connector_for(recorded_policy(ctx)), ctx, list(reclaimed))
+
+
+@task(trigger_rule=TriggerRule.ALL_DONE)
+@fail_fast
+def report() -> dict:
+    """The whole story in one place; runs even after a failure, releases the claim, then fails too."""
+    ti = get_current_context()["ti"]
+    ctx = ti.xcom_pull(task_ids="preflight")
+    if not ctx:
+        raise AirflowFailException("preflight did not complete, so nothing was claimed, backed up or deleted; see its log")
+    pulled = {
+        name: ti.xcom_pull(task_ids=name)
+        for name in ("current_version", "upgrade_impact", "backup", "verify_backup", "verify_purge", "reclaim", "analyze")
+    }
+    purged = pulled["verify_purge"] or {}
+    outcome = "success" if pulled["analyze"] is not None else "failed"
+    gate = {"archive": "on" if ctx["policy"]["archive"] else "off (the verified backup is the safety net)"}
+    sizes = {
+        table: {"bytes_before": entry["before"]["total_bytes"], "bytes_after": (entry.get("after") or {}).get("total_bytes")}
+        for table, entry in (pulled["reclaim"] or {}).items()
+    }
+    rep = report_mod.build(ctx, {}, gate, purged.get("results", []), sizes, purged.get("verify"), outcome)
+    rep.update(
+        {
+            "target_version": ctx["request"]["target_version"],
+            "impact": pulled["upgrade_impact"],
+            "backup": pulled["backup"],
+            "backup_verification": pulled["verify_backup"],
+            "reclaim": pulled["reclaim"],
+        }
+    )
+    rep["impact_after_reclaim"] = (
+        preupgrade.impact_after(connector_for(recorded_policy(ctx)), ctx) if outcome == "success" else None
+    )
+    text = report_mod.render_text(rep) + "\n" + "\n".join(preupgrade.render_lines(rep))
+    log.info("\n%s", text)
+    report_mod.record(connector_for(recorded_policy(ctx)), ctx, rep)
+    if outcome != "success":
+        raise AirflowFailException("pre-upgrade cleanup did not complete; see the failed task's log. The claim was released.")
+    return {k: rep[k] for k in ("outcome", "dry_run", "dify_version", "target_version", "total_deleted", "total_would_delete")}
