@@ -20,7 +20,7 @@ def bag():
 
 def test_no_import_errors(bag):
     assert bag.import_errors == {}
-    assert {"dify_retention", "dify_restore_archive"} <= set(bag.dags)
+    assert {"dify_retention", "dify_restore_archive", "dify_pre_upgrade_cleanup", "dify_backup"} <= set(bag.dags)
 
 
 def test_retention_schedule_and_safety(bag):
@@ -57,3 +57,36 @@ def test_restore_dag_is_manual_only(bag):
     dag = bag.dags["dify_restore_archive"]
     assert type(dag.timetable).__name__ == "NullTimetable"
     assert list(dag.allowed_run_types) == ["manual"]
+
+
+def test_pre_upgrade_dag_is_manual_with_a_safe_form(bag):
+    from dify_maintenance.params import pre_upgrade_params
+
+    dag = bag.dags["dify_pre_upgrade_cleanup"]
+    assert type(dag.timetable).__name__ == "NullTimetable"
+    assert list(dag.allowed_run_types) == ["manual"]
+    params = pre_upgrade_params()
+    assert params["dry_run"].value is True and params["keep_days"].value == 30
+    assert params["confirm_database"].value == ""
+    sections = {p.schema.get("section") for p in params.values()}
+    assert {"Retention", "Upgrade", "Backup", "Reclaim", "Safety"} <= sections
+    assert params["reclaim_strategy"].schema["enum"] == ["auto", "vacuum", "vacuum_full", "repack", "rebuild"]
+
+
+def test_pre_upgrade_purge_waits_for_the_verified_backup(bag):
+    dag = bag.dags["dify_pre_upgrade_cleanup"]
+    down = {t.task_id: t.downstream_task_ids for t in dag.tasks}
+    order = ["preflight", "current_version", "upgrade_impact", "backup", "verify_backup"]
+    for before, after in zip(order, order[1:], strict=False):
+        assert after in down[before], (before, after)
+    assert {"independent_families", "dependent_families"} <= down["verify_backup"]
+    assert "verify_purge" in down["purge"] and "reclaim" in down["verify_purge"]
+    assert "analyze" in down["reclaim"] and "report" in down["analyze"]
+    assert dag.get_task("report").trigger_rule == "all_done"
+
+
+def test_backup_dag_is_unscheduled_unless_configured(bag):
+    dag = bag.dags["dify_backup"]
+    assert type(dag.timetable).__name__ == "NullTimetable"
+    down = {t.task_id: t.downstream_task_ids for t in dag.tasks}
+    assert "dump" in down["preflight"] and "verify" in down["dump"] and "rotate" in down["verify"]

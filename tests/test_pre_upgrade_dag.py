@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -144,7 +143,3 @@ def test_target_older_than_current_is_refused(databases, run_dag):
     url = databases.fresh("1.14")
     dr, xcoms, states = run_dag("dify_pre_upgrade_cleanup", url, conf={"target_version": "0.15.3"})
     assert dr.state == DagRunState.FAILED and states[("preflight", -1)] == TaskInstanceState.FAILED
-
-
-def test_reference_path_exists():
-    assert Path(__file__).parent.joinpath("conftest.py").is_file()

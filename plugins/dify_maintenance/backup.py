@@ -20,6 +20,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import psycopg
@@ -105,6 +106,7 @@ def choose_compression(client: pgclient.Client, requested: str) -> str:
     raise BackupFailed(f"{client.describe()} does not support {requested} compression; choose another or 'none'")
 
 
+@lru_cache(maxsize=64)
 def _supports(client: pgclient.Client, spec: str) -> bool:
     """pg_dump checks --compress before connecting; point it at no server and read the error."""
     probe_dir = tempfile.mkdtemp(prefix="dm-probe-")

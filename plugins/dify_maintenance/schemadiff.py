@@ -113,7 +113,7 @@ class Change:
     seconds: float = 0.0
 
     def line(self) -> str:
-        size = f"{self.bytes / 1e6:,.0f} MB, ~{self.rows:,} rows, est. {self.seconds:,.0f} s" if self.bytes else "empty or new"
+        size = f"{self.bytes / 1e6:,.0f} MB, ~{self.rows:,} rows, est. {self.seconds:,.1f} s" if self.bytes else "empty or new"
         return f"[{self.impact}] {self.table}: {self.what} ({size})"
 
 
@@ -211,7 +211,7 @@ def size(changes: list[Change], sizes: dict[str, dict], rates_mb_per_second: dic
         change.rows = int(facts["row_estimate"])
         change.bytes = int(facts["total_bytes"] if change.impact == REWRITE else facts["heap_bytes"])
         rate = rates_mb_per_second.get(rate_for.get(change.impact, ""), 0)
-        change.seconds = round(change.bytes / 1e6 / rate, 1) if rate else 0.0
+        change.seconds = round(change.bytes / 1e6 / rate, 3) if rate else 0.0
     return sorted(changes, key=lambda c: (IMPACT_ORDER.index(c.impact), -c.bytes, c.table, c.what))
 
 
@@ -226,6 +226,6 @@ def summary(changes: list[Change]) -> dict:
     return {
         "matches": not changes,
         "counts": counts,
-        "seconds_locked": round(sum(c.seconds for c in changes if c.impact in (REWRITE, INDEX_BUILD, SCAN)), 1),
+        "seconds_locked": round(sum(c.seconds for c in changes if c.impact in (REWRITE, INDEX_BUILD, SCAN)), 3),
         "changes": [asdict(c) | {"line": c.line()} for c in changes],
     }
