@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import psycopg
-from psycopg import sql
 from psycopg.rows import dict_row
 
 from dify_maintenance import catalog, fixtures, generator, pgembed, retention
@@ -381,20 +380,9 @@ def build_template(admin: str, name: str, generation: str, scale: generator.Scal
     return url
 
 
-def copy_database(admin: str, template: str, name: str) -> str:
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        # FILE_COPY: the default WAL_LOG strategy would write the whole template through the WAL.
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(sql.Identifier(name), sql.Identifier(template))
-        )
-        conn.execute("CHECKPOINT")
-    return fixtures.with_database(admin, name)
-
-
 def measure(admin: str, template: str, schema: str, name: str, algorithm, cutoff: datetime, limit: float) -> Outcome:
     work = f"{template}_run"
-    url = copy_database(admin, template, work)
+    url = fixtures.copy_database(admin, template, work)
     before = total_rows(url)
     with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
         lsn = q(conn, "bench/wal_lsn.sql")[0]["lsn"]

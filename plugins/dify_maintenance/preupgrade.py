@@ -177,6 +177,9 @@ def reclaim_tables(target: DbTarget, ctx: dict, results: list[dict], impact: dic
     with connection(target) as conn:
         caps = reclaim.capabilities(conn)
         for table in tables:
+            if not req.dry_run:
+                # the purge left the planner's row count stale; a sample-based ANALYZE is cheap and fixes it
+                execute(conn, "reclaim/analyze.sql", table=table)
             stats = reclaim.table_stats(conn, table, caps)
             if req.dry_run:
                 gone = 1 - impact.get("kept_fractions", {}).get(table, 1.0)

@@ -133,10 +133,10 @@ def choose(
     if requested == "auto" and (stats["reclaimable_fraction"] < MIN_RECLAIM_FRACTION or gain < min_bytes):
         return (
             "vacuum",
-            f"only {gain / 1e6:.0f} MB ({stats['reclaimable_fraction']:.0%}) reclaimable: plain VACUUM makes it reusable",
+            f"only {gain / 1e6:.1f} MB ({stats['reclaimable_fraction']:.0%}) reclaimable: plain VACUUM makes it reusable",
         )
     if requested in ("auto", "repack") and caps.repack:
-        return "repack", f"pg_repack available: online rewrite, {gain / 1e6:.0f} MB to gain"
+        return "repack", f"pg_repack available: online rewrite, {gain / 1e6:.1f} MB to gain"
     if requested == "repack":
         return "vacuum", f"pg_repack asked for but {caps.repack_reason}"
     blockers = rebuild_blockers(conn, table) if requested in ("auto", "rebuild") else []
@@ -149,7 +149,7 @@ def choose(
     disk_problem = _disk_problem(kept_bytes, caps, disk_check)
     if disk_problem:
         return "vacuum", f"VACUUM FULL not safe: {disk_problem}"
-    reason = f"{gain / 1e6:.0f} MB reclaimable; rewrite in place under a bounded ACCESS EXCLUSIVE lock"
+    reason = f"{gain / 1e6:.1f} MB reclaimable; rewrite in place under a bounded ACCESS EXCLUSIVE lock"
     if blockers:
         reason += f" (rebuild not possible: {', '.join(blockers)})"
     return "vacuum_full", reason
