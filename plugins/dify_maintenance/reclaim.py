@@ -217,6 +217,7 @@ class _IndexPlan:
     name: str
     temp_name: str
     unique: bool
+    old_name: str
     method_and_keys: str  # the server's own pg_get_indexdef text after USING
     constraint_name: str | None
     constraint_type: str | None
@@ -251,6 +252,9 @@ def rebuild(
             raise ReclaimRefused(f"{table} cannot be rebuilt safely: {', '.join(blockers)}")
         shape = fetch_all(conn, "reclaim/rebuild_shape.sql", {"table": table})
         new_table = _temp_name("dm_rebuild_", table)
+        old_table = _temp_name("dm_old_", table)
+        # a swapped-out table whose drop did not happen (crash right after a swap): finish the job
+        execute(conn, "reclaim/drop_table.sql", table=old_table)
         indexes = []
         for n, row in enumerate(r for r in shape if r["kind"] == "index"):
             match = _INDEX_DEF.match(row["detail"])
@@ -260,6 +264,7 @@ def rebuild(
                 _IndexPlan(
                     name=row["name"],
                     temp_name=_temp_name("dm_rb_", table, n),
+                    old_name=_temp_name("dm_old_", table, n),
                     unique=bool(match.group(1)),
                     method_and_keys=match.group(2),
                     constraint_name=row["constraint_name"],
@@ -274,6 +279,7 @@ def rebuild(
         context = {
             "table": table,
             "new_table": new_table,
+            "old_table": old_table,
             "columns": [r["name"] for r in shape if r["kind"] == "column"],
             "indexes": indexes,
             "sequences": [{"name": r["name"], "column": r["detail"]} for r in shape if r["kind"] == "owned sequence"],
@@ -303,9 +309,11 @@ def rebuild(
                 locked_at = time.monotonic()
                 conn.execute(render("reclaim/rebuild_swap.sql", **{**context, "indexes": indexes}))
             done = time.monotonic()
+            execute(conn, "reclaim/drop_table.sql", table=old_table)
             return {
                 "copy_seconds": round(copied_at - started, 3),
                 "exclusive_seconds": round(done - locked_at, 3),
+                "drop_seconds": round(time.monotonic() - done, 3),
                 "rows_kept": int(kept["rows"]),
             }
 

@@ -56,6 +56,7 @@ def build(ctx: dict, plan: dict, gate: dict, results: list[dict], vacuumed: dict
         "unindexed_lookups": ctx.get("unindexed_lookups", []),
         "deferred": deferred,
         "indexes_built": [name for r in results for name in r.get("indexes", {}).get("built", [])],
+        "vacuum": vacuumed,
     }
 
 
@@ -91,6 +92,12 @@ def render_text(report: dict) -> str:
             f"{fam}: {info['batches']} batches in {info['seconds']:.2f}s; "
             + "; ".join(f"{k} by {v}" for k, v in info["walks"].items())
         )
+    for table, v in (report.get("vacuum") or {}).items():
+        if "dead_before" in v:
+            lines.append(
+                f"vacuum {table}: dead tuples {v['dead_before']} -> {v['dead_after']}, reusable space "
+                f"{_mb(v.get('reclaimable_after'))} MB ({v.get('method', 'statistics')}); a rewrite returns it to the OS"
+            )
     if report["verify"]:
         lines.append(f"verify: {report['verify']['checks']} checks, {report['verify']['failed']} failed")
     lines.append(f"curated content: {report['curated_kept']}")

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from dify_maintenance import catalog, indexes, purge, state
+from dify_maintenance import catalog, indexes, purge, reclaim, state
 from dify_maintenance.archive import ArchiveWriter, archived_rows
 from dify_maintenance.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.errors import MaintenanceError, VerificationFailed
@@ -236,22 +236,34 @@ def purged_tables(results: list[dict]) -> list[str]:
 
 def vacuum(connector: Connector, tables: list[str], dry_run: bool) -> dict:
     """VACUUM (ANALYZE) each purged table: one statement per autocommit call (VACUUM cannot run
-    in a transaction block), with size and dead tuples before and after."""
+    in a transaction block), with size, dead tuples and reclaimable space before and after
+    (pgstattuple_approx when installed, else estimated from the catalog)."""
     out: dict[str, dict] = {}
     if dry_run:
         return out
     with connection(connector, autocommit=True) as conn:
+        caps = reclaim.capabilities(conn)
         for table in tables:
-            before = fetch_one(conn, "vacuum/table_stats.sql", {"table": table})
+            before = reclaim.table_stats(conn, table, caps)
             execute(conn, "vacuum/vacuum_analyze.sql", table=table)
-            after = fetch_one(conn, "vacuum/table_stats.sql", {"table": table})
+            after = reclaim.table_stats(conn, table, caps)
             out[table] = {
-                "bytes_before": int(before["total_bytes"]),
-                "bytes_after": int(after["total_bytes"]),
-                "dead_before": int(before["dead_tuples"]),
-                "dead_after": int(after["dead_tuples"]),
+                "method": after["method"],
+                "bytes_before": before["total_bytes"],
+                "bytes_after": after["total_bytes"],
+                "dead_before": before["dead_tuples"],
+                "dead_after": after["dead_tuples"],
+                "reclaimable_before": before["reclaimable_bytes"],
+                "reclaimable_after": after["reclaimable_bytes"],
             }
-            log.info("vacuum %s: dead tuples %d -> %d", table, out[table]["dead_before"], out[table]["dead_after"])
+            log.info(
+                "vacuum %s: dead tuples %d -> %d, reusable %.1f MB (%s)",
+                table,
+                before["dead_tuples"],
+                after["dead_tuples"],
+                after["reclaimable_bytes"] / 1e6,
+                after["method"],
+            )
     return out
 
 

@@ -3,7 +3,12 @@
 {% for seq in sequences %}
 ALTER SEQUENCE {{ "public"|ident }}.{{ seq.name|ident }} OWNED BY {{ "public"|ident }}.{{ new_table|ident }}.{{ seq.column|ident }};
 {% endfor %}
-DROP TABLE {{ "public"|ident }}.{{ table|ident }};
+-- The old table steps aside under another name (dropped right after the commit: unlinking
+-- gigabytes of files must not happen while readers wait); its index names are freed the same way.
+ALTER TABLE {{ "public"|ident }}.{{ table|ident }} RENAME TO {{ old_table|ident }};
+{% for ix in indexes %}
+ALTER INDEX {{ "public"|ident }}.{{ ix.name|ident }} RENAME TO {{ ix.old_name|ident }};
+{% endfor %}
 ALTER TABLE {{ "public"|ident }}.{{ new_table|ident }} RENAME TO {{ table|ident }};
 {% for ix in indexes %}
 {% if ix.constraint_name %}
