@@ -33,6 +33,9 @@ def test_services_and_executor():
         assert "postgres/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
         mounts = {v.split(":")[1] for v in doc["services"][name]["volumes"]}
         assert {"/opt/airflow/dags", "/opt/airflow/plugins", "/opt/airflow/include"} <= mounts
+        # archives and backups land on named volumes, where the store defaults point
+        assert env["DIFY_MAINT_ARCHIVE_ROOT"].endswith(":-/opt/airflow/archive}") and "/opt/airflow/archive" in mounts
+        assert env["DIFY_MAINT_BACKUP_ROOT"].endswith(":-/opt/airflow/backups}") and "/opt/airflow/backups" in mounts
         assert doc["services"][name]["env_file"] == ["${ENV_FILE_PATH:-.env}"]
         assert doc["services"][name]["build"] == "."
     assert doc["services"]["postgres"]["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
