@@ -90,3 +90,14 @@ def test_backup_dag_is_unscheduled_unless_configured(bag):
     assert type(dag.timetable).__name__ == "NullTimetable"
     down = {t.task_id: t.downstream_task_ids for t in dag.tasks}
     assert "dump" in down["preflight"] and "verify" in down["dump"] and "rotate" in down["verify"]
+
+
+def test_storage_migration_dag_is_manual_and_copies_privkeys_by_default(bag):
+    from dify_maintenance.params import storage_migration_params
+
+    dag = bag.dags["dify_storage_migration"]
+    assert list(dag.allowed_run_types) == ["manual"]
+    params = storage_migration_params()
+    assert "privkeys/" in params["prefixes"].value and params["dry_run"].value is True
+    down = {t.task_id: t.downstream_task_ids for t in dag.tasks}
+    assert "inventory" in down["preflight"] and "check_database" in down["copy"] and "report" in down["update_storage_type"]

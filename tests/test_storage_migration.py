@@ -136,3 +136,59 @@ def test_dify_env_file_maps_to_opendal(tmp_path):
     env.write_text("STORAGE_TYPE=supabase\n")
     with pytest.raises(storage.StorageConfigError, match="no OpenDAL mapping"):
         storage.from_dify_env_file(env)
+
+
+def test_migration_dag_fs_to_s3_with_the_database_check(databases, run_dag, tmp_path, moto, monkeypatch):
+    """The DAG end to end: a generated Dify with its uploads on local disk, three of them lost;
+    a dry run copies nothing; the real run copies and verifies everything, names the lost files,
+    and records the new storage type."""
+    import json
+
+    import psycopg
+    from airflow.utils.state import DagRunState
+    from conftest import ANCHOR
+
+    from dify_maintenance import fixtures, generator
+    from dify_maintenance.db import url_connector
+
+    url = databases.fresh(empty=True)
+    fixtures.load_sql(url, fixtures.fixture_schema("1.14"))
+    source = fs(tmp_path / "dify-storage")
+    generator.generate(url_connector(url), anchor=ANCHOR, scale=generator.Scale(runs=200, tenants=2), storage=source)
+    extra = write_dify_tree(source, per_prefix=3)
+    with psycopg.connect(url) as conn:
+        keys = [r[0] for r in conn.execute("select key from upload_files order by key")]
+    lost = keys[:3]
+    for key in lost:
+        (tmp_path / "dify-storage" / key).unlink()
+    env = tmp_path / ".env"
+    env.write_text(f"STORAGE_TYPE=opendal\nOPENDAL_SCHEME=fs\nOPENDAL_FS_ROOT={tmp_path / 'dify-storage'}\n")
+    moto.create_bucket("dify-new")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DIFY_S3",
+        json.dumps(
+            {
+                "conn_type": "generic",
+                "login": "test",
+                "password": "test",
+                "extra": {
+                    k: v for k, v in moto.store("dify-new").options.items() if k not in ("access_key_id", "secret_access_key")
+                }
+                | {"scheme": "s3"},
+            }
+        ),
+    )
+    conf = {"source_dify_env": str(env), "target_conn_id": "dify_s3", "shards": 3}
+    dr, xcoms, states = run_dag("dify_storage_migration", url, conf=conf)
+    assert dr.state == DagRunState.SUCCESS, states
+    assert xcoms["report"]["dry_run"] is True and xcoms["report"]["copied"] == 0
+    assert list(migration.list_objects(moto.store("dify-new"), "upload_files/")) == []
+    dr, xcoms, states = run_dag("dify_storage_migration", url, conf={**conf, "dry_run": False, "set_storage_type": "s3"})
+    assert dr.state == DagRunState.SUCCESS, states
+    expected = (len(keys) - len(lost)) + len(extra)
+    assert xcoms["report"]["copied"] == expected
+    assert sorted(m["key"] for m in xcoms["check_database"]["missing"]) == sorted(lost)
+    copied = dict(migration.list_objects(moto.store("dify-new"), "upload_files/"))
+    assert set(keys) - set(lost) <= set(copied)
+    with psycopg.connect(url) as conn:
+        assert conn.execute("select count(*) from upload_files where storage_type <> 's3'").fetchone()[0] == 0

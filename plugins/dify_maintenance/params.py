@@ -138,3 +138,51 @@ def backup_params() -> dict[str, Param]:
         "keep_count": Param(7, title="Backups to keep", type="integer", minimum=1, maximum=1000, section="Rotation"),
         "keep_days": Param(30, title="Max backup age (days)", type="integer", minimum=1, maximum=3650, section="Rotation"),
     }
+
+
+def storage_migration_params() -> dict[str, Param]:
+    from dify_maintenance.migration import OVERWRITE, VERIFY
+    from dify_maintenance.storage import DIFY_PREFIXES
+
+    optional = {"type": ["null", "string"]}
+    return {
+        "source_conn_id": Param(None, title="Source: Airflow connection", section="Source", **optional),
+        "source_dify_env": Param(None, title="Source: path of Dify's .env", section="Source", **optional),
+        "target_conn_id": Param(None, title="Target: Airflow connection", section="Target", **optional),
+        "target_dify_env": Param(None, title="Target: path of Dify's .env", section="Target", **optional),
+        "prefixes": Param(
+            list(DIFY_PREFIXES),
+            title="Key prefixes",
+            type="array",
+            items={"type": "string"},
+            section="Scope",
+            description="All of Dify's by default, privkeys/ included: without it no stored model credential can be decrypted.",
+        ),
+        "modified_since": Param(
+            None, title="Delta pass: only objects modified since", type=["null", "string"], format="date-time", section="Scope"
+        ),
+        "dry_run": Param(True, title="Dry run (inventory and checks only)", type="boolean", section="Execution"),
+        "shards": Param(8, title="Parallel copy tasks", type="integer", minimum=1, maximum=256, section="Execution"),
+        "concurrency": Param(8, title="Copies in flight per task", type="integer", minimum=1, maximum=128, section="Execution"),
+        "overwrite": Param(
+            "if_different", title="Objects already in the target", type="string", enum=list(OVERWRITE), section="Execution"
+        ),
+        "verify": Param("checksum", title="Verification", type="string", enum=list(VERIFY), section="Execution"),
+        "verification_pass": Param(
+            False,
+            title="Re-verify every object already copied",
+            type="boolean",
+            section="Execution",
+            description="Before the cut-over: compare every target object with the source again, and repair what differs.",
+        ),
+        "check_database": Param(
+            True, title="Report files the database names but the source lacks", type="boolean", section="Database"
+        ),
+        "set_storage_type": Param(
+            None,
+            title="Afterwards set upload_files.storage_type to",
+            type=["null", "string"],
+            section="Database",
+            description="Only after every object was copied and verified.",
+        ),
+    }

@@ -1,0 +1,1 @@
+COPY dm_listed_keys (key, size) FROM STDIN

@@ -1,0 +1,63 @@
+"""What the database names against what a storage holds: the files Dify's rows point at that are
+missing (or have another size) in a storage listing. Keys are streamed into a temporary table
+with COPY and anti-joined in SQL, so millions of keys need no Python memory.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from dify_maintenance.db import Connector, connection, execute, fetch_all, fetch_one
+from dify_maintenance.migration import list_objects
+from dify_maintenance.schema import detect_version, snapshot
+from dify_maintenance.sqltemplates import render
+from dify_maintenance.stores import StoreConfig
+
+log = logging.getLogger(__name__)
+
+REPORT_LIMIT = 1000
+
+
+def named_but_missing(connector: Connector, store: StoreConfig, prefixes: list[str], limit: int = REPORT_LIMIT) -> dict:
+    with connection(connector) as conn:
+        snap = snapshot(conn)
+        detect_version(conn, snap)
+        has_tool_files = snap.has_table("tool_files")
+        with conn.transaction():
+            execute(conn, "files/listed_keys.sql")
+            listed = 0
+            with conn.cursor() as cur, cur.copy(render("files/copy_listed_keys.sql")) as copy:
+                for prefix in prefixes:
+                    for key, size in list_objects(store, prefix):
+                        copy.write_row((key, size))
+                        listed += 1
+            rows = fetch_all(conn, "files/named_but_missing.sql", {"limit": limit}, has_tool_files=has_tool_files)
+            counts = fetch_one(conn, "files/named_counts.sql", has_tool_files=has_tool_files)
+    missing = [r for r in rows if r["stored_size"] is None]
+    wrong_size = [r for r in rows if r["stored_size"] is not None]
+    result = {
+        "listed_objects": listed,
+        "named_by_database": {k: int(v) for k, v in counts.items()},
+        "missing": [{"table": r["source"], "key": r["key"]} for r in missing],
+        "wrong_size": [{"key": r["key"], "recorded": r["recorded_size"], "stored": r["stored_size"]} for r in wrong_size],
+        "truncated": len(rows) >= limit,
+    }
+    log.info(
+        "database names %s files; %d missing from the storage, %d with another size",
+        result["named_by_database"],
+        len(missing),
+        len(wrong_size),
+    )
+    return result
+
+
+def set_storage_type(connector: Connector, storage_type: str, batch: int = 5000) -> int:
+    """Record the new backend on every upload row, in short batches."""
+    total = 0
+    with connection(connector) as conn:
+        while True:
+            with conn.transaction():
+                n = execute(conn, "files/set_storage_type.sql", {"storage_type": storage_type, "batch": batch})
+            total += n
+            if n < batch:
+                return total

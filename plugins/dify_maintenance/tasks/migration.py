@@ -1,0 +1,142 @@
+"""The tasks of ``dify_storage_migration``."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from airflow.sdk import TriggerRule, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
+
+from dify_maintenance import filecheck, migration, storage
+from dify_maintenance.db import airflow_connector
+from dify_maintenance.errors import InvalidPolicy
+from dify_maintenance.stores import StoreConfig, check_store
+from dify_maintenance.tasks.common import current_policy, fail_fast
+
+log = logging.getLogger(__name__)
+
+
+def _params() -> dict:
+    return dict(get_current_context()["params"])
+
+
+def _stores(params: dict) -> tuple[StoreConfig, StoreConfig]:
+    source = storage.resolve(params.get("source_conn_id"), params.get("source_dify_env"))
+    target = storage.resolve(params.get("target_conn_id"), params.get("target_dify_env"))
+    return source, target
+
+
+@task
+@fail_fast
+def preflight() -> dict:
+    """Both storages resolve, differ, and answer; the target takes and gives back bytes (real runs)."""
+    params = _params()
+    source, target = _stores(params)
+    if (source.scheme, source.describe(), source.prefix) == (target.scheme, target.describe(), target.prefix):
+        raise InvalidPolicy("source and target are the same storage")
+    if not params["prefixes"]:
+        raise InvalidPolicy("at least one key prefix is needed")
+    missing_keys = [p for p in storage.PROTECTED_PREFIXES if p not in params["prefixes"]]
+    if missing_keys:
+        log.warning("prefixes leave out %s: the target will lack the workspace keys that decrypt model credentials", missing_keys)
+    if not params["dry_run"]:
+        check_store(target)
+    return {"source": source.describe(), "target": target.describe(), "migration_id": migration.migration_id(source, target)}
+
+
+@task
+@fail_fast
+def inventory(ready: dict) -> dict:
+    """List the source once (streaming) into shard files; a dry run only counts."""
+    params = _params()
+    source, target = _stores(params)
+    since = datetime.fromisoformat(params["modified_since"]) if params.get("modified_since") else None
+    if params["dry_run"]:
+        objects = total = 0
+        for prefix in params["prefixes"]:
+            for _, size in migration.list_objects(source, prefix, since):
+                objects += 1
+                total += size
+        return {"migration_id": ready["migration_id"], "objects": objects, "bytes": total, "shards": [], "dry_run": True}
+    return migration.inventory(source, target, params["prefixes"], int(params["shards"]), since)
+
+
+@task
+@fail_fast
+def shards_of(inv: dict) -> list[int]:
+    return inv["shards"]
+
+
+@task(map_index_template="shard {{ shard }}", retries=2)
+@fail_fast
+def copy(shard: int, inv: dict) -> dict:
+    """Copy one shard in parallel, verifying each object; a retry copies only what is not verified."""
+    params = _params()
+    source, target = _stores(params)
+    result = migration.copy_shard(
+        source,
+        target,
+        inv["migration_id"],
+        shard,
+        concurrency=int(params["concurrency"]),
+        overwrite=params["overwrite"],
+        verify=params["verify"],
+        trust_manifest=not params["verification_pass"],
+    )
+    if result["failed"]:
+        first = "; ".join(f"{k}: {v}" for k, v in list(result["failed"].items())[:5])
+        raise migration.MigrationFailed(f"shard {shard}: {len(result['failed'])} objects failed ({first}); rerun to retry them")
+    result.pop("sha3", None)
+    return result
+
+
+@task(trigger_rule=TriggerRule.NONE_FAILED)
+@fail_fast
+def check_database(ready: dict, copied: list[dict]) -> dict:
+    """Files the database names that the source does not have: learn it before the switch."""
+    params = _params()
+    if not params["check_database"]:
+        return {"skipped": "check_database is off"}
+    source, _ = _stores(params)
+    return filecheck.named_but_missing(airflow_connector(current_policy().conn_id), source, params["prefixes"])
+
+
+@task
+@fail_fast
+def update_storage_type(checked: dict) -> dict:
+    params = _params()
+    if params["dry_run"] or not params.get("set_storage_type"):
+        return {"updated": 0, "note": "not asked" if not params.get("set_storage_type") else "dry run"}
+    updated = filecheck.set_storage_type(airflow_connector(current_policy().conn_id), params["set_storage_type"])
+    return {"updated": updated}
+
+
+@task(trigger_rule=TriggerRule.ALL_DONE)
+@fail_fast
+def report(inv: dict | None = None) -> dict:
+    ti = get_current_context()["ti"]
+    inv = ti.xcom_pull(task_ids="inventory") or {}
+    copies = [c for c in (ti.xcom_pull(task_ids="copy") or []) if c]
+    checked = ti.xcom_pull(task_ids="check_database") or {}
+    updated = ti.xcom_pull(task_ids="update_storage_type")
+    totals = {k: sum(c[k] for c in copies) for k in ("copied", "copied_bytes", "skipped", "verified")}
+    totals["repaired"] = sum(len(c["repaired"]) for c in copies)
+    lines = [
+        f"Dify storage migration {inv.get('migration_id', '?')}" + ("  DRY RUN" if inv.get("dry_run") else ""),
+        f"source inventory: {inv.get('objects', 0)} objects, {inv.get('bytes', 0) / 1e6:.1f} MB",
+        f"copied {totals['copied']} ({totals['copied_bytes'] / 1e6:.1f} MB), already verified {totals['skipped']}, "
+        f"verified in place {totals['verified']}, repaired {totals['repaired']}",
+        f"shards done {len(copies)} of {len(inv.get('shards', []))}",
+    ]
+    if checked.get("missing") is not None:
+        lines.append(f"files named by the database but missing from the source: {len(checked['missing'])}")
+        lines.extend(f"  missing {m['table']}: {m['key']}" for m in checked["missing"][:20])
+        lines.append(f"uploads whose size differs from the stored object: {len(checked['wrong_size'])}")
+    if updated:
+        lines.append(f"upload_files.storage_type updated on {updated['updated']} rows")
+    log.info("\n%s", "\n".join(lines))
+    complete = updated is not None and len(copies) == len(inv.get("shards", []))
+    if not complete:
+        raise AirflowFailException("storage migration did not complete; see the failed task. A rerun resumes from the manifest.")
+    return {**totals, "missing": len(checked.get("missing") or []), "dry_run": bool(inv.get("dry_run"))}
