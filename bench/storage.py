@@ -160,8 +160,11 @@ def main() -> None:
     args = parser.parse_args()
     proc, moto_port = start_moto()
     relay = LatencyRelay(moto_port, args.latency_ms / 1000)
-    relay.start()
-    relay.ready.wait(10)
+    if args.latency_ms > 0:
+        relay.start()
+        relay.ready.wait(10)
+    else:
+        relay.port = moto_port  # no relay: straight to moto_server
     try:
         with tempfile.TemporaryDirectory(prefix="dm-bench-storage-") as tmp:
             started = time.monotonic()
