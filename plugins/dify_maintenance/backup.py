@@ -214,7 +214,8 @@ def create(
             conn.read_only = True
             snapshot_id = fetch_one(conn, "backup/export_snapshot.sql")["snapshot"]
             dumped = sorted(request.tables) if request.scope == "tables" else sorted(present)
-            data_tables = [t for t in dumped if request.scope != "no_log_data" or t not in log_tables(present)]
+            excluded = set(log_tables(present)) if request.scope == "no_log_data" else set()
+            data_tables = [t for t in dumped if t not in excluded]
             facts = _table_facts(conn, dumped)
             failure: list[BaseException] = []
             args = _dump_args(request, compression, out_dir, snapshot_id, present)

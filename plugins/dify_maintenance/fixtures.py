@@ -76,7 +76,10 @@ def load_sql(url: str, text: str) -> None:
         conn.execute("SET search_path TO public")
 
 
+def dump_text(path: Path) -> str:
+    """A ``pg_dump -s`` file made loadable on a server without the uuid-ossp extension."""
+    return path.read_text(encoding="utf-8").replace('CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA public;', UUID_OSSP)
+
+
 def load_dump(url: str, path: Path) -> None:
-    """Load a ``pg_dump -s`` file, tolerating a server without the uuid-ossp extension."""
-    text = path.read_text(encoding="utf-8").replace('CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA public;', UUID_OSSP)
-    load_sql(url, text)
+    load_sql(url, dump_text(path))

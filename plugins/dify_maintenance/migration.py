@@ -20,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import opendal
+
 from dify_maintenance.errors import MaintenanceError
 from dify_maintenance.stores import StoreConfig
 
@@ -115,8 +117,7 @@ def verified_before(target: StoreConfig, mig_id: str, shard: int) -> dict[str, t
     return done
 
 
-def _digest(store: StoreConfig, key: str) -> tuple[int, str]:
-    op = store.operator()
+def _digest(op: opendal.Operator, key: str) -> tuple[int, str]:
     digest = hashlib.sha256()
     size = 0
     with op.open(key, "rb") as src:
@@ -126,12 +127,11 @@ def _digest(store: StoreConfig, key: str) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def _copy(source: StoreConfig, target: StoreConfig, key: str) -> tuple[int, str, str]:
+def _copy(sop: opendal.Operator, top: opendal.Operator, source_key: str, target_key: str) -> tuple[int, str, str]:
     """Stream one object (bounded memory); returns size, sha256 and sha3-256 of what was read."""
-    sop, top = source.operator(), target.operator()
     sha, sha3 = hashlib.sha256(), hashlib.sha3_256()
     size = 0
-    with sop.open(source.prefix + key, "rb") as src, top.open(target.prefix + key, "wb") as dst:
+    with sop.open(source_key, "rb") as src, top.open(target_key, "wb") as dst:
         while chunk := src.read(CHUNK):
             sha.update(chunk)
             sha3.update(chunk)
@@ -171,9 +171,10 @@ def copy_shard(
     if overwrite not in OVERWRITE or verify not in VERIFY:
         raise MaintenanceError(f"overwrite must be one of {OVERWRITE} and verify one of {VERIFY}")
     started = time.monotonic()
-    todo = [(k, s) for k, s in _read_lines(target, f"{_state(target, mig_id)}inventory/{shard:04d}.jsonl")]
+    todo = [tuple(line) for line in _read_lines(target, f"{_state(target, mig_id)}inventory/{shard:04d}.jsonl")]
     done = verified_before(target, mig_id, shard)
     result = ShardResult(shard)
+    sop, top = source.operator(), target.operator()  # one pair per shard, shared by the copy threads
     pending: list[list] = []
     repaired: list[str] = []
     batch = [0]
@@ -181,7 +182,7 @@ def copy_shard(
     def flush() -> None:
         if pending and not dry_run:
             body = "\n".join(json.dumps(line) for line in pending) + "\n"
-            target.operator().write(
+            top.write(
                 f"{_state(target, mig_id)}verified/{shard:04d}/{int(time.time() * 1000)}-{batch[0]:05d}.jsonl", body.encode()
             )
             batch[0] += 1
@@ -189,7 +190,6 @@ def copy_shard(
 
     def one(item: tuple[str, int]) -> tuple[str, str, int, str | None, str | None]:
         key, size = item
-        top = target.operator()
         try:
             present = top.stat(target.prefix + key).content_length
         except Exception:
@@ -200,18 +200,18 @@ def copy_shard(
             if overwrite == "if_different" and present == size:
                 if trust_manifest and key in done and done[key][0] == size:
                     return key, "skipped", size, done[key][1], None
-                if verify == "size" or _digest(source, source.prefix + key)[1] == _digest(target, target.prefix + key)[1]:
+                if verify == "size" or _digest(sop, source.prefix + key)[1] == _digest(top, target.prefix + key)[1]:
                     return key, "verified", size, None, None
                 repaired.append(key)
         if dry_run:
             return key, "would_copy", size, None, None
-        copied_size, sha, sha3 = _copy(source, target, key)
+        copied_size, sha, sha3 = _copy(sop, top, source.prefix + key, target.prefix + key)
         if copied_size != size:
             return key, "failed", size, None, f"source changed while copying ({size} -> {copied_size} bytes)"
         stored = top.stat(target.prefix + key).content_length
         if stored != size:
             return key, "failed", size, None, f"target holds {stored} bytes, source {size}"
-        if verify == "checksum" and _digest(target, target.prefix + key)[1] != sha:
+        if verify == "checksum" and _digest(top, target.prefix + key)[1] != sha:
             return key, "failed", size, None, "target content differs from the source (sha256)"
         return key, "copied", size, sha, sha3
 

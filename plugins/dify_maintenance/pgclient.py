@@ -63,11 +63,7 @@ def candidate_dirs() -> list[str]:
     for pattern in _SEARCH_GLOBS:
         dirs.extend(sorted(glob.glob(pattern)))
     dirs.extend(_bundled_dirs())
-    seen: list[str] = []
-    for d in dirs:
-        if d not in seen:
-            seen.append(d)
-    return seen
+    return list(dict.fromkeys(dirs))
 
 
 def probe(path: str, program: str) -> Client | None:

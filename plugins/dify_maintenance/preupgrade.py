@@ -133,12 +133,12 @@ def upgrade_impact(target: DbTarget, ctx: dict) -> dict:
     with connection(target) as conn:
         snap = snapshot(conn)
         purged = sorted({t for name in ctx["families"] for t in catalog.tables_of(catalog.family(name)) if snap.has_table(t)})
-        kept = upgrade.kept_fractions(conn, snap, purged, cutoff)
-        result = upgrade.impact(conn, ctx["dify_version"], req.target_version, kept)
+        sizes = schemadiff.table_sizes(conn)
+        kept = upgrade.kept_fractions(conn, snap, purged, cutoff, sizes)
+        result = upgrade.impact(conn, ctx["dify_version"], req.target_version, kept, sizes)
         result["kept_fractions"] = kept
         if req.target_schema:
             live = schemadiff.take(conn)
-            sizes = schemadiff.table_sizes(conn)
     if req.target_schema:
         changes = schemadiff.diff(live, schemadiff.load(target, req.target_schema))
         rates = upgrade.impact_data()["rates_mb_per_second"]
@@ -171,8 +171,7 @@ def reclaim_tables(target: DbTarget, ctx: dict, results: list[dict], impact: dic
     A dry run chooses from the predicted post-purge state and runs nothing."""
     req = request_from(ctx["request"])
     policy = from_dict(ctx["policy"])
-    key = "would_delete" if req.dry_run else "deleted"
-    tables = _tables_with(results, key)
+    tables = retention.purged_tables(results, "would_delete" if req.dry_run else "deleted")
     out: dict[str, dict] = {}
     with connection(target) as conn:
         caps = reclaim.capabilities(conn)
@@ -203,7 +202,7 @@ def reclaim_tables(target: DbTarget, ctx: dict, results: list[dict], impact: dic
             target, table, entry["strategy"], lock_timeout_ms=policy.lock_timeout_ms, lock_retries=policy.lock_retries
         )
         with connection(target) as conn:
-            entry["after"] = reclaim.table_stats(conn, table, reclaim.capabilities(conn))
+            entry["after"] = reclaim.table_stats(conn, table, caps)
         entry["ran"] = True
         log.info(
             "reclaim %s by %s: %.1f MB -> %.1f MB (%s)",
@@ -214,15 +213,6 @@ def reclaim_tables(target: DbTarget, ctx: dict, results: list[dict], impact: dic
             entry["reason"],
         )
     return out
-
-
-def _tables_with(results: list[dict], key: str) -> list[str]:
-    tables: list[str] = []
-    for result in results:
-        for table, counters in result["tables"].items():
-            if counters.get(key, 0) and table not in tables:
-                tables.append(table)
-    return tables
 
 
 def analyze(target: DbTarget, ctx: dict, tables: list[str]) -> dict:

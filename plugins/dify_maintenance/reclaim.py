@@ -59,7 +59,9 @@ class Capabilities:
         return self.repack_reason is None
 
 
-def capabilities(conn: psycopg.Connection) -> Capabilities:
+def capabilities(conn: psycopg.Connection, *, check_repack: bool = True) -> Capabilities:
+    """What this database and worker offer. ``check_repack=False`` skips the search for a pg_repack
+    client (subprocesses), for callers that never rewrite."""
     installed = {
         r["extname"]: r["extversion"]
         for r in fetch_all(conn, "reclaim/has_extension.sql", {"names": ["pgstattuple", "pg_repack"]})
@@ -67,7 +69,9 @@ def capabilities(conn: psycopg.Connection) -> Capabilities:
     server = fetch_one(conn, "introspect/server.sql")
     return Capabilities(
         pgstattuple="pgstattuple" in installed,
-        repack_reason=_repack_reason(installed.get("pg_repack"), int(server["server_version_num"]) // 10000),
+        repack_reason=_repack_reason(installed.get("pg_repack"), int(server["server_version_num"]) // 10000)
+        if check_repack
+        else "not checked",
         free_disk_bytes=_free_disk(conn),
         server_version_num=int(server["server_version_num"]),
     )

@@ -225,11 +225,12 @@ def drop_temporary_indexes(connector: Connector, policy: Policy) -> list[str]:
     return dropped
 
 
-def purged_tables(results: list[dict]) -> list[str]:
+def purged_tables(results: list[dict], counter: str = "deleted") -> list[str]:
+    """Tables with rows deleted (or, for a dry run's ``would_delete``, to be deleted), in purge order."""
     tables: list[str] = []
     for result in results:
         for table, counters in result["tables"].items():
-            if counters.get("deleted", 0) and table not in tables:
+            if counters.get(counter, 0) and table not in tables:
                 tables.append(table)
     return tables
 
@@ -242,7 +243,7 @@ def vacuum(connector: Connector, tables: list[str], dry_run: bool) -> dict:
     if dry_run:
         return out
     with connection(connector, autocommit=True) as conn:
-        caps = reclaim.capabilities(conn)
+        caps = reclaim.capabilities(conn, check_repack=False)
         for table in tables:
             before = reclaim.table_stats(conn, table, caps)
             execute(conn, "vacuum/vacuum_analyze.sql", table=table)

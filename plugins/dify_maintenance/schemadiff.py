@@ -20,7 +20,7 @@ import psycopg
 
 from dify_maintenance.db import DbTarget, connection, execute, fetch_all
 from dify_maintenance.errors import MaintenanceError
-from dify_maintenance.fixtures import UUID_OSSP
+from dify_maintenance.fixtures import dump_text
 
 REWRITE = "table rewrite"
 INDEX_BUILD = "blocking index build"
@@ -76,7 +76,7 @@ def from_dump(target: DbTarget, dump: Path) -> Snapshot:
     it back, drop it. Needs CREATEDB; the Dify database itself is never touched."""
     if not dump.is_file():
         raise MaintenanceError(f"schema dump {dump} does not exist")
-    text = dump.read_text(encoding="utf-8").replace('CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA public;', UUID_OSSP)
+    text = dump_text(dump)
     scratch = f"dm_schema_{uuid.uuid4().hex[:10]}"
     with connection(target) as conn:
         execute(conn, "backup/create_database.sql", database=scratch)
@@ -206,7 +206,7 @@ def size(changes: list[Change], sizes: dict[str, dict], rates_mb_per_second: dic
     rate_for = {REWRITE: "rewrite", INDEX_BUILD: "index_build", SCAN: "scan"}
     for change in changes:
         facts = sizes.get(change.table)
-        if not facts or change.impact in (NEW_TABLE,):
+        if not facts or change.impact == NEW_TABLE:
             continue
         change.rows = int(facts["row_estimate"])
         change.bytes = int(facts["total_bytes"] if change.impact == REWRITE else facts["heap_bytes"])

@@ -46,10 +46,11 @@ def migrations_between(current: str, target: str) -> list[dict]:
     return [m for m in impact_data()["migrations"] if low < version_key(m["release"]) <= high]
 
 
-def kept_fractions(conn: psycopg.Connection, snap: SchemaSnapshot, tables: list[str], cutoff: datetime) -> dict[str, float]:
+def kept_fractions(
+    conn: psycopg.Connection, snap: SchemaSnapshot, tables: list[str], cutoff: datetime, sizes: dict[str, dict]
+) -> dict[str, float]:
     """Per table, the share of rows at or after the cutoff, from the planner (reads no rows)."""
     out: dict[str, float] = {}
-    sizes = table_sizes(conn)
     for table in tables:
         total = int(sizes.get(table, {}).get("row_estimate", 0))
         if not snap.has_column(table, "created_at") or total <= 0:
@@ -60,10 +61,16 @@ def kept_fractions(conn: psycopg.Connection, snap: SchemaSnapshot, tables: list[
     return out
 
 
-def impact(conn: psycopg.Connection, current: str, target: str, kept: dict[str, float] | None = None) -> dict:
+def impact(
+    conn: psycopg.Connection,
+    current: str,
+    target: str,
+    kept: dict[str, float] | None = None,
+    sizes: dict[str, dict] | None = None,
+) -> dict:
     """The locking migrations ahead, each sized now and after the purge, with durations."""
     rates = impact_data()["rates_mb_per_second"]
-    sizes = table_sizes(conn)
+    sizes = sizes if sizes is not None else table_sizes(conn)
     items = []
     for mig in migrations_between(current, target):
         facts = sizes.get(mig["table"])

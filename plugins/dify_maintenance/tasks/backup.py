@@ -40,10 +40,10 @@ def preflight() -> dict:
     """The database is Dify and reachable, the request is valid, the store takes and gives back bytes."""
     params = dict(get_current_context()["params"])
     req = _request(params)
-    target = airflow_connector(_conn_id())
-    with connection(target) as conn:
+    conn_id = _conn_id()
+    with connection(airflow_connector(conn_id)) as conn:
         version = detect_version(conn, snapshot(conn))
-    return {"conn_id": _conn_id(), "dify_version": version.version, "store": check_store(backup_store()), "scope": req.scope}
+    return {"conn_id": conn_id, "dify_version": version.version, "store": check_store(backup_store()), "scope": req.scope}
 
 
 @task(retries=0)

@@ -114,7 +114,7 @@ def update_storage_type(checked: dict) -> dict:
 
 @task(trigger_rule=TriggerRule.ALL_DONE)
 @fail_fast
-def report(inv: dict | None = None) -> dict:
+def report() -> dict:
     ti = get_current_context()["ti"]
     inv = ti.xcom_pull(task_ids="inventory") or {}
     copies = [c for c in (ti.xcom_pull(task_ids="copy") or []) if c]
