@@ -8,10 +8,9 @@ from __future__ import annotations
 import logging
 
 from dify_maintenance.db import Connector, connection, execute, fetch_all, fetch_one
-from dify_maintenance.migration import list_objects
 from dify_maintenance.schema import detect_version, snapshot
 from dify_maintenance.sqltemplates import render
-from dify_maintenance.stores import StoreConfig
+from dify_maintenance.stores import StoreConfig, list_entries
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +27,8 @@ def named_but_missing(connector: Connector, store: StoreConfig, prefixes: list[s
             listed = 0
             with conn.cursor() as cur, cur.copy(render("files/copy_listed_keys.sql")) as copy:
                 for prefix in prefixes:
-                    for key, size in list_objects(store, prefix):
-                        copy.write_row((key, size))
+                    for entry in list_entries(store, prefix):
+                        copy.write_row(entry)
                         listed += 1
             rows = fetch_all(conn, "files/named_but_missing.sql", {"limit": limit}, has_tool_files=has_tool_files)
             counts = fetch_one(conn, "files/named_counts.sql", has_tool_files=has_tool_files)

@@ -23,7 +23,7 @@ from datetime import datetime
 import opendal
 
 from dify_maintenance.errors import MaintenanceError
-from dify_maintenance.stores import StoreConfig
+from dify_maintenance.stores import StoreConfig, list_entries
 
 log = logging.getLogger(__name__)
 
@@ -51,21 +51,10 @@ def _state(target: StoreConfig, mig_id: str) -> str:
 
 def list_objects(store: StoreConfig, prefix: str, modified_since: datetime | None = None) -> Iterator[tuple[str, int]]:
     """Stream (key, size) under ``prefix``; directories skipped, nothing held in memory."""
-    op = store.operator()
-    base = store.prefix
-    try:
-        entries = op.list(base + prefix, recursive=True)
-    except Exception as exc:
-        if "NotFound" in type(exc).__name__ or "not found" in str(exc).lower():
-            return
-        raise
-    for entry in entries:
-        meta = entry.metadata
-        if meta.is_dir or entry.path.endswith("/"):
+    for key, size, modified in list_entries(store, prefix):
+        if modified_since is not None and modified is not None and modified < modified_since:
             continue
-        if modified_since is not None and meta.last_modified is not None and meta.last_modified < modified_since:
-            continue
-        yield entry.path[len(base) :], int(meta.content_length)
+        yield key, size
 
 
 def shard_of(key: str, shards: int) -> int:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import opendal
 
@@ -92,3 +94,21 @@ def check_store(store: StoreConfig) -> str:
     if bytes(back) != payload:
         raise ArchiveUnavailable(f"archive store {store.describe()} returned different bytes than written")
     return store.describe()
+
+
+def list_entries(store: StoreConfig, prefix: str) -> Iterator[tuple[str, int, datetime | None]]:
+    """Stream (key, size, last modified) of every object under ``prefix``, recursively; keys are
+    relative to the store's prefix, directories are skipped and nothing is held in memory."""
+    op = store.operator()
+    base = store.prefix
+    try:
+        entries = op.list(base + prefix, recursive=True)
+    except Exception as exc:
+        if "NotFound" in type(exc).__name__ or "not found" in str(exc).lower():
+            return
+        raise
+    for entry in entries:
+        meta = entry.metadata
+        if meta.is_dir or entry.path.endswith("/"):
+            continue
+        yield entry.path[len(base) :], int(meta.content_length), meta.last_modified

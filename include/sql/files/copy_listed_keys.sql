@@ -1,1 +1,1 @@
-COPY dm_listed_keys (key, size) FROM STDIN
+COPY dm_listed_keys (key, size, modified) FROM STDIN
