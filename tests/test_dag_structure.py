@@ -20,7 +20,9 @@ def bag():
 
 def test_no_import_errors(bag):
     assert bag.import_errors == {}
-    assert {"dify_retention", "dify_restore_archive", "dify_pre_upgrade_cleanup", "dify_backup"} <= set(bag.dags)
+    assert {"dify_retention", "dify_restore_archive", "dify_pre_upgrade_cleanup", "dify_backup", "dify_orphaned_files"} <= set(
+        bag.dags
+    )
 
 
 def test_retention_schedule_and_safety(bag):
@@ -101,3 +103,20 @@ def test_storage_migration_dag_is_manual_and_copies_privkeys_by_default(bag):
     assert "privkeys/" in params["prefixes"].value and params["dry_run"].value is True
     down = {t.task_id: t.downstream_task_ids for t in dag.tasks}
     assert "inventory" in down["preflight"] and "check_database" in down["copy"] and "report" in down["update_storage_type"]
+
+
+def test_orphaned_files_dag_is_a_weekly_dry_run_that_never_scans_private_keys(bag):
+    from dify_maintenance.params import orphan_params
+
+    dag = bag.dags["dify_orphaned_files"]
+    assert dag.timetable.expression == "0 5 * * 0" and dag.max_active_runs == 1
+    params = orphan_params()
+    assert params["dry_run"].value is True and params["grace_days"].value == 7 and params["archive"].value is True
+    assert "privkeys/" not in params["prefixes"].schema["items"]["enum"]
+    down = {t.task_id: t.downstream_task_ids for t in dag.tasks}
+    order = ["preflight", "inventory", "sources", "scan", "candidates", "collect", "empty_quarantine", "report"]
+    for before, after in zip(order, order[1:], strict=False):
+        assert after in down[before], (before, after)
+    assert dag.get_task("report").trigger_rule == "all_done"
+    restore = bag.dags["dify_restore_quarantine"]
+    assert list(restore.allowed_run_types) == ["manual"] and [t.task_id for t in restore.tasks] == ["restore"]

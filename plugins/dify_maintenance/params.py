@@ -186,3 +186,67 @@ def storage_migration_params() -> dict[str, Param]:
             description="Only after every object was copied and verified.",
         ),
     }
+
+
+def _dify_storage_params() -> dict[str, Param]:
+    optional = {"type": ["null", "string"]}
+    return {
+        "storage_conn_id": Param(
+            "dify_storage",
+            title="Dify storage: Airflow connection",
+            section="Storage",
+            description="OpenDAL scheme and options in the extra; ignored when a Dify .env is given.",
+            **optional,
+        ),
+        "dify_env": Param(None, title="Dify storage: path of Dify's .env", section="Storage", **optional),
+    }
+
+
+def orphan_params() -> dict[str, Param]:
+    from dify_maintenance.orphans import DEFAULT_PREFIXES, SCANNABLE_PREFIXES
+
+    return {
+        "grace_days": Param(
+            7,
+            title="Grace period (days)",
+            type="integer",
+            minimum=1,
+            maximum=3650,
+            section="Scope",
+            description="Rows and objects younger than this are never candidates (uploads still in flight).",
+        ),
+        "prefixes": Param(
+            list(DEFAULT_PREFIXES),
+            title="Key prefixes to scan",
+            type="array",
+            items={"type": "string", "enum": list(SCANNABLE_PREFIXES)},
+            section="Scope",
+            description="privkeys/ and .dify_secret_key are never scanned or touched.",
+        ),
+        "created_before": Param(
+            None,
+            title="Only files created before",
+            type=["null", "string"],
+            format="date-time",
+            section="Scope",
+            description="For example a retention run's cutoff: collect only what the purged rows referenced.",
+        ),
+        **_dify_storage_params(),
+        "dry_run": Param(True, title="Dry run (report and CSV only)", type="boolean", section="Safety"),
+        "archive": Param(True, title="Archive rows before deleting them", type="boolean", section="Safety"),
+        "quarantine_days": Param(
+            30, title="Empty quarantines older than (days)", type="integer", minimum=1, maximum=3650, section="Safety"
+        ),
+        "batch_size": Param(1000, title="Rows or objects per batch", type="integer", minimum=1, maximum=50000, section="Tuning"),
+        "slice_pages": Param(
+            8192, title="Heap pages per reference-scan statement", type="integer", minimum=1, maximum=10_000_000, section="Tuning"
+        ),
+    }
+
+
+def restore_quarantine_params() -> dict[str, Param]:
+    return {
+        "quarantine_id": Param("", title="Quarantine id (from the orphaned-files report)", type="string", minLength=1),
+        "restore_rows": Param(True, title="Also re-insert the archived database rows", type="boolean"),
+        **_dify_storage_params(),
+    }

@@ -40,4 +40,23 @@ CREATE TABLE IF NOT EXISTS dify_maintenance.history (
     recorded_at timestamptz NOT NULL DEFAULT now(),
     outcome     text NOT NULL,
     report      jsonb NOT NULL
-)
+);
+
+-- Orphaned-file runs: every file row or object a run examined, why it was kept (referenced_by)
+-- or what happened to it (outcome). Rows of a run survive its tasks, so a retry resumes.
+CREATE TABLE IF NOT EXISTS dify_maintenance.file_candidates (
+    id              bigserial PRIMARY KEY,
+    run_key         text NOT NULL,
+    kind            text NOT NULL,
+    file_id         uuid,
+    key             text NOT NULL,
+    size            bigint,
+    created_at      timestamp,
+    object_size     bigint,
+    object_modified timestamptz,
+    referenced_by   text,
+    rows_deleted    boolean NOT NULL DEFAULT false,
+    outcome         text
+);
+
+CREATE INDEX IF NOT EXISTS file_candidates_run_file ON dify_maintenance.file_candidates (run_key, file_id)

@@ -1,0 +1,55 @@
+"""
+### Dify orphaned files
+
+Finds the files Dify no longer uses and, when asked, moves them out of the way:
+**preflight** → **inventory** (the storage's Dify prefixes listed, streaming, into the database)
+→ **scan** (one mapped task per column that can reference a file: message files, offloaded node
+payloads and draft variables, knowledge documents and attachments, file ids inside node inputs
+and outputs, message text, variables, icons) → **candidates** (counts, bytes, CSV in the report
+store) → **collect** (real runs: rows deleted in batches, archived first; objects moved to a
+quarantine prefix) → **empty quarantine** (older than N days) → **report**.
+
+A dry run (the default, and every scheduled run unless the Variable `dify_maintenance_orphans`
+holds `{"dry_run": false}`) changes nothing in Dify. Nothing younger than the grace period,
+nothing referenced, nothing a live row names and nothing under `privkeys/` is ever moved.
+Undo a run with `dify_restore_quarantine`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import dag
+
+from dify_maintenance.alerts import MaintenanceFailureNotifier
+from dify_maintenance.params import orphan_params
+from dify_maintenance.tasks import orphans as o
+
+
+@dag(
+    dag_id="dify_orphaned_files",
+    schedule="0 5 * * 0",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=timedelta(hours=24),
+    tags=["dify", "maintenance", "storage"],
+    doc_md=__doc__,
+    params=orphan_params(),
+    default_args={
+        "owner": "data-platform",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "on_failure_callback": MaintenanceFailureNotifier("Dify orphaned-files task failed"),
+    },
+)
+def dify_orphaned_files():
+    ctx = o.preflight()
+    listed = o.inventory(ctx)
+    scanned = o.scan.partial(ctx=ctx).expand(source=o.sources(ctx, listed))
+    found = o.candidates(ctx, scanned)
+    collected = o.collect(ctx, found)
+    o.empty_quarantine(ctx, collected) >> o.report()
+
+
+dify_orphaned_files()

@@ -1,0 +1,35 @@
+"""
+### Restore a quarantine (manual)
+
+Undoes a `dify_orphaned_files` run: moves every object of the named quarantine back to its key
+(an object present there again is left alone and reported) and re-inserts the database rows the
+run deleted from its archive (rows already present are skipped). Running it twice is harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import dag
+
+from dify_maintenance.params import restore_quarantine_params
+from dify_maintenance.tasks import orphans as o
+
+
+@dag(
+    dag_id="dify_restore_quarantine",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    allowed_run_types=["manual"],
+    tags=["dify", "maintenance", "storage"],
+    doc_md=__doc__,
+    params=restore_quarantine_params(),
+    default_args={"owner": "data-platform", "retries": 0},
+)
+def dify_restore_quarantine():
+    o.restore()
+
+
+dify_restore_quarantine()

@@ -1,0 +1,161 @@
+"""The tasks of ``dify_orphaned_files`` and ``dify_restore_quarantine``."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from airflow.sdk import TriggerRule, Variable, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
+
+from dify_maintenance import archive, orphans, quarantine, storage
+from dify_maintenance.db import Connector
+from dify_maintenance.errors import InvalidPolicy
+from dify_maintenance.orphans import Request
+from dify_maintenance.report import record
+from dify_maintenance.stores import StoreConfig
+from dify_maintenance.tasks.common import archive_store, connector_for, current_policy, fail_fast
+
+log = logging.getLogger(__name__)
+
+# Scheduled runs take the form's defaults (a dry run); this Variable (a JSON object of the same
+# fields, e.g. {"dry_run": false}) lets a deployment make its weekly run a real one.
+SCHEDULE_VARIABLE = "dify_maintenance_orphans"
+
+
+def _request() -> Request:
+    context = get_current_context()
+    params = dict(context["params"])
+    if context["dag_run"].run_type == "scheduled":
+        raw = Variable.get(SCHEDULE_VARIABLE, default=None)
+        if raw:
+            try:
+                overrides = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise InvalidPolicy(f"Airflow Variable {SCHEDULE_VARIABLE} is not valid JSON: {exc}") from exc
+            params.update(overrides)
+    return orphans.request_from(params)
+
+
+def dify_store(request: dict | Request) -> StoreConfig:
+    """Dify's storage: from its ``.env`` when given, else from the Airflow connection."""
+    values = request if isinstance(request, dict) else request.to_dict()
+    if values.get("dify_env"):
+        return storage.resolve(dify_env_file=values["dify_env"])
+    return storage.resolve(conn_id=values.get("storage_conn_id") or None)
+
+
+def _db() -> Connector:
+    return connector_for(current_policy())
+
+
+@task
+@fail_fast
+def preflight() -> dict:
+    """Validate the form, reach Dify's database and storage, fix the grace cutoffs, claim (real runs)."""
+    req = _request()
+    dag_run = get_current_context()["dag_run"]
+    return orphans.preflight(
+        _db(),
+        dify_store(req),
+        req,
+        dag_id=dag_run.dag_id,
+        run_id=dag_run.run_id,
+        archive_store=archive_store(current_policy()),
+    )
+
+
+@task
+@fail_fast
+def inventory(ctx: dict) -> dict:
+    """List the storage (streaming) and record every file row and object old enough to be an orphan."""
+    return orphans.inventory(_db(), dify_store(ctx["request"]), ctx)
+
+
+@task
+@fail_fast
+def sources(ctx: dict, listed: dict) -> list[str]:
+    return list(ctx["sources"])
+
+
+@task(map_index_template="{{ source_label }}", max_active_tis_per_dagrun=2)
+@fail_fast
+def scan(source: str, ctx: dict) -> dict:
+    """Keep every candidate one reference column mentions (read in slices of pages)."""
+    get_current_context()["source_label"] = source
+    return orphans.scan(_db(), ctx, source)
+
+
+@task
+@fail_fast
+def candidates(ctx: dict, scanned: list[dict]) -> dict:
+    """What is left is orphaned: counts, bytes, and a CSV of every candidate in the report store."""
+    db = _db()
+    found = orphans.summary(db, ctx)
+    found["csv"] = orphans.write_csv(db, archive_store(current_policy()), ctx)
+    return found
+
+
+@task
+@fail_fast
+def collect(ctx: dict, found: dict) -> dict:
+    """Real runs: re-check exact references, delete orphan rows (archived first), quarantine objects."""
+    if ctx["request"]["dry_run"]:
+        return {"skipped": "dry run"}
+    db = _db()
+    store = dify_store(ctx["request"])
+    rechecked = orphans.recheck_direct(db, ctx)
+    deleted = orphans.delete_rows(db, ctx, archive_store(current_policy()) if ctx["request"]["archive"] else None)
+    moved = orphans.quarantine_objects(db, store, ctx)
+    return {"rechecked": rechecked, "rows_deleted": deleted, "objects": moved}
+
+
+@task
+@fail_fast
+def empty_quarantine(ctx: dict, collected: dict) -> dict:
+    """Delete, for good, quarantines older than the chosen number of days (real runs)."""
+    if ctx["request"]["dry_run"]:
+        due = quarantine.expired(dify_store(ctx["request"]), ctx["request"]["quarantine_days"])
+        return {"would_empty": [q["quarantine_id"] for q in due]}
+    return {"emptied": quarantine.empty(dify_store(ctx["request"]), ctx["request"]["quarantine_days"])}
+
+
+@task(trigger_rule=TriggerRule.ALL_DONE)
+@fail_fast
+def report() -> dict:
+    """Print the report, append it to history and release the database (always runs)."""
+    ti = get_current_context()["ti"]
+    ctx = ti.xcom_pull(task_ids="preflight")
+    if not ctx:
+        raise AirflowFailException("preflight did not complete, so nothing was examined or moved; see its log")
+    listed = ti.xcom_pull(task_ids="inventory") or {}
+    found = ti.xcom_pull(task_ids="candidates") or {}
+    collected = ti.xcom_pull(task_ids="collect") or {}
+    emptied = ti.xcom_pull(task_ids="empty_quarantine")
+    db = _db()
+    final = orphans.summary(db, ctx)
+    complete = bool(found) and bool(collected) and emptied is not None
+    rep = orphans.build_report(ctx, listed, final, found.get("csv", {}), collected, emptied or {}, complete)
+    log.info("\n%s", "\n".join(orphans.render_lines(rep)))
+    record(db, ctx, rep)
+    if not complete:
+        raise AirflowFailException("orphaned-files run did not complete; see the failed task. A rerun starts again safely.")
+    return {k: rep[k] for k in ("outcome", "dry_run", "candidates", "candidate_bytes")}
+
+
+@task
+@fail_fast
+def restore() -> dict:
+    """Move a quarantine's objects back and re-insert the rows its run deleted (idempotent)."""
+    params = dict(get_current_context()["params"])
+    qid = (params.get("quarantine_id") or "").strip()
+    if not qid:
+        raise InvalidPolicy("quarantine_id is required (the report of the run that quarantined names it)")
+    box = quarantine.Quarantine(dify_store(params), qid)
+    info = box.info()
+    objects = box.restore()
+    rows = {}
+    if params.get("restore_rows", True):
+        rows = archive.restore(_db(), archive_store(current_policy()), info["archive_prefix"])
+    log.info("restored quarantine %s: objects %s, rows %s", qid, objects, rows)
+    return {"quarantine_id": qid, "objects": objects, "rows": rows}
