@@ -8,6 +8,8 @@ run at a time) → **plan** → **archive gate** → **purge**, one mapped task 
 * Workflow logs: ended runs with node executions, offloads, app logs, pauses, trigger logs.
 * Messages: messages with every child table, then conversations with no message left.
 * End users: only when nothing remaining refers to them.
+* Files (policy `collect_files`, off by default): uploads and tool files only the purged rows
+  referenced go through the orphaned-files check and into quarantine (see `dify_orphaned_files`).
 
 Every deleted row is archived first (zstd COPY text with a manifest per batch) unless the run
 explicitly turns the archive off. The cutoff is fixed at preflight from the logical date (UTC).
@@ -54,7 +56,7 @@ def dify_retention():
     second = t.purge_after.partial(ctx=ctx, before=first).expand(family=t.dependent_families(ctx, gate))
     purged = t.vacuum(ctx, first, second)
     verified = t.verify(ctx, purged)
-    verified >> t.report()
+    t.collect_files(ctx, verified) >> t.report()
 
 
 dify_retention()

@@ -228,3 +228,47 @@ def test_orphaned_files_dag_dry_run_real_run_and_restore_dag(databases, run_dag,
     with psycopg.connect(url) as conn:
         history = conn.execute("SELECT outcome, report->>'dry_run' FROM dify_maintenance.history ORDER BY id").fetchall()
     assert history == [("success", "true"), ("success", "false")]
+
+
+def test_retention_collects_the_files_only_purged_rows_referenced(databases, run_dag, tmp_path, monkeypatch):
+    """collect_files on a real retention run: uploads of purged messages and offloads of purged
+    runs go to quarantine; every file a remaining row references stays, row and object."""
+    import json
+
+    from airflow.utils.state import DagRunState
+    from orphan_scenario import _age
+
+    from dify_maintenance import generator
+
+    url = databases.fresh(empty=True)
+    fixtures.load_sql(url, fixtures.fixture_schema("1.14"))
+    root = tmp_path / "dify-storage"
+    generator.generate(
+        url_connector(url),
+        anchor=ANCHOR,
+        scale=generator.Scale(runs=200, tenants=2),
+        storage=StoreConfig("fs", {"root": str(root)}),
+    )
+    with psycopg.connect(url) as conn:
+        for key, created in conn.execute("SELECT key, created_at FROM upload_files"):
+            _age(root, key, created)
+        total = conn.execute("SELECT count(*) FROM upload_files").fetchone()[0]
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DIFY_STORAGE", json.dumps({"conn_type": "generic", "extra": {"scheme": "fs", "root": str(root)}})
+    )
+    dr, xcoms, states = run_dag("dify_retention", url, conf={"collect_files": True}, archive_root=tmp_path / "arch")
+    assert dr.state == DagRunState.SUCCESS, states
+    files = xcoms["collect_files"]
+    collected = files["outcomes"].get("upload_file: quarantined", 0)
+    assert collected > 0 and files["rows_deleted"]["upload_files"] == collected
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM upload_files").fetchone()[0] == total - collected
+        still = conn.execute(
+            "SELECT u.key FROM upload_files u WHERE u.id IN (SELECT upload_file_id FROM message_files UNION SELECT file_id FROM workflow_node_execution_offload)"
+        ).fetchall()
+        missing_rows = conn.execute(
+            "SELECT count(*) FROM (SELECT upload_file_id AS id FROM message_files UNION SELECT file_id FROM workflow_node_execution_offload "
+            "WHERE node_execution_id IS NOT NULL) r WHERE NOT EXISTS (SELECT 1 FROM upload_files u WHERE u.id = r.id)"
+        ).fetchone()[0]
+    assert still and all((root / key).is_file() for (key,) in still)
+    assert missing_rows == 0

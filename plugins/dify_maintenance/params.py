@@ -51,6 +51,14 @@ def retention_params() -> dict[str, Param]:
         "keep_built_indexes": Param(
             None, title="Keep the indexes built for this run", type=["null", "boolean"], section="Execution"
         ),
+        "collect_files": Param(
+            None,
+            title="Afterwards collect the files only purged rows referenced",
+            type=["null", "boolean"],
+            section="Files",
+            description="Runs the orphaned-files check (grace period, quarantine) for files created before the cutoff; "
+            "Dify's storage comes from the connection dify_storage.",
+        ),
     }
 
 

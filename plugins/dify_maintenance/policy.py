@@ -54,6 +54,8 @@ class Policy:
     build_missing_indexes: bool = False
     keep_built_indexes: bool = False
     unindexed_lookup_max_mb: int = 100
+    collect_files: bool = False
+    storage_conn_id: str = "dify_storage"
     archive_conn_id: str = "dify_archive"
     conn_id: str = "dify_db"
     notes: tuple[str, ...] = field(default=(), compare=False)
@@ -125,7 +127,15 @@ def validate(data: dict[str, Any]) -> Policy:
     }
     flags = {
         k: _bool(data, k, errors)
-        for k in ("dry_run", "archive", "keep_curated", "adaptive_batches", "build_missing_indexes", "keep_built_indexes")
+        for k in (
+            "dry_run",
+            "archive",
+            "keep_curated",
+            "adaptive_batches",
+            "build_missing_indexes",
+            "keep_built_indexes",
+            "collect_files",
+        )
     }
     unindexed_limit = _int(data, "unindexed_lookup_max_mb", 0, 10_000_000, errors)
     target = data.get("batch_target_seconds")
@@ -156,7 +166,7 @@ def validate(data: dict[str, Any]) -> Policy:
         if both:
             errors.append(f"ids both in {inc} and {exc}: {', '.join(sorted(both))}")
 
-    for key in ("archive_conn_id", "conn_id"):
+    for key in ("archive_conn_id", "conn_id", "storage_conn_id"):
         if not isinstance(data.get(key), str) or not data.get(key):
             errors.append(f"{key} must be a non-empty connection id")
     if errors:
@@ -178,6 +188,7 @@ def validate(data: dict[str, Any]) -> Policy:
         **health,
         archive_conn_id=data["archive_conn_id"],
         conn_id=data["conn_id"],
+        storage_conn_id=data["storage_conn_id"],
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dify_maintenance import state
 from dify_maintenance.db import Connector, connection
+from dify_maintenance.orphans import render_lines
 
 
 def build(ctx: dict, plan: dict, gate: dict, results: list[dict], vacuumed: dict, verified: dict | None, outcome: str) -> dict:
@@ -103,6 +104,9 @@ def render_text(report: dict) -> str:
     lines.append(f"curated content: {report['curated_kept']}")
     for fam, reason in report.get("deferred", {}).items():
         lines.append(f"DEFERRED {fam}: {reason}")
+    if report.get("files"):
+        lines.append("")
+        lines.extend(render_lines(report["files"]))
     for name in report.get("indexes_built", []):
         lines.append(f"index built for this run: {name}")
     for name in report.get("indexes_dropped", []):

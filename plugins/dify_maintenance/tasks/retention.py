@@ -8,8 +8,8 @@ from datetime import timedelta
 from airflow.sdk import TriggerRule, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from dify_maintenance import orphans, retention, storage
 from dify_maintenance import report as report_mod
-from dify_maintenance import retention
 from dify_maintenance.catalog import family as family_def
 from dify_maintenance.tasks.common import (
     archive_store,
@@ -110,6 +110,35 @@ def verify(ctx: dict, purged: dict) -> dict:
     return retention.verify(connector_for(policy), ctx, policy, purged["results"], deletion_store(policy))
 
 
+@task
+@fail_fast
+def collect_files(ctx: dict, verified: dict) -> dict:
+    """With the policy's ``collect_files``: the files that only the purged rows referenced are
+    collected by the orphaned-files mechanism (grace period, archive, quarantine), limited to
+    files created before the newest cutoff. Off by default."""
+    policy = recorded_policy(ctx)
+    if not policy.collect_files:
+        return {"skipped": "collect_files is off"}
+    dag_run = get_current_context()["dag_run"]
+    req = orphans.Request(
+        dry_run=policy.dry_run,
+        archive=policy.archive,
+        created_before=max(ctx["cutoffs"].values()),
+        storage_conn_id=policy.storage_conn_id,
+    )
+    rep = orphans.run_all(
+        connector_for(policy),
+        storage.resolve(conn_id=policy.storage_conn_id),
+        archive_store(policy),
+        req,
+        dag_id=dag_run.dag_id,
+        run_id=f"{dag_run.run_id}.files",
+        claim_key=None if policy.dry_run else ctx["run_key"],
+    )
+    log.info("\n%s", "\n".join(orphans.render_lines(rep)))
+    return rep
+
+
 @task(trigger_rule=TriggerRule.ALL_DONE)
 @fail_fast
 def report() -> dict:
@@ -126,10 +155,13 @@ def report() -> dict:
     gate = ti.xcom_pull(task_ids="archive_gate") or {}
     purged = ti.xcom_pull(task_ids="vacuum") or {}
     verified = ti.xcom_pull(task_ids="verify")
-    outcome = "success" if purged and verified else "failed"
+    files = ti.xcom_pull(task_ids="collect_files")
+    outcome = "success" if purged and verified and files else "failed"
     policy = recorded_policy(ctx)
     rep = report_mod.build(ctx, plan_result, gate, purged.get("results", []), purged.get("vacuum", {}), verified, outcome)
     rep["indexes_dropped"] = retention.drop_temporary_indexes(connector_for(policy), policy)
+    if files and "skipped" not in files:
+        rep["files"] = files
     log.info("\n%s", report_mod.render_text(rep))
     report_mod.record(connector_for(policy), ctx, rep)
     if outcome != "success":
