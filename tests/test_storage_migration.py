@@ -3,6 +3,8 @@ an outage mid-run and a rerun that copies nothing twice, a corrupted target caug
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from storage_helpers import MotoServer, free_port, write_dify_tree
 
@@ -158,9 +160,16 @@ def test_migration_dag_fs_to_s3_with_the_database_check(databases, run_dag, tmp_
     extra = write_dify_tree(source, per_prefix=3)
     with psycopg.connect(url) as conn:
         keys = [r[0] for r in conn.execute("select key from upload_files order by key")]
-    lost = keys[:3]
+    lost, altered = keys[:3], keys[3:5]
     for key in lost:
         (tmp_path / "dify-storage" / key).unlink()
+    with psycopg.connect(url) as conn:  # Dify records sha3-256 at upload; two objects changed since, same size
+        for key in keys[3:]:
+            digest = hashlib.sha3_256((tmp_path / "dify-storage" / key).read_bytes()).hexdigest()
+            conn.execute("update upload_files set hash = %s where key = %s", (digest, key))
+    for key in altered:
+        path = tmp_path / "dify-storage" / key
+        path.write_bytes(bytes(b ^ 0xFF for b in path.read_bytes()))
     env = tmp_path / ".env"
     env.write_text(f"STORAGE_TYPE=opendal\nOPENDAL_SCHEME=fs\nOPENDAL_FS_ROOT={tmp_path / 'dify-storage'}\n")
     moto.create_bucket("dify-new")
@@ -188,6 +197,8 @@ def test_migration_dag_fs_to_s3_with_the_database_check(databases, run_dag, tmp_
     expected = (len(keys) - len(lost)) + len(extra)
     assert xcoms["report"]["copied"] == expected
     assert sorted(m["key"] for m in xcoms["check_database"]["missing"]) == sorted(lost)
+    assert xcoms["report"]["hash_mismatch"] == len(altered)
+    assert sorted(xcoms["report"]["hash_mismatch_keys"]) == sorted(altered)
     copied = dict(migration.list_objects(moto.store("dify-new"), "upload_files/"))
     assert set(keys) - set(lost) <= set(copied)
     with psycopg.connect(url) as conn:

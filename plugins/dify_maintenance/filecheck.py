@@ -50,6 +50,21 @@ def named_but_missing(connector: Connector, store: StoreConfig, prefixes: list[s
     return result
 
 
+def hash_mismatches(connector: Connector, sha3: dict[str, str], chunk: int = 10_000) -> list[dict]:
+    """Copied objects whose sha3-256 is not the one Dify recorded in ``upload_files.hash``: the
+    copy matches the source, but the source no longer holds what was uploaded."""
+    items = [(k, v) for k, v in sha3.items() if v]
+    found: list[dict] = []
+    with connection(connector) as conn:
+        for start in range(0, len(items), chunk):
+            part = items[start : start + chunk]
+            params = {"keys": [k for k, _ in part], "hashes": [v for _, v in part]}
+            found += fetch_all(conn, "files/hash_mismatches.sql", params)
+    if found:
+        log.warning("%d copied uploads differ from the hash Dify recorded at upload", len(found))
+    return found
+
+
 def set_storage_type(connector: Connector, storage_type: str, batch: int = 5000) -> int:
     """Record the new backend on every upload row, in short batches."""
     total = 0

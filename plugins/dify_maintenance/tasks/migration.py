@@ -87,7 +87,10 @@ def copy(shard: int, inv: dict) -> dict:
     if result["failed"]:
         first = "; ".join(f"{k}: {v}" for k, v in list(result["failed"].items())[:5])
         raise migration.MigrationFailed(f"shard {shard}: {len(result['failed'])} objects failed ({first}); rerun to retry them")
-    result.pop("sha3", None)
+    sha3 = result.pop("sha3", {})
+    if params["check_database"] and not params["dry_run"]:
+        found = filecheck.hash_mismatches(airflow_connector(current_policy().conn_id), sha3)
+        result["hash_mismatch"], result["hash_mismatch_count"] = found[: filecheck.REPORT_LIMIT], len(found)
     return result
 
 
@@ -133,10 +136,21 @@ def report() -> dict:
         lines.append(f"files named by the database but missing from the source: {len(checked['missing'])}")
         lines.extend(f"  missing {m['table']}: {m['key']}" for m in checked["missing"][:20])
         lines.append(f"uploads whose size differs from the stored object: {len(checked['wrong_size'])}")
+    mismatched = [m for c in copies for m in c.get("hash_mismatch", [])]
+    mismatch_count = sum(c.get("hash_mismatch_count", 0) for c in copies)
+    if mismatch_count:
+        lines.append(f"copied uploads whose content differs from upload_files.hash: {mismatch_count}")
+        lines.extend(f"  hash differs: {m['key']}" for m in mismatched[:20])
     if updated:
         lines.append(f"upload_files.storage_type updated on {updated['updated']} rows")
     log.info("\n%s", "\n".join(lines))
     complete = updated is not None and len(copies) == len(inv.get("shards", []))
     if not complete:
         raise AirflowFailException("storage migration did not complete; see the failed task. A rerun resumes from the manifest.")
-    return {**totals, "missing": len(checked.get("missing") or []), "dry_run": bool(inv.get("dry_run"))}
+    return {
+        **totals,
+        "missing": len(checked.get("missing") or []),
+        "hash_mismatch": mismatch_count,
+        "hash_mismatch_keys": [m["key"] for m in mismatched[:100]],
+        "dry_run": bool(inv.get("dry_run")),
+    }
