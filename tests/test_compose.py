@@ -31,12 +31,13 @@ def test_services_and_executor():
         assert "AIRFLOW__API_AUTH__JWT_SECRET" in env  # identical everywhere: one anchor
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
         assert "postgres/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-        mounts = {v.split(":")[1] for v in doc["services"][name]["volumes"]}
+        mounts = {re.sub(r"^\$\{[^}]*\}", "host", v).split(":")[1] for v in doc["services"][name]["volumes"]}
         assert {"/opt/airflow/dags", "/opt/airflow/plugins", "/opt/airflow/include"} <= mounts
         # archives and backups land on named volumes, where the store defaults point
         assert env["DIFY_MAINT_ARCHIVE_ROOT"].endswith(":-/opt/airflow/archive}") and "/opt/airflow/archive" in mounts
         assert env["DIFY_MAINT_BACKUP_ROOT"].endswith(":-/opt/airflow/backups}") and "/opt/airflow/backups" in mounts
         assert doc["services"][name]["env_file"] == ["${ENV_FILE_PATH:-.env}"]
+        assert "/opt/dify" in mounts  # Dify's .env and local storage for the file DAGs
         assert doc["services"][name]["build"] == "."
     assert doc["services"]["postgres"]["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
 
