@@ -231,8 +231,9 @@ def scan(connector: Connector, ctx: dict, source_name: str) -> dict:
     source = filerefs.by_name(source_name)
     started = time.monotonic()
     marked = slices = 0
-    base = {"run_key": ctx["run_key"], "source": source.name, "pattern": filerefs.UUID_PATTERN}
-    flags = {"table": source.table, "column": source.column}
+    base = {"run_key": ctx["run_key"], "source": source.name}
+    base.update({"exact": filerefs.EXACT_UUID_PATTERN} if source.direct else {"pattern": filerefs.UUID_PATTERN})
+    flags = {"table": source.table, "column": source.column, "direct": source.direct}
     slice_pages = int(ctx["request"]["slice_pages"])
     with connection(connector) as conn:
         if not ctx["ranged_scans"]:

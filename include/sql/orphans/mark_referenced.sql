@@ -3,10 +3,17 @@
 UPDATE dify_maintenance.file_candidates AS c
 SET referenced_by = %(source)s
 FROM (
+{% if direct %}
+    -- an id column: its value is the id (checked first, as old versions keep ids in varchar)
+    SELECT DISTINCT lower(t.{{ column|ident }}::text)::uuid AS id
+    FROM {{ "public"|ident }}.{{ table|ident }} AS t
+    WHERE t.{{ column|ident }}::text ~ %(exact)s
+{% else %}
     SELECT DISTINCT lower(m[1])::uuid AS id
     FROM {{ "public"|ident }}.{{ table|ident }} AS t
     CROSS JOIN LATERAL regexp_matches(t.{{ column|ident }}::text, %(pattern)s, 'g') AS m
     WHERE t.{{ column|ident }} IS NOT NULL
+{% endif %}
 {% if ranged %}
       AND t.ctid >= %(low)s::tid AND t.ctid < %(high)s::tid
 {% endif %}
