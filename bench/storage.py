@@ -21,7 +21,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -37,20 +36,35 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class LatencyRelay(threading.Thread):
-    """127.0.0.1:port -> upstream, every chunk delivered ``delay`` seconds after it arrived."""
+class LatencyRelay:
+    """127.0.0.1:port -> upstream, every chunk delivered ``delay`` seconds after it arrived.
+
+    Runs in its own process. As a thread of the benchmark's process it stalled the parallel copy
+    (no progress in 15 minutes); why was not found: OpenDAL's blocking calls do release the GIL
+    (16 threads of ``stat`` through the relay ran 12x one thread's rate)."""
 
     def __init__(self, upstream: int, delay: float) -> None:
-        super().__init__(daemon=True)
         self.upstream, self.delay, self.port = upstream, delay, free_port()
-        self.ready = threading.Event()
+        self.proc: subprocess.Popen | None = None
 
-    def run(self) -> None:
-        asyncio.run(self._serve())
+    def start(self) -> None:
+        args = [sys.executable, __file__, "--relay", str(self.upstream), str(self.port), str(self.delay)]
+        self.proc = subprocess.Popen(args)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("latency relay did not start")
 
-    async def _serve(self) -> None:
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+    async def serve(self) -> None:
         server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
-        self.ready.set()
         async with server:
             await server.serve_forever()
 
@@ -157,12 +171,17 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=10.0)
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--relay", nargs=3, metavar=("UPSTREAM", "PORT", "DELAY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.relay:
+        relay = LatencyRelay(int(args.relay[0]), float(args.relay[2]))
+        relay.port = int(args.relay[1])
+        asyncio.run(relay.serve())
+        return
     proc, moto_port = start_moto()
     relay = LatencyRelay(moto_port, args.latency_ms / 1000)
     if args.latency_ms > 0:
         relay.start()
-        relay.ready.wait(10)
     else:
         relay.port = moto_port  # no relay: straight to moto_server
     try:
@@ -194,6 +213,7 @@ def main() -> None:
             print(f"ratio files/s ours / sequential: {fps / seq_fps:.1f}x (target >= 5)")
             print(f"ratio MB/s ours / sequential: {mbps / seq_mbps:.1f}x")
     finally:
+        relay.stop()
         proc.terminate()
         proc.wait(timeout=10)
 

@@ -197,10 +197,13 @@ def copy_shard(
         copied_size, sha, sha3 = _copy(sop, top, source.prefix + key, target.prefix + key)
         if copied_size != size:
             return key, "failed", size, None, f"source changed while copying ({size} -> {copied_size} bytes)"
-        stored = top.stat(target.prefix + key).content_length
+        # the read-back gives the stored size too, so checksum verification needs no extra stat
+        stored, stored_sha = (
+            _digest(top, target.prefix + key) if verify == "checksum" else (top.stat(target.prefix + key).content_length, sha)
+        )
         if stored != size:
             return key, "failed", size, None, f"target holds {stored} bytes, source {size}"
-        if verify == "checksum" and _digest(top, target.prefix + key)[1] != sha:
+        if stored_sha != sha:
             return key, "failed", size, None, "target content differs from the source (sha256)"
         return key, "copied", size, sha, sha3
 
