@@ -31,6 +31,7 @@ from dify_maintenance.archive import ArchiveWriter, copy_out
 from dify_maintenance.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.errors import InvalidPolicy
 from dify_maintenance.quarantine import Quarantine, quarantine_id
+from dify_maintenance.requests import known_values
 from dify_maintenance.schema import detect_version, snapshot
 from dify_maintenance.sqltemplates import render
 from dify_maintenance.storage import DIFY_PREFIXES, PROTECTED_KEYS, PROTECTED_PREFIXES, is_protected
@@ -72,10 +73,7 @@ class Request:
 
 def request_from(params: dict) -> Request:
     """Build and validate the request from Params (or a recorded dict); every problem at once."""
-    known = set(Request.__dataclass_fields__) - {"errors"}
-    unknown = sorted(set(params) - known)
-    errors = [f"unknown parameters: {', '.join(unknown)}"] if unknown else []
-    values = {k: v for k, v in params.items() if k in known and v is not None}
+    values, errors = known_values(params, Request)
     if "prefixes" in values:
         values["prefixes"] = tuple(values["prefixes"])
     req = Request(**values)

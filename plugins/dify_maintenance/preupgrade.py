@@ -18,6 +18,7 @@ from dify_maintenance.catalog import FAMILY_NAMES
 from dify_maintenance.db import DbTarget, connection, execute, fetch_one
 from dify_maintenance.errors import InvalidPolicy
 from dify_maintenance.policy import Policy, from_dict, resolve
+from dify_maintenance.requests import known_values
 from dify_maintenance.schema import detect_version, snapshot
 from dify_maintenance.stores import StoreConfig
 
@@ -55,10 +56,7 @@ class Request:
 
 def request_from(params: dict) -> Request:
     """Build and validate the request from Params (or a recorded dict); every problem at once."""
-    known = set(Request.__dataclass_fields__) - {"errors"}
-    unknown = sorted(set(params) - known)
-    errors = [f"unknown parameters: {', '.join(unknown)}"] if unknown else []
-    values = {k: v for k, v in params.items() if k in known and v is not None}
+    values, errors = known_values(params, Request)
     values["backup_tables"] = tuple(values.get("backup_tables") or ())
     req = Request(**values)
     if not isinstance(req.keep_days, int) or not 1 <= req.keep_days <= 3650:

@@ -77,3 +77,12 @@ BACKUP_STORE_CONN_ID = "dify_backup_store"
 def backup_store() -> StoreConfig:
     """The backup store: the connection ``dify_backup_store`` or ``$AIRFLOW_HOME/dify-backups``."""
     return store_from_airflow(BACKUP_STORE_CONN_ID, default_backup_store())
+
+
+def preflight_context(ti, what_was_spared: str) -> dict:
+    """The run's context for a report task; without it the run never started, and the report
+    says so instead of failing on a missing key."""
+    ctx = ti.xcom_pull(task_ids="preflight")
+    if not ctx:
+        raise AirflowFailException(f"preflight did not complete, so {what_was_spared}; see its log")
+    return ctx

@@ -14,7 +14,7 @@ from dify_maintenance.errors import InvalidPolicy
 from dify_maintenance.orphans import Request
 from dify_maintenance.report import record
 from dify_maintenance.stores import StoreConfig
-from dify_maintenance.tasks.common import archive_store, connector_for, current_policy, fail_fast
+from dify_maintenance.tasks.common import archive_store, connector_for, current_policy, fail_fast, preflight_context
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +125,7 @@ def empty_quarantine(ctx: dict, collected: dict) -> dict:
 def report() -> dict:
     """Print the report, append it to history and release the database (always runs)."""
     ti = get_current_context()["ti"]
-    ctx = ti.xcom_pull(task_ids="preflight")
-    if not ctx:
-        raise AirflowFailException("preflight did not complete, so nothing was examined or moved; see its log")
+    ctx = preflight_context(ti, "nothing was examined or moved")
     listed = ti.xcom_pull(task_ids="inventory") or {}
     found = ti.xcom_pull(task_ids="candidates") or {}
     collected = ti.xcom_pull(task_ids="collect") or {}

@@ -10,7 +10,14 @@ from airflow.sdk.exceptions import AirflowFailException
 from dify_maintenance import preupgrade, retention
 from dify_maintenance import report as report_mod
 from dify_maintenance.policy import POLICY_VARIABLE
-from dify_maintenance.tasks.common import backup_store, connector_for, deletion_store, fail_fast, recorded_policy
+from dify_maintenance.tasks.common import (
+    backup_store,
+    connector_for,
+    deletion_store,
+    fail_fast,
+    preflight_context,
+    recorded_policy,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +95,7 @@ def analyze(ctx: dict, reclaimed: dict) -> dict:
 def report() -> dict:
     """The whole story in one place; runs even after a failure, releases the claim, then fails too."""
     ti = get_current_context()["ti"]
-    ctx = ti.xcom_pull(task_ids="preflight")
-    if not ctx:
-        raise AirflowFailException("preflight did not complete, so nothing was claimed, backed up or deleted; see its log")
+    ctx = preflight_context(ti, "nothing was claimed, backed up or deleted")
     pulled = {
         name: ti.xcom_pull(task_ids=name)
         for name in ("current_version", "upgrade_impact", "backup", "verify_backup", "verify_purge", "reclaim", "analyze")

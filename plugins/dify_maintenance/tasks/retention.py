@@ -18,6 +18,7 @@ from dify_maintenance.tasks.common import (
     deletion_store,
     fail_fast,
     label,
+    preflight_context,
     recorded_policy,
     stop_switch,
 )
@@ -148,9 +149,7 @@ def report() -> dict:
     says "failed" rather than nothing; the task itself then fails too, so the run is red.
     """
     ti = get_current_context()["ti"]
-    ctx = ti.xcom_pull(task_ids="preflight")
-    if not ctx:
-        raise AirflowFailException("preflight did not complete, so nothing was claimed or deleted; see its log")
+    ctx = preflight_context(ti, "nothing was claimed or deleted")
     plan_result = ti.xcom_pull(task_ids="plan") or {}
     gate = ti.xcom_pull(task_ids="archive_gate") or {}
     purged = ti.xcom_pull(task_ids="vacuum") or {}
