@@ -40,36 +40,30 @@ from pathlib import Path
 AGE_DAYS = 60
 STRAY_SHARE = 50  # one stray object per 50 keys
 DIRECTORIES = 100
-CLONE_UPLOADS = """
-INSERT INTO upload_files
+# Bulk rows: the first generated row of a table, cloned once per g with these columns replaced.
+CLONE = """
+INSERT INTO {table}
 SELECT r.*
-FROM (SELECT * FROM upload_files LIMIT 1) AS t
-CROSS JOIN (
-    SELECT md5('bench:' || g)::uuid AS id, g %% %(dirs)s AS dir FROM generate_series(1, %(n)s) AS g
-) AS x
-CROSS JOIN LATERAL jsonb_populate_record(NULL::upload_files, to_jsonb(t) || jsonb_build_object(
-    'id', x.id, 'key', 'upload_files/' || x.dir || '/' || x.id || '.bin', 'size', 0, 'created_at', %(old)s::text)) AS r
-"""
-CLONE_MESSAGE_FILES = """
-INSERT INTO message_files
-SELECT r.*
-FROM (SELECT * FROM message_files LIMIT 1) AS t
+FROM (SELECT * FROM {table} LIMIT 1) AS t
 CROSS JOIN generate_series(1, %(n)s) AS g
-CROSS JOIN LATERAL jsonb_populate_record(NULL::message_files, to_jsonb(t) || jsonb_build_object(
-    'id', md5('bench-mf:' || g)::uuid, 'upload_file_id', md5('bench:' || g)::uuid)) AS r
-WHERE g %% 10 BETWEEN 1 AND 7
+CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, to_jsonb(t) || jsonb_build_object({overrides})) AS r
+WHERE {planted}
 """
-CLONE_NODE_EXECUTIONS = """
-INSERT INTO workflow_node_executions
-SELECT r.*
-FROM (SELECT * FROM workflow_node_executions LIMIT 1) AS t
-CROSS JOIN generate_series(1, %(n)s) AS g
-CROSS JOIN LATERAL jsonb_populate_record(NULL::workflow_node_executions, to_jsonb(t) || jsonb_build_object(
-    'id', md5('bench-ne:' || g)::uuid,
-    'outputs', json_build_object('files', json_build_array(json_build_object(
-        'dify_model_identity', '__dify__file__', 'related_id', md5('bench:' || g)::uuid)))::text)) AS r
-WHERE g %% 10 IN (8, 9)
-"""
+CLONES = (  # (table, replaced columns, which g): uploads; 7 in 10 attached to messages; 2 in 10 in node outputs
+    (
+        "upload_files",
+        "'id', md5('bench:' || g)::uuid, 'size', 0, 'created_at', %(old)s::text,"
+        " 'key', 'upload_files/' || g %% %(dirs)s || '/' || md5('bench:' || g)::uuid || '.bin'",
+        "true",
+    ),
+    ("message_files", "'id', md5('bench-mf:' || g)::uuid, 'upload_file_id', md5('bench:' || g)::uuid", "g %% 10 BETWEEN 1 AND 7"),
+    (
+        "workflow_node_executions",
+        "'id', md5('bench-ne:' || g)::uuid, 'outputs', json_build_object('files', json_build_array(json_build_object("
+        "'dify_model_identity', '__dify__file__', 'related_id', md5('bench:' || g)::uuid)))::text",
+        "g %% 10 IN (8, 9)",
+    ),
+)
 # Dify's clear-orphaned-file-records reference list (dify-facts §1.9): (table, column, uuid column?)
 DIFY_REFERENCES = [
     ("message_files", "upload_file_id", True),
@@ -102,6 +96,7 @@ def sizes(keys: int) -> tuple[int, int]:
 
 def build(admin: str, name: str, keys: int, root: Path) -> str:
     import psycopg
+    from psycopg import sql
 
     from dify_maintenance import fixtures, generator
     from dify_maintenance.db import url_connector
@@ -114,9 +109,9 @@ def build(admin: str, name: str, keys: int, root: Path) -> str:
     uploads, stray = sizes(keys)
     old = anchor - timedelta(days=AGE_DAYS)
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(CLONE_UPLOADS, {"n": uploads, "dirs": DIRECTORIES, "old": old.isoformat()})
-        conn.execute(CLONE_MESSAGE_FILES, {"n": uploads})
-        conn.execute(CLONE_NODE_EXECUTIONS, {"n": uploads})
+        for table, overrides, planted in CLONES:
+            query = sql.SQL(CLONE).format(table=sql.Identifier(table), overrides=sql.SQL(overrides), planted=sql.SQL(planted))
+            conn.execute(query, {"n": uploads, "dirs": DIRECTORIES, "old": old.isoformat()})
         conn.execute("ANALYZE")
     stamp = old.replace(tzinfo=UTC).timestamp()
     for g in range(1, uploads + stray + 1):

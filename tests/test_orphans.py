@@ -5,7 +5,7 @@ reference path protects, and a quarantine restores objects and rows exactly."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -171,8 +171,6 @@ def test_quarantine_on_s3_moves_by_copy_and_restores(tmp_path):
             op.write(key, bytes([i]) * (1000 + i))
         box = Quarantine(store, "q1")
         box.open({"run_key": "x", "archive_prefix": "none"})
-        from datetime import datetime
-
         outcomes = box.move_batch(
             1, [{"key": k} for k in keys] + [{"key": "privkeys/t/private.pem"}], datetime.now(UTC) + timedelta(1)
         )

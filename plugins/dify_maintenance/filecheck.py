@@ -6,6 +6,7 @@ with COPY and anti-joined in SQL, so millions of keys need no Python memory.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from dify_maintenance.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.schema import detect_version, snapshot
@@ -17,19 +18,29 @@ log = logging.getLogger(__name__)
 REPORT_LIMIT = 1000
 
 
+def load_listing(conn, store: StoreConfig, prefixes: list[str], skip: Callable[[str], bool] | None = None) -> tuple[int, int]:
+    """Stream the store's listing under ``prefixes`` into the session table ``dm_listed_keys``
+    (COPY, nothing held in memory); returns (objects, bytes) loaded. Keys ``skip`` approves are left out."""
+    execute(conn, "files/listed_keys.sql")
+    objects = total = 0
+    with conn.cursor() as cur, cur.copy(render("files/copy_listed_keys.sql")) as copy:
+        for prefix in prefixes:
+            for key, size, modified in list_entries(store, prefix):
+                if skip is not None and skip(key):
+                    continue
+                copy.write_row((key, size, modified))
+                objects += 1
+                total += size
+    return objects, total
+
+
 def named_but_missing(connector: Connector, store: StoreConfig, prefixes: list[str], limit: int = REPORT_LIMIT) -> dict:
     with connection(connector) as conn:
         snap = snapshot(conn)
         detect_version(conn, snap)
         has_tool_files = snap.has_table("tool_files")
         with conn.transaction():
-            execute(conn, "files/listed_keys.sql")
-            listed = 0
-            with conn.cursor() as cur, cur.copy(render("files/copy_listed_keys.sql")) as copy:
-                for prefix in prefixes:
-                    for entry in list_entries(store, prefix):
-                        copy.write_row(entry)
-                        listed += 1
+            listed, _ = load_listing(conn, store, prefixes)
             rows = fetch_all(conn, "files/named_but_missing.sql", {"limit": limit}, has_tool_files=has_tool_files)
             counts = fetch_one(conn, "files/named_counts.sql", has_tool_files=has_tool_files)
     missing = [r for r in rows if r["stored_size"] is None]

@@ -96,9 +96,9 @@ def verified_before(target: StoreConfig, mig_id: str, shard: int) -> dict[str, t
     done: dict[str, tuple[int, str]] = {}
     try:
         entries = [e.path for e in op.list(folder) if not e.path.endswith("/")]
+    except opendal.exceptions.NotFound:
+        return done
     except Exception as exc:
-        if "NotFound" in type(exc).__name__:
-            return done
         raise MigrationFailed(f"cannot list the progress of shard {shard} in {target.describe()} ({type(exc).__name__})") from exc
     for path in sorted(entries):
         for key, size, digest in _read_lines(target, path):

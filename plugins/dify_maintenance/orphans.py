@@ -30,12 +30,13 @@ from dify_maintenance import filerefs, state
 from dify_maintenance.archive import ArchiveWriter, copy_out
 from dify_maintenance.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.errors import InvalidPolicy
+from dify_maintenance.filecheck import load_listing
 from dify_maintenance.quarantine import Quarantine, quarantine_id
 from dify_maintenance.requests import known_values
 from dify_maintenance.schema import detect_version, snapshot
 from dify_maintenance.sqltemplates import render
-from dify_maintenance.storage import DIFY_PREFIXES, PROTECTED_KEYS, PROTECTED_PREFIXES, is_protected
-from dify_maintenance.stores import StoreConfig, check_store, key_part, list_entries
+from dify_maintenance.storage import DIFY_PREFIXES, PROTECTED_PREFIXES, is_protected
+from dify_maintenance.stores import StoreConfig, check_store, key_part
 
 log = logging.getLogger(__name__)
 
@@ -160,9 +161,12 @@ def preflight(
         "request": req.to_dict(),
         "sources": [s.name for s in filerefs.available(snap)],
         "ranged_scans": server["server_version_num"] >= TID_RANGE_SCAN_VERSION,
-        "has_tool_files": snap.has_table("tool_files"),
-        "has_pauses": snap.has_column("workflow_pauses", "state_object_key"),
-        "has_datasets": snap.has_table("datasets"),
+        # the optional tables the SQL may name (Dify versions differ)
+        "schema": {
+            "has_tool_files": snap.has_table("tool_files"),
+            "has_pauses": snap.has_column("workflow_pauses", "state_object_key"),
+            "has_datasets": snap.has_table("datasets"),
+        },
         "storage": store.describe(),
         "quarantine_id": quarantine_id(run_key),
         "archive_prefix": f"orphans/{key_part(dag_id)}/{key_part(run_id)}",
@@ -181,35 +185,21 @@ def _cutoff_params(ctx: dict) -> dict:
     return params
 
 
-def _schema_flags(ctx: dict) -> dict[str, bool]:
-    """Which optional Dify tables the SQL may name; versions differ (tool_files, pauses)."""
-    return {name: ctx.get(name, False) for name in ("has_tool_files", "has_pauses", "has_datasets")}
-
-
 def inventory(connector: Connector, store: StoreConfig, ctx: dict) -> dict:
     """List the storage into a session table and record every file row and object old enough
     to be an orphan. Starting again (a retry) replaces this run's list."""
     params = _cutoff_params(ctx)
-    flags = {"created_before": "created_before" in params, **_schema_flags(ctx)}
-    protected = [p + "%" for p in PROTECTED_PREFIXES] + list(PROTECTED_KEYS)
+    flags = {"created_before": "created_before" in params, **ctx["schema"]}
     started = time.monotonic()
-    listed = listed_bytes = 0
     with connection(connector) as conn, conn.transaction():
         execute(conn, "orphans/clear_run.sql", {"run_key": ctx["run_key"]})
-        execute(conn, "files/listed_keys.sql")
-        with conn.cursor() as cur, cur.copy(render("files/copy_listed_keys.sql")) as copy:
-            for prefix in ctx["request"]["prefixes"]:
-                for key, size, modified in list_entries(store, prefix):
-                    if is_protected(key):
-                        continue
-                    copy.write_row((key, size, modified))
-                    listed += 1
-                    listed_bytes += size
+        # protected keys are never candidates, whatever the database says
+        listed, listed_bytes = load_listing(conn, store, ctx["request"]["prefixes"], skip=is_protected)
         counts = {"upload_file": execute(conn, "orphans/upload_candidates.sql", params, **flags)}
-        if ctx["has_tool_files"]:
+        if flags["has_tool_files"]:
             counts["tool_file"] = execute(conn, "orphans/tool_candidates.sql", params, **flags)
-        counts["object"] = execute(conn, "orphans/object_candidates.sql", {**params, "protected": protected}, **flags)
-        if ctx["has_tool_files"]:
+        counts["object"] = execute(conn, "orphans/object_candidates.sql", params, **flags)
+        if flags["has_tool_files"]:
             execute(conn, "orphans/mark_tool_conversations.sql", {"run_key": ctx["run_key"]})
     result = {
         "listed_objects": listed,
@@ -254,20 +244,21 @@ def summary(connector: Connector, ctx: dict) -> dict:
     with connection(connector) as conn:
         rows = fetch_all(conn, "orphans/summary.sql", {"run_key": ctx["run_key"]})
     out: dict = {"candidates": {}, "candidate_bytes": {}, "kept_by": {}, "outcomes": {}, "rows_deleted": {}}
+
+    def add(section: str, key: str, n: int) -> None:
+        out[section][key] = out[section].get(key, 0) + n
+
     for row in rows:
-        kind, files, size = row["kind"], int(row["files"]), int(row["bytes"])
+        kind, files = row["kind"], int(row["files"])
         if row["referenced_by"]:
-            out["kept_by"][row["referenced_by"]] = out["kept_by"].get(row["referenced_by"], 0) + files
+            add("kept_by", row["referenced_by"], files)
             continue
-        out["candidates"][kind] = out["candidates"].get(kind, 0) + files
-        out["candidate_bytes"][kind] = out["candidate_bytes"].get(kind, 0) + size
+        add("candidates", kind, files)
+        add("candidate_bytes", kind, int(row["bytes"]))
         if row["outcome"]:
-            key = f"{kind}: {row['outcome']}"
-            out["outcomes"][key] = out["outcomes"].get(key, 0) + files
+            add("outcomes", f"{kind}: {row['outcome']}", files)
         if row["rows_deleted"]:
-            out["rows_deleted"][FILE_TABLES.get(kind, kind)] = out["rows_deleted"].get(FILE_TABLES.get(kind, kind), 0) + int(
-                row["rows_deleted"]
-            )
+            add("rows_deleted", FILE_TABLES.get(kind, kind), int(row["rows_deleted"]))
     return out
 
 
@@ -309,7 +300,7 @@ def delete_rows(connector: Connector, ctx: dict, archive_store: StoreConfig | No
         with connection(connector) as conn:
             columns = snapshot(conn).columns
             for kind, table in FILE_TABLES.items():
-                if kind == "tool_file" and not ctx["has_tool_files"]:
+                if kind == "tool_file" and not ctx["schema"]["has_tool_files"]:
                     continue
                 while True:
                     with conn.transaction():
@@ -352,10 +343,10 @@ def quarantine_objects(connector: Connector, store: StoreConfig, ctx: dict) -> d
     box.open({"run_key": ctx["run_key"], "database": ctx["database"], "archive_prefix": ctx["archive_prefix"] + "/rows"})
     counts: dict[str, int] = {}
     batch_no = 0
-    flags = _schema_flags(ctx)
     with connection(connector) as conn:
         while True:
-            rows = fetch_all(conn, "orphans/object_batch.sql", {"run_key": ctx["run_key"], "batch": req["batch_size"]}, **flags)
+            batch = {"run_key": ctx["run_key"], "batch": req["batch_size"]}
+            rows = fetch_all(conn, "orphans/object_batch.sql", batch, **ctx["schema"])
             if not rows:
                 break
             named = [r for r in rows if r["still_named"]]
@@ -375,6 +366,16 @@ def quarantine_objects(connector: Connector, store: StoreConfig, ctx: dict) -> d
                 counts[outcome] = counts.get(outcome, 0) + 1
     log.info("quarantine %s: %s", ctx["quarantine_id"], counts)
     return counts
+
+
+def collect(connector: Connector, store: StoreConfig, archive_store: StoreConfig | None, ctx: dict) -> dict:
+    """A real run's changes, in the only safe order: exact references read again, orphan rows
+    deleted (archived first when the request says so), then their objects quarantined."""
+    return {
+        "rechecked": recheck_direct(connector, ctx),
+        "rows_deleted": delete_rows(connector, ctx, archive_store if ctx["request"]["archive"] else None),
+        "objects": quarantine_objects(connector, store, ctx),
+    }
 
 
 def csv_rows(data: bytes) -> list[dict]:
@@ -463,11 +464,5 @@ def run_all(
     for source in ctx["sources"]:
         scan(connector, ctx, source)
     csv_info = write_csv(connector, archive_store, ctx) if archive_store is not None else {}
-    collected: dict = {}
-    if not req.dry_run:
-        collected = {
-            "rechecked": recheck_direct(connector, ctx),
-            "rows_deleted": delete_rows(connector, ctx, archive_store if req.archive else None),
-            "objects": quarantine_objects(connector, store, ctx),
-        }
+    collected = {} if req.dry_run else collect(connector, store, archive_store, ctx)
     return build_report(ctx, listed, summary(connector, ctx), csv_info, collected, {}, True)

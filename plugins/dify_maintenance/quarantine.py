@@ -18,7 +18,7 @@ import opendal
 
 from dify_maintenance.errors import MaintenanceError
 from dify_maintenance.storage import is_protected
-from dify_maintenance.stores import StoreConfig, key_part
+from dify_maintenance.stores import StoreConfig, key_part, stat_or_none
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +36,6 @@ def quarantine_id(run_key: str) -> str:
 
 def folder(store: StoreConfig, qid: str) -> str:
     return f"{store.prefix}{ROOT}{qid}/"
-
-
-def _stat(op: opendal.Operator, key: str):
-    try:
-        return op.stat(key)
-    except Exception as exc:
-        if "NotFound" in type(exc).__name__:
-            return None
-        raise
 
 
 def _move(op: opendal.Operator, source: str, target: str) -> None:
@@ -74,7 +65,7 @@ class Quarantine:
 
     def open(self, info: dict) -> None:
         """Record who quarantined and when (kept from the first try on a retry)."""
-        if _stat(self.op, self.base + INFO) is None:
+        if stat_or_none(self.op, self.base + INFO) is None:
             self.op.write(self.base + INFO, json.dumps({"created_at": datetime.now(UTC).isoformat(), **info}, indent=1).encode())
 
     def move_batch(self, batch: int, items: list[dict], modified_before: datetime) -> list[str]:
@@ -92,9 +83,9 @@ class Quarantine:
             if is_protected(key):
                 outcomes.append("kept: protected key")
                 continue
-            meta = _stat(self.op, source)
+            meta = stat_or_none(self.op, source)
             if meta is None:
-                outcomes.append("quarantined" if _stat(self.op, target) is not None else "absent")
+                outcomes.append("quarantined" if stat_or_none(self.op, target) is not None else "absent")
                 continue
             if meta.last_modified is not None and meta.last_modified >= modified_before:
                 outcomes.append("kept: modified during the run")
@@ -114,7 +105,7 @@ class Quarantine:
                     yield json.loads(line)
 
     def info(self) -> dict:
-        meta = _stat(self.op, self.base + INFO)
+        meta = stat_or_none(self.op, self.base + INFO)
         if meta is None:
             raise QuarantineError(f"quarantine {self.qid} not found in {self.store.describe()}")
         return json.loads(bytes(self.op.read(self.base + INFO)))
@@ -127,8 +118,8 @@ class Quarantine:
         for item in self.entries():
             key = item["key"]
             source, target = f"{self.base}objects/{key}", self.store.prefix + key
-            held = _stat(self.op, source)
-            present = _stat(self.op, target)
+            held = stat_or_none(self.op, source)
+            present = stat_or_none(self.op, target)
             if held is None:
                 counts["already_back" if present is not None else "never_moved"] += 1
             elif present is None:
@@ -147,10 +138,8 @@ def expired(store: StoreConfig, older_than_days: int, now: datetime | None = Non
     found = []
     try:
         folders = [e.path for e in op.list(store.prefix + ROOT) if e.path.endswith("/") and e.path != store.prefix + ROOT]
-    except Exception as exc:
-        if "NotFound" in type(exc).__name__:
-            return []
-        raise
+    except opendal.exceptions.NotFound:
+        return []
     for path in sorted(folders):
         qid = path.rstrip("/").rsplit("/", 1)[-1]
         try:

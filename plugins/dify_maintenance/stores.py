@@ -96,6 +96,14 @@ def check_store(store: StoreConfig) -> str:
     return store.describe()
 
 
+def stat_or_none(op: opendal.Operator, key: str) -> opendal.types.Metadata | None:
+    """An object's metadata, or None when there is no such object (every other error propagates)."""
+    try:
+        return op.stat(key)
+    except opendal.exceptions.NotFound:
+        return None
+
+
 def list_entries(store: StoreConfig, prefix: str) -> Iterator[tuple[str, int, datetime | None]]:
     """Stream (key, size, last modified) of every object under ``prefix``, recursively; keys are
     relative to the store's prefix, directories are skipped and nothing is held in memory."""
@@ -103,10 +111,8 @@ def list_entries(store: StoreConfig, prefix: str) -> Iterator[tuple[str, int, da
     base = store.prefix
     try:
         entries = op.list(base + prefix, recursive=True)
-    except Exception as exc:
-        if "NotFound" in type(exc).__name__ or "not found" in str(exc).lower():
-            return
-        raise
+    except opendal.exceptions.NotFound:
+        return
     for entry in entries:
         meta = entry.metadata
         if meta.is_dir or entry.path.endswith("/"):

@@ -1,5 +1,6 @@
 -- Stored objects no row names: not an upload's or a tool file's key, not a paused workflow's
--- state, not a live dataset's keyword file, not protected, and older than the grace period.
+-- state, not a live dataset's keyword file, and older than the grace period. (Protected keys
+-- never reach dm_listed_keys.)
 INSERT INTO dify_maintenance.file_candidates (run_key, kind, file_id, key, size, created_at, object_size, object_modified)
 SELECT %(run_key)s, 'object', NULL, l.key, l.size, NULL, l.size, l.modified
 FROM dm_listed_keys AS l
@@ -7,7 +8,6 @@ WHERE l.modified < %(object_cutoff)s
 {% if created_before %}
   AND l.modified < %(created_before)s
 {% endif %}
-  AND NOT (l.key LIKE ANY (%(protected)s))
   AND NOT EXISTS (SELECT 1 FROM upload_files AS u WHERE u.key = l.key)
 {% if has_tool_files %}
   AND NOT EXISTS (SELECT 1 FROM tool_files AS t WHERE t.file_key = l.key)

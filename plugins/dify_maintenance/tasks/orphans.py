@@ -37,9 +37,8 @@ def _request() -> Request:
     return orphans.request_from(params)
 
 
-def dify_store(request: dict | Request) -> StoreConfig:
+def dify_store(values: dict) -> StoreConfig:
     """Dify's storage: from its ``.env`` when given, else from the Airflow connection."""
-    values = request if isinstance(request, dict) else request.to_dict()
     if values.get("dify_env"):
         return storage.resolve(dify_env_file=values["dify_env"])
     return storage.resolve(conn_id=values.get("storage_conn_id") or None)
@@ -57,7 +56,7 @@ def preflight() -> dict:
     dag_run = get_current_context()["dag_run"]
     return orphans.preflight(
         _db(),
-        dify_store(req),
+        dify_store(req.to_dict()),
         req,
         dag_id=dag_run.dag_id,
         run_id=dag_run.run_id,
@@ -102,12 +101,7 @@ def collect(ctx: dict, found: dict) -> dict:
     """Real runs: re-check exact references, delete orphan rows (archived first), quarantine objects."""
     if ctx["request"]["dry_run"]:
         return {"skipped": "dry run"}
-    db = _db()
-    store = dify_store(ctx["request"])
-    rechecked = orphans.recheck_direct(db, ctx)
-    deleted = orphans.delete_rows(db, ctx, archive_store(current_policy()) if ctx["request"]["archive"] else None)
-    moved = orphans.quarantine_objects(db, store, ctx)
-    return {"rechecked": rechecked, "rows_deleted": deleted, "objects": moved}
+    return orphans.collect(_db(), dify_store(ctx["request"]), archive_store(current_policy()), ctx)
 
 
 @task
