@@ -32,7 +32,7 @@ from dify_maintenance.db import Connector, connection, execute, fetch_all, fetch
 from dify_maintenance.errors import InvalidPolicy
 from dify_maintenance.filecheck import load_listing
 from dify_maintenance.quarantine import Quarantine, quarantine_id
-from dify_maintenance.requests import known_values
+from dify_maintenance.forms import known_values
 from dify_maintenance.schema import detect_version, snapshot
 from dify_maintenance.sqltemplates import render
 from dify_maintenance.storage import DIFY_PREFIXES, PROTECTED_PREFIXES, is_protected
@@ -121,6 +121,8 @@ def preflight(
 ) -> dict:
     """Everything checkable before a file is examined; the cutoffs are fixed here, once.
 
+    ``now`` is the run's own moment (its logical date in a DAG), so the grace period means the
+    same in every task and retry of the run, and a test can build its scenario around it.
     ``claim_key`` names a run that already holds the database (a retention run collecting the
     files it orphaned); otherwise a real run claims it for itself."""
     run_key = f"{dag_id}/{run_id}"
@@ -158,6 +160,7 @@ def preflight(
         "dify_version": version.version,
         "database": server["database"],
         "cutoffs": recorded["cutoffs"],
+        "now": moment.isoformat(),
         "request": req.to_dict(),
         "sources": [s.name for s in filerefs.available(snap)],
         "ranged_scans": server["server_version_num"] >= TID_RANGE_SCAN_VERSION,
@@ -457,9 +460,12 @@ def run_all(
     dag_id: str,
     run_id: str,
     claim_key: str | None = None,
+    now: datetime | None = None,
 ) -> dict:
     """Every step in one process, in order (a retention run's file collection, the demo)."""
-    ctx = preflight(connector, store, req, dag_id=dag_id, run_id=run_id, archive_store=archive_store, claim_key=claim_key)
+    ctx = preflight(
+        connector, store, req, dag_id=dag_id, run_id=run_id, archive_store=archive_store, claim_key=claim_key, now=now
+    )
     listed = inventory(connector, store, ctx)
     for source in ctx["sources"]:
         scan(connector, ctx, source)

@@ -18,7 +18,7 @@ from dify_maintenance.catalog import FAMILY_NAMES
 from dify_maintenance.db import DbTarget, connection, execute, fetch_one
 from dify_maintenance.errors import InvalidPolicy
 from dify_maintenance.policy import Policy, from_dict, resolve
-from dify_maintenance.requests import known_values
+from dify_maintenance.forms import known_values
 from dify_maintenance.schema import detect_version, snapshot
 from dify_maintenance.stores import StoreConfig
 
