@@ -1,11 +1,12 @@
 # make demo: the weekly retention DAG on a generated Dify 1.14 database, ending with its report.
 # make test: lint and the whole test suite against real PostgreSQL.
+# make test-future: the suite again with the clock a year ahead (CI runs both).
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test test-future lint format bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (Python 3.11)"; exit 1; }
@@ -23,6 +24,17 @@ lint: $(STAMP)
 
 test: lint
 	$(PY) -m pytest -q -ra
+
+# The same tests with the clock moved a year ahead by libfaketime (Debian's faketime): a scenario
+# built around a fixed date, or code that reads the wall clock where it should read the run's
+# own, fails here. PostgreSQL keeps the real clock (under libfaketime its statement and lock
+# timeouts never fire), so this pass also proves that nothing compares the worker's clock with
+# the database's. The server is found (or the embedded one started) before the clock moves.
+FUTURE ?= +365d
+test-future: $(STAMP)
+	@command -v faketime >/dev/null || { echo "test-future needs faketime (apt-get install faketime)"; exit 1; }
+	DIFY_MAINT_TEST_PG_URL=$$(PYTHONPATH=plugins $(PY) -c 'from dify_maintenance.pgembed import admin_url; print(admin_url("DIFY_MAINT_TEST_PG_URL")[0])') \
+	  faketime -f '$(FUTURE)' $(PY) -m pytest -q -ra -p no:cacheprovider
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -22,6 +22,20 @@ ROOT = Path(__file__).resolve().parents[1]
 AIRFLOW_HOME = ROOT / ".airflow_test_home"
 SHARED_SCHEMAS = ROOT.parent / "shared" / "dify-schema"
 
+
+def _release(dump: Path) -> tuple[int, ...]:
+    return tuple(int(part) for part in dump.stem.removeprefix("dify-").split("."))
+
+
+_NEWEST_SUPPORTED = tuple(
+    int(p) for p in json.loads((ROOT / "include" / "dify_versions.json").read_text())["newest_supported"].split(".")
+)
+# Real schema dumps (they come with ../shared in CI), oldest first, split at the newest release
+# the engine supports: those past it must be refused before anything is touched.
+ALL_DUMPS = sorted(SHARED_SCHEMAS.glob("dify-*.sql"), key=_release) if SHARED_SCHEMAS.is_dir() else []
+SUPPORTED_DUMPS = [d for d in ALL_DUMPS if _release(d) <= _NEWEST_SUPPORTED]
+NEWER_DUMPS = [d for d in ALL_DUMPS if _release(d) > _NEWEST_SUPPORTED]
+
 os.environ["AIRFLOW_HOME"] = str(AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
@@ -33,7 +47,10 @@ sys.path.insert(0, str(ROOT / "plugins"))
 from dify_maintenance import fixtures, generator, pgembed  # noqa: E402
 from dify_maintenance.db import url_connector  # noqa: E402
 
-ANCHOR = datetime(2026, 11, 22, 3, 0, 0)  # "now" of the generated data: a Sunday 03:00 UTC
+# "now" of the generated data (naive UTC): this session's own clock, so every scenario is built
+# relative to the moment the code under test reads, today or a year from now (CI runs the suite
+# once more under faketime). Never a fixed date: the engine compares with the real clock.
+ANCHOR = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
 SMALL = generator.Scale(runs=600, tenants=2)
 
 
@@ -92,6 +109,17 @@ def databases(pg_admin):
     dbs.drop_all()
 
 
+def run_note(dag_run) -> str | None:
+    """The note on the run's page in Airflow (set by our listener plugin when the run ends)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        row = session.scalar(select(DagRun).where(DagRun.dag_id == dag_run.dag_id, DagRun.run_id == dag_run.run_id))
+        return row.note if row else None
+
+
 def airflow_conn_json(url: str) -> str:
     info = psycopg.conninfo.conninfo_to_dict(url)
     return json.dumps(
@@ -108,7 +136,8 @@ def airflow_conn_json(url: str) -> str:
 
 @pytest.fixture
 def run_dag(airflow_db, monkeypatch, tmp_path):
-    """Run a DAG for real with dag.test() against ``url``; returns (dag_run, xcoms by task id)."""
+    """Run a DAG for real with dag.test() against ``url``; returns (dag_run, xcoms by task id,
+    states). ``xcoms["errors"]`` holds the error each failed task recorded, by task id."""
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
@@ -128,8 +157,11 @@ def run_dag(airflow_db, monkeypatch, tmp_path):
         if logical_date.tzinfo is None:
             logical_date = logical_date.replace(tzinfo=UTC)
         dr = dag.test(run_conf=conf or {}, logical_date=logical_date)
-        xcoms = {}
+        xcoms: dict = {"errors": {}}
         for ti in dr.get_task_instances():
+            error = ti.xcom_pull(task_ids=ti.task_id, map_indexes=ti.map_index, key="error")
+            if error:
+                xcoms["errors"][ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"] = error
             if ti.map_index is not None and ti.map_index >= 0:
                 continue
             try:

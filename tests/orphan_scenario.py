@@ -85,7 +85,7 @@ def _write(root: Path, key: str, moment: datetime, data: bytes | None = None) ->
     _age(root, key, moment)
 
 
-def _dummy(data_type: str, udt: str):
+def _dummy(data_type: str, udt: str, moment: datetime):
     if data_type == "uuid":
         return uuid.uuid4()
     if data_type in ("integer", "bigint", "smallint", "numeric", "double precision", "real"):
@@ -93,7 +93,7 @@ def _dummy(data_type: str, udt: str):
     if data_type == "boolean":
         return False
     if data_type.startswith("timestamp") or data_type == "date":
-        return datetime(2026, 1, 1)
+        return moment
     if data_type in ("json", "jsonb"):
         return "{}"
     if data_type == "ARRAY":
@@ -110,8 +110,9 @@ def _mention(data_type: str, max_len: int | None, file_id: uuid.UUID):
     return f"Here you go: ![chart](/files/{file_id}/file-preview?timestamp=1&sign=abc)"
 
 
-def insert_referencing_row(conn: psycopg.Connection, table: str, column: str, file_id: uuid.UUID) -> None:
-    """A new row in ``table`` whose ``column`` mentions ``file_id``; other required columns get dummies."""
+def insert_referencing_row(conn: psycopg.Connection, table: str, column: str, file_id: uuid.UUID, moment: datetime) -> None:
+    """A new row in ``table`` whose ``column`` mentions ``file_id``; other required columns get
+    dummies, timestamps ``moment``."""
     cols = conn.execute(
         "SELECT column_name, data_type, udt_name, is_nullable, column_default, character_maximum_length "
         "FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s",
@@ -121,8 +122,10 @@ def insert_referencing_row(conn: psycopg.Connection, table: str, column: str, fi
     for name, data_type, udt, nullable, default, max_len in cols:
         if name == column:
             values[name] = _mention(data_type, max_len, file_id)
+        elif data_type.startswith("timestamp"):
+            values[name] = moment  # also where the database would default to its own now()
         elif nullable == "NO" and default is None:
-            values[name] = _dummy(data_type, udt)
+            values[name] = _dummy(data_type, udt, moment)
     query = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
         sql.Identifier(table),
         sql.SQL(", ").join(map(sql.Identifier, values)),
@@ -163,7 +166,7 @@ def build(url: str, root: Path, anchor: datetime, runs: int = 200) -> Scenario:
             if (table, column) not in snap_tables:
                 continue
             file_id = _upload(conn, root, tenant, anchor - OLD)
-            insert_referencing_row(conn, table, column, file_id)
+            insert_referencing_row(conn, table, column, file_id, anchor - OLD)
             sc.referenced[f"{table}.{column}"] = file_id
         # a purge removed the message files of older messages: their uploads are orphans now
         gone = conn.execute(
@@ -176,7 +179,7 @@ def build(url: str, root: Path, anchor: datetime, runs: int = 200) -> Scenario:
         sc.shared_key = f"upload_files/{tenant}/shared-{uuid.uuid4()}.pdf"
         sc.orphan_uploads.add(_upload(conn, root, tenant, anchor - OLD, key=sc.shared_key))
         keeper = _upload(conn, root, tenant, anchor - OLD, key=sc.shared_key)
-        insert_referencing_row(conn, "messages", "answer", keeper)
+        insert_referencing_row(conn, "messages", "answer", keeper, anchor - OLD)
         # tool files: one of a live conversation, one whose conversation is gone
         conversation = conn.execute("SELECT id FROM conversations LIMIT 1").fetchone()[0]
         for attr, conv in (("live_tool", conversation), ("orphan_tool", uuid.uuid4())):

@@ -86,6 +86,20 @@ def test_not_dify_database_fails_preflight(databases, run_dag, tmp_path):
     assert dr.state == DagRunState.FAILED and failed_task(states)
 
 
+def test_two_alembic_heads_are_an_ambiguous_version(databases):
+    """A supported head plus a second row (a half-applied merge, a hand edit) is refused: the
+    schema could be either version's."""
+    from dify_maintenance.db import connection, url_connector
+    from dify_maintenance.errors import UnsupportedDifyVersion
+    from dify_maintenance.schema import detect_version, snapshot
+
+    url = databases.fresh("1.14")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("insert into alembic_version (version_num) values ('ffffffffffff')")
+    with connection(url_connector(url)) as conn, pytest.raises(UnsupportedDifyVersion, match="ambiguous"):
+        detect_version(conn, snapshot(conn))
+
+
 def test_unknown_dify_version_fails_preflight(databases, run_dag, tmp_path):
     url = databases.fresh("1.14")
     before = rows(url)
@@ -101,7 +115,7 @@ def test_unreachable_archive_store_stops_before_purge(databases, run_dag, tmp_pa
     before = rows(url)
     blocked = tmp_path / "not-a-dir"
     blocked.write_text("a file where the archive folder should be")
-    dr, _, states = run_dag("dify_retention", url, archive_root=blocked)
+    dr, _, states = run_dag("dify_retention", url, conf={"dry_run": False}, archive_root=blocked)
     assert dr.state == DagRunState.FAILED
     assert states[("archive_gate", -1)] == "failed"
     assert all(state != "success" for (task, _), state in states.items() if task.startswith("purge"))

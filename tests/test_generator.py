@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import psycopg
 from conftest import ANCHOR, SMALL
 
@@ -29,10 +31,10 @@ def test_same_seed_same_data(databases):
 def test_shapes_present(databases):
     url = databases.fresh("1.14")
     with psycopg.connect(url) as conn:
-        q = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
-        old = "created_at < timestamp '2026-09-01'"
-        assert q(f"select count(*) from workflow_runs where status = 'running' and {old}") > 0
-        assert q(f"select count(*) from workflow_runs where status = 'paused' and {old}") > 0
+        q = lambda sql, *p: conn.execute(sql, p).fetchone()[0]  # noqa: E731
+        old = ANCHOR - timedelta(days=80)
+        assert q("select count(*) from workflow_runs where status = 'running' and created_at < %s", old) > 0
+        assert q("select count(*) from workflow_runs where status = 'paused' and created_at < %s", old) > 0
         assert (
             q(
                 "select min(c) from (select count(*) c from workflow_node_executions n join workflow_runs r on r.id = n.workflow_run_id group by n.workflow_run_id) x"
@@ -69,8 +71,10 @@ def test_shapes_present(databases):
         # end users created long ago that are still active
         assert (
             q(
-                "select count(*) from end_users e where e.created_at < timestamp '2026-05-01' and exists "
-                "(select 1 from conversations c where c.from_end_user_id = e.id and c.created_at > timestamp '2026-11-01')"
+                "select count(*) from end_users e where e.created_at < %s and exists "
+                "(select 1 from conversations c where c.from_end_user_id = e.id and c.created_at > %s)",
+                ANCHOR - timedelta(days=200),
+                ANCHOR - timedelta(days=21),
             )
             > 0
         )

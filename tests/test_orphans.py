@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from conftest import ANCHOR, SHARED_SCHEMAS
+from conftest import ANCHOR, SHARED_SCHEMAS, SUPPORTED_DUMPS
 from orphan_scenario import REFERENCE_PATHS, build, file_rows, mentioned_ids, tree
 from storage_helpers import MotoServer
 
@@ -49,7 +49,6 @@ def candidates(url: str, run_key: str) -> dict[str, dict]:
     return {str(r[1]) if r[1] else r[2]: {"kind": r[0], "key": r[2], "referenced_by": r[3], "outcome": r[4]} for r in rows}
 
 
-DUMPS = sorted(SHARED_SCHEMAS.glob("dify-*.sql")) if SHARED_SCHEMAS.is_dir() else []
 LATEST = SHARED_SCHEMAS / "dify-1.14.1.sql"
 needs_dumps = pytest.mark.skipif(not LATEST.is_file(), reason=f"real schema dumps not in {SHARED_SCHEMAS}")
 
@@ -139,7 +138,7 @@ def test_real_run_quarantines_and_one_restore_brings_everything_back(scenario_db
     assert box.restore()["already_back"] == moved["quarantined"]  # twice is harmless
 
 
-@pytest.mark.parametrize("dump", [d for d in DUMPS if d != LATEST], ids=lambda d: d.stem)
+@pytest.mark.parametrize("dump", [d for d in SUPPORTED_DUMPS if d != LATEST], ids=lambda d: d.stem)
 def test_every_dify_version_keeps_what_its_rows_reference(databases, tmp_path, dump):
     url = databases.fresh(empty=True)
     fixtures.load_dump(url, dump)
@@ -254,7 +253,9 @@ def test_retention_collects_the_files_only_purged_rows_referenced(databases, run
     monkeypatch.setenv(
         "AIRFLOW_CONN_DIFY_STORAGE", json.dumps({"conn_type": "generic", "extra": {"scheme": "fs", "root": str(root)}})
     )
-    dr, xcoms, states = run_dag("dify_retention", url, conf={"collect_files": True}, archive_root=tmp_path / "arch")
+    dr, xcoms, states = run_dag(
+        "dify_retention", url, conf={"collect_files": True, "dry_run": False}, archive_root=tmp_path / "arch"
+    )
     assert dr.state == DagRunState.SUCCESS, states
     files = xcoms["collect_files"]
     collected = files["outcomes"].get("upload_file: quarantined", 0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -59,7 +59,7 @@ def test_semantics_of_what_is_kept(databases, tmp_path):
     run_all(url, StoreConfig("fs", {"root": str(tmp_path / "a")}), "semantics")
     with psycopg.connect(url) as conn:
         q = lambda sql, *p: conn.execute(sql, p).fetchone()[0]  # noqa: E731
-        msg_cutoff = datetime(2026, 8, 24, 3)
+        msg_cutoff = ANCHOR - timedelta(days=90)
         # every remaining conversation older than the cutoff still has messages or an annotation
         assert (
             q(
@@ -159,8 +159,8 @@ def test_second_run_is_refused_while_one_holds_the_database(databases):
     with pytest.raises(AnotherRunActive, match="dify_retention/first"):
         retention.preflight(connector, pol, dag_id="dify_pre_upgrade_cleanup", run_id="second", logical_date=ANCHOR)
     # a retry of the same run is welcome and sees the cutoffs fixed the first time
-    again = retention.preflight(connector, pol, dag_id="dify_retention", run_id="first", logical_date=datetime(2027, 1, 1))
-    assert again["cutoffs"]["workflow_logs"] == "2026-10-23T03:00:00"
+    again = retention.preflight(connector, pol, dag_id="dify_retention", run_id="first", logical_date=ANCHOR + timedelta(days=40))
+    assert again["cutoffs"]["workflow_logs"] == (ANCHOR - timedelta(days=30)).isoformat()
 
 
 def test_dry_run_engine_reports_without_writing(databases):
@@ -188,7 +188,7 @@ def test_tenant_scope_leaves_other_tenants_alone(databases, tmp_path):
     with psycopg.connect(url) as conn:
         left = conn.execute(
             "select count(*) from workflow_runs where tenant_id = %s and created_at < %s and status = 'succeeded'",
-            [first, datetime(2026, 10, 23, 3)],
+            [first, ANCHOR - timedelta(days=30)],
         ).fetchone()[0]
     assert left == 0
 
@@ -305,7 +305,7 @@ def test_batch_sizer_follows_gitlab_steps():
 KILLED_WORKER = """
 import sys, time
 sys.path.insert(0, {plugins!r})
-from datetime import datetime
+from datetime import datetime, timedelta
 from dify_maintenance import purge, retention
 from dify_maintenance.stores import StoreConfig
 from dify_maintenance.db import url_connector

@@ -4,17 +4,18 @@ exactly, strategies are chosen with reasons, and rewrites wait for locks only as
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import timedelta
 
 import psycopg
 import pytest
+from conftest import ANCHOR
 
 from dify_maintenance import reclaim
 from dify_maintenance.db import connection, url_connector
 from dify_maintenance.errors import LockContention
 
 TABLE = "workflow_node_executions"
-CUTOFF = datetime(2026, 10, 23, 3)
+CUTOFF = ANCHOR - timedelta(days=30)
 
 
 def content(url: str, table: str, where: str = "true") -> tuple[int, int]:

@@ -78,7 +78,11 @@ def main() -> int:
     with open(log_path, "w") as log:
         subprocess.run([*airflow, "db", "migrate"], env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
         say("running dify_retention through Airflow (airflow dags test); full log in .demo/airflow-dags-test.log")
-        result = subprocess.run([*airflow, "dags", "test", "dify_retention"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        # dry_run off on purpose: the first run on a database is otherwise a dry run (first_run_dry_run)
+        conf = json.dumps({"dry_run": False})
+        result = subprocess.run(
+            [*airflow, "dags", "test", "dify_retention", "-c", conf], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     with psycopg.connect(url, row_factory=dict_row) as conn:
         row = conn.execute("SELECT outcome, report FROM dify_maintenance.history ORDER BY id DESC LIMIT 1").fetchone()
     if row:

@@ -31,8 +31,8 @@ from dify_maintenance.archive import ArchiveWriter, copy_out
 from dify_maintenance.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.errors import InvalidPolicy
 from dify_maintenance.filecheck import load_listing
-from dify_maintenance.quarantine import Quarantine, quarantine_id
 from dify_maintenance.forms import known_values
+from dify_maintenance.quarantine import Quarantine, quarantine_id
 from dify_maintenance.schema import detect_version, snapshot
 from dify_maintenance.sqltemplates import render
 from dify_maintenance.storage import DIFY_PREFIXES, PROTECTED_PREFIXES, is_protected

@@ -1,22 +1,60 @@
-"""Trigger-form Params. Every value defaults to null, meaning "use the deployment policy";
-JSON-schema validation rejects bad input before a run starts."""
+"""Trigger-form Params. In the retention form every value defaults to null, meaning "use the
+deployment policy", and each field says what that is; JSON-schema validation rejects bad input
+before a run starts. A run's conf may hold only these fields (``forms.check_conf``)."""
 
 from __future__ import annotations
 
 from airflow.sdk import Param
 
 from dify_maintenance.catalog import FAMILY_NAMES
-from dify_maintenance.policy import MAX_BATCH, MAX_DAYS, MIN_BATCH, MIN_DAYS, UUID_RE
+from dify_maintenance.policy import MAX_BATCH, MAX_DAYS, MIN_BATCH, MIN_DAYS, POLICY_VARIABLE, UUID_RE, load_defaults
 
 _UUID_LIST = {"type": ["null", "array"], "items": {"type": "string", "pattern": UUID_RE.pattern}}
+_POLICY_DEFAULTS = load_defaults()
+DEFAULT_CONN_ID = _POLICY_DEFAULTS["conn_id"]
+
+
+def _from_policy(key: str, what: str = "") -> str:
+    """The description of a field whose empty value means "the deployment's policy"."""
+    value = _POLICY_DEFAULTS[key]
+    shown = {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else (value or "none")
+    if isinstance(shown, list):
+        shown = ", ".join(shown) or "none"
+    return (
+        (what + " " if what else "")
+        + f"Empty: the deployment policy, {shown}{' days' if key.endswith('_days') else ''} by default "
+        f"(include/retention_policy.json) unless the Airflow Variable {POLICY_VARIABLE} sets another."
+    )
+
+
+def _scope(by_default: str) -> str:
+    return f"UUIDs, one per line. Empty: the deployment policy's list ({by_default} unless {POLICY_VARIABLE} names some)."
 
 
 def retention_params() -> dict[str, Param]:
     days = {"type": ["null", "integer"], "minimum": MIN_DAYS, "maximum": MAX_DAYS}
     return {
-        "workflow_logs_days": Param(None, title="Keep workflow logs (days)", section="Retention", **days),
-        "messages_days": Param(None, title="Keep messages and conversations (days)", section="Retention", **days),
-        "end_users_days": Param(None, title="Keep unreferenced end users (days)", section="Retention", **days),
+        "workflow_logs_days": Param(
+            None,
+            title="Keep workflow logs (days)",
+            section="Retention",
+            description=_from_policy("workflow_logs_days", "Ended workflow runs and their node executions, app logs, offloads."),
+            **days,
+        ),
+        "messages_days": Param(
+            None,
+            title="Keep messages and conversations (days)",
+            section="Retention",
+            description=_from_policy("messages_days", "Messages with their children; conversations with no message left."),
+            **days,
+        ),
+        "end_users_days": Param(
+            None,
+            title="Keep unreferenced end users (days)",
+            section="Retention",
+            description=_from_policy("end_users_days", "Only end users nothing remaining refers to."),
+            **days,
+        ),
         "families": Param(
             None,
             title="Table families",
@@ -24,40 +62,74 @@ def retention_params() -> dict[str, Param]:
             items={"type": "string", "enum": list(FAMILY_NAMES)},
             examples=list(FAMILY_NAMES),
             section="Scope",
+            description=_from_policy("families"),
         ),
-        "tenant_ids": Param(None, title="Only these tenants", section="Scope", **_UUID_LIST),
-        "exclude_tenant_ids": Param(None, title="Never these tenants", section="Scope", **_UUID_LIST),
-        "app_ids": Param(None, title="Only these apps", section="Scope", **_UUID_LIST),
-        "exclude_app_ids": Param(None, title="Never these apps", section="Scope", **_UUID_LIST),
+        "tenant_ids": Param(None, title="Only these tenants", section="Scope", description=_scope("every tenant"), **_UUID_LIST),
+        "exclude_tenant_ids": Param(
+            None, title="Never these tenants", section="Scope", description=_scope("none excluded"), **_UUID_LIST
+        ),
+        "app_ids": Param(None, title="Only these apps", section="Scope", description=_scope("every app"), **_UUID_LIST),
+        "exclude_app_ids": Param(
+            None, title="Never these apps", section="Scope", description=_scope("none excluded"), **_UUID_LIST
+        ),
         "batch_size": Param(
-            None, title="Root rows per batch", type=["null", "integer"], minimum=MIN_BATCH, maximum=MAX_BATCH, section="Execution"
+            None,
+            title="Root rows per batch",
+            type=["null", "integer"],
+            minimum=MIN_BATCH,
+            maximum=MAX_BATCH,
+            section="Execution",
+            description=_from_policy("batch_size", "A start: the size adapts toward the policy's batch_target_seconds."),
         ),
-        "dry_run": Param(None, title="Dry run (count only)", type=["null", "boolean"], section="Execution"),
+        "dry_run": Param(
+            None,
+            title="Dry run (count only)",
+            type=["null", "boolean"],
+            section="Execution",
+            description=_from_policy("dry_run", "Counts what a real run would delete and changes nothing.")
+            + " With first_run_dry_run (on by default) the first run on a database is a dry run unless this says off.",
+        ),
         "archive": Param(
             None,
             title="Archive before delete",
             type=["null", "boolean"],
             section="Execution",
-            description="Turning this off deletes without a way back; only do it on purpose.",
+            description=_from_policy("archive", "Turning this off deletes without a way back; only do it on purpose."),
         ),
-        "keep_curated": Param(None, title="Keep saved messages and annotations", type=["null", "boolean"], section="Execution"),
+        "keep_curated": Param(
+            None,
+            title="Keep saved messages and annotations",
+            type=["null", "boolean"],
+            section="Execution",
+            description=_from_policy("keep_curated"),
+        ),
         "build_missing_indexes": Param(
             None,
             title="Build missing supporting indexes",
             type=["null", "boolean"],
             section="Execution",
-            description="CREATE INDEX CONCURRENTLY where a lookup on a big table has no index; dropped after the run.",
+            description=_from_policy(
+                "build_missing_indexes",
+                "CREATE INDEX CONCURRENTLY where a lookup on a big table has no index; dropped after the run.",
+            ),
         ),
         "keep_built_indexes": Param(
-            None, title="Keep the indexes built for this run", type=["null", "boolean"], section="Execution"
+            None,
+            title="Keep the indexes built for this run",
+            type=["null", "boolean"],
+            section="Execution",
+            description=_from_policy("keep_built_indexes"),
         ),
         "collect_files": Param(
             None,
             title="Afterwards collect the files only purged rows referenced",
             type=["null", "boolean"],
             section="Files",
-            description="Runs the orphaned-files check (grace period, quarantine) for files created before the cutoff; "
-            "Dify's storage comes from the connection dify_storage.",
+            description=_from_policy(
+                "collect_files",
+                "Runs the orphaned-files check (grace period, quarantine) for files created before the cutoff; "
+                "Dify's storage comes from the connection dify_storage.",
+            ),
         ),
     }
 
@@ -125,11 +197,12 @@ def pre_upgrade_params() -> dict[str, Param]:
         "disk_check": Param(True, title="Check free disk before VACUUM FULL", type="boolean", section="Reclaim"),
         "dry_run": Param(True, title="Dry run (measure and plan only)", type="boolean", section="Safety"),
         "confirm_database": Param(
-            "",
+            None,
             title="Type the database name to allow a real run",
-            type="string",
+            type=["null", "string"],
             section="Safety",
-            description="Must equal the Dify database's name when dry run is off.",
+            description="Leave empty for a dry run. With dry run off it must equal the name of the Dify database "
+            f"(the Schema field of the Airflow connection {DEFAULT_CONN_ID}); a dry run's report prints the name to type.",
         ),
     }
 

@@ -55,6 +55,7 @@ class Policy:
     keep_built_indexes: bool = False
     unindexed_lookup_max_mb: int = 100
     collect_files: bool = False
+    first_run_dry_run: bool = True
     storage_conn_id: str = "dify_storage"
     archive_conn_id: str = "dify_archive"
     conn_id: str = "dify_db"
@@ -135,6 +136,7 @@ def validate(data: dict[str, Any]) -> Policy:
             "build_missing_indexes",
             "keep_built_indexes",
             "collect_files",
+            "first_run_dry_run",
         )
     }
     unindexed_limit = _int(data, "unindexed_lookup_max_mb", 0, 10_000_000, errors)

@@ -17,8 +17,8 @@ from dify_maintenance.backup import BackupRequest
 from dify_maintenance.catalog import FAMILY_NAMES
 from dify_maintenance.db import DbTarget, connection, execute, fetch_one
 from dify_maintenance.errors import InvalidPolicy
-from dify_maintenance.policy import Policy, from_dict, resolve
 from dify_maintenance.forms import known_values
+from dify_maintenance.policy import Policy, from_dict, resolve
 from dify_maintenance.schema import detect_version, snapshot
 from dify_maintenance.stores import StoreConfig
 
@@ -41,7 +41,7 @@ class Request:
     disk_check: bool = True
     archive: bool = False
     dry_run: bool = True
-    confirm_database: str = ""
+    confirm_database: str | None = None
     errors: tuple[str, ...] = field(default=(), compare=False)
 
     def backup_request(self) -> BackupRequest:
@@ -256,4 +256,6 @@ def render_lines(rep: dict) -> list[str]:
             f" -> {after['total_bytes'] / 1e6:.1f} MB" if after else " (not run)"
         )
         lines.append(f"reclaim {table}: {entry['strategy']} — {entry['reason']}; {sizes}")
+    if rep.get("dry_run") and rep.get("database"):
+        lines.append(f"dry run: nothing was changed. For the real run: dry_run off and confirm_database {rep['database']!r}")
     return lines

@@ -6,8 +6,24 @@ from dify_maintenance import state
 from dify_maintenance.db import Connector, connection
 from dify_maintenance.orphans import render_lines
 
+TITLES = {
+    "dify_retention": "Dify retention report",
+    "dify_pre_upgrade_cleanup": "Dify pre-upgrade cleanup report",
+}
+# The task log pane in Airflow's UI shows about this many characters without wrapping.
+WIDTH = 110
 
-def build(ctx: dict, plan: dict, gate: dict, results: list[dict], vacuumed: dict, verified: dict | None, outcome: str) -> dict:
+
+def build(
+    ctx: dict,
+    plan: dict,
+    gate: dict,
+    results: list[dict],
+    vacuumed: dict,
+    verified: dict | None,
+    outcome: str,
+    errors: dict[str, str] | None = None,
+) -> dict:
     tables: dict[str, dict] = {}
     for result in results:
         for table, c in result["tables"].items():
@@ -35,20 +51,30 @@ def build(ctx: dict, plan: dict, gate: dict, results: list[dict], vacuumed: dict
     deferred = {r["family"]: r["deferred"] for r in results if r.get("deferred")}
     if outcome == "success" and deferred:
         outcome = "deferred"
+    errors = dict(errors or {})
+    first_error = next(iter(errors.items()), None)
+    counter = "would_delete" if dry_run else "deleted"
+    per_family: dict[str, int] = {}
+    for row in tables.values():
+        per_family[row["family"]] = per_family.get(row["family"], 0) + row[counter]
     return {
         "run_key": ctx["run_key"],
+        "dag_id": ctx.get("dag_id", ctx["run_key"].partition("/")[0]),
         "outcome": outcome,
         "dry_run": dry_run,
         "dify_version": ctx["dify_version"],
+        "started_at": ctx.get("started_at"),
         "cutoffs": ctx["cutoffs"],
         "archive": gate.get("archive"),
         "families": {
             r["family"]: {"batches": r["batches"], "seconds": r["seconds"], "walks": r["walks"], "notes": r["notes"]}
             for r in results
         },
+        "per_family": per_family,
         "tables": tables,
         "total_deleted": sum(r["deleted"] for r in tables.values()),
         "total_would_delete": sum(r["would_delete"] for r in tables.values()),
+        "total_archived": sum(r["archived"] for r in tables.values()),
         "verify": {"failed": verified["failed"], "checks": len(verified["checks"])} if verified else None,
         "curated_kept": "saved messages and annotations are kept (keep_curated); messages and conversations they belong to stay"
         if ctx["policy"].get("keep_curated")
@@ -56,6 +82,8 @@ def build(ctx: dict, plan: dict, gate: dict, results: list[dict], vacuumed: dict
         "notes": ctx.get("notes", []),
         "unindexed_lookups": ctx.get("unindexed_lookups", []),
         "deferred": deferred,
+        "errors": errors,
+        "error": f"{first_error[0]}: {first_error[1]}" if first_error else None,
         "indexes_built": [name for r in results for name in r.get("indexes", {}).get("built", [])],
         "vacuum": vacuumed,
     }
@@ -65,45 +93,96 @@ def _mb(value: int | None) -> str:
     return "-" if value is None else f"{value / 1_048_576:.1f}"
 
 
-def render_text(report: dict) -> str:
-    """A fixed-width table for the task log and the demo."""
+def _count(n: int) -> str:
+    return f"{n:,}"
+
+
+def summary_lines(report: dict) -> list[str]:
+    """What a person needs first: the outcome, what was deleted per family, the cutoffs, what
+    was deferred and why, the first error. Also the run's note on the run page."""
+    dry = report["dry_run"]
+    verb = "would delete" if dry else "deleted"
+    total = report["total_would_delete"] if dry else report["total_deleted"]
+    head = f"{report['outcome'].upper()}" + (" (DRY RUN: nothing was changed)" if dry else "")
+    head += f" · Dify {report['dify_version']}"
+    lines = [head]
+    families = ", ".join(f"{fam} {_count(n)}" for fam, n in report.get("per_family", {}).items())
+    archived = "" if dry else f"; archived {_count(report.get('total_archived', 0))}"
+    lines.append(f"{verb} {_count(total)} rows" + (f" ({families})" if families else "") + archived)
+    if report["cutoffs"]:
+        lines.append("older than: " + ", ".join(f"{k} {v[:16].replace('T', ' ')}" for k, v in report["cutoffs"].items()))
+    for fam, reason in report.get("deferred", {}).items():
+        lines.append(f"DEFERRED {fam}: {reason} (the next run continues)")
+    if report.get("error"):
+        lines.append(f"error: {report['error']}")
+    return lines
+
+
+def index_line(report: dict) -> str | None:
+    """The unindexed lookups, folded into one line with what to do about them (the full list
+    with the statements stays in the report's ``unindexed_lookups``)."""
+    lookups = report.get("unindexed_lookups") or []
+    if not lookups:
+        return None
+    return f"indexes: {len(lookups)} lookups have no supporting index (each batch scans); fix: turn on build_missing_indexes"
+
+
+def _wrap(line: str, indent: str = "  ") -> list[str]:
+    """Long lines broken at spaces to fit the log pane."""
+    out: list[str] = []
+    while len(line) > WIDTH:
+        cut = line.rfind(" ", 0, WIDTH)
+        cut = cut if cut > len(indent) else WIDTH
+        out.append(line[:cut])
+        line = indent + line[cut:].lstrip()
+    out.append(line)
+    return out
+
+
+def render_text(report: dict, title: str | None = None) -> str:
+    """The readable report: summary first, then a table that fits the log pane, then details."""
     dry = report["dry_run"]
     head = "would delete" if dry else "deleted"
-    lines = [
-        f"Dify retention report  {report['run_key']}",
-        f"outcome: {report['outcome']}   Dify {report['dify_version']}   archive: {report['archive']}"
-        + ("   DRY RUN" if dry else ""),
-        "cutoffs: " + ", ".join(f"{k} < {v}" for k, v in report["cutoffs"].items()),
+    title = title or TITLES.get(report.get("dag_id", ""), "Dify maintenance report")
+    lines = [f"{title}  {report['run_key']}", "=" * min(WIDTH, len(title) + 2 + len(report["run_key"]))]
+    for line in summary_lines(report):
+        lines.extend(_wrap(line))
+    lines.append(f"archive: {report['archive']}")
+    if (folded := index_line(report)) is not None:
+        lines.extend(_wrap(folded))
+    lines += [
         "",
-        f"{'table':36} {'family':14} {'matched':>9} {head:>12} {'archived':>9} {'orphans':>8} "
-        f"{'MB before':>10} {'MB after':>9}  kept (why)",
-        "-" * 140,
+        f"{'table':34} {'family':13} {'matched':>9} {head:>12} {'archived':>9} {'orphans':>7} {'MB before':>9} {'MB after':>8}",
+        "-" * WIDTH,
     ]
+    kept_lines: list[str] = []
     for table, row in sorted(report["tables"].items(), key=lambda kv: (kv[1]["family"], kv[0])):
-        kept = "; ".join(f"{n} {reason}" for reason, n in row["kept"].items()) or ""
         lines.append(
-            f"{table:36} {row['family']:14} {row['matched']:>9} {row['would_delete' if dry else 'deleted']:>12} "
-            f"{row['archived']:>9} {row['orphans']:>8} {_mb(row['bytes_before']):>10} {_mb(row['bytes_after']):>9}  {kept}"
+            f"{table[:34]:34} {row['family'][:13]:13} {row['matched']:>9} {row['would_delete' if dry else 'deleted']:>12} "
+            f"{row['archived']:>9} {row['orphans']:>7} {_mb(row['bytes_before']):>9} {_mb(row['bytes_after']):>8}"
         )
-    lines.append("-" * 140)
-    total = report["total_would_delete"] if dry else report["total_deleted"]
-    lines.append(f"rows {head}: {total}")
+        if row["kept"]:
+            kept_lines.append(f"kept in {table}: " + "; ".join(f"{n} {reason}" for reason, n in row["kept"].items()))
+    lines.append("-" * WIDTH)
+    for line in kept_lines:
+        lines.extend(_wrap(line))
     for fam, info in report["families"].items():
-        lines.append(
-            f"{fam}: {info['batches']} batches in {info['seconds']:.2f}s; "
-            + "; ".join(f"{k} by {v}" for k, v in info["walks"].items())
-        )
+        lines.extend(_wrap(f"{fam}: {info['batches']} batches in {info['seconds']:.2f}s"))
+        for k, v in info["walks"].items():
+            lines.extend(_wrap(f"  walk {k} by {v}", "    "))
     for table, v in (report.get("vacuum") or {}).items():
         if "dead_before" in v:
-            lines.append(
-                f"vacuum {table}: dead tuples {v['dead_before']} -> {v['dead_after']}, reusable space "
-                f"{_mb(v.get('reclaimable_after'))} MB ({v.get('method', 'statistics')}); a rewrite returns it to the OS"
+            lines.extend(
+                _wrap(
+                    f"vacuum {table}: dead tuples {v['dead_before']} -> {v['dead_after']}, reusable "
+                    f"{_mb(v.get('reclaimable_after'))} MB ({v.get('method', 'statistics')}); a rewrite returns it to the OS"
+                )
             )
     if report["verify"]:
         lines.append(f"verify: {report['verify']['checks']} checks, {report['verify']['failed']} failed")
-    lines.append(f"curated content: {report['curated_kept']}")
-    for fam, reason in report.get("deferred", {}).items():
-        lines.append(f"DEFERRED {fam}: {reason}")
+    lines.extend(_wrap(f"curated content: {report['curated_kept']}"))
+    for task_id, error in (report.get("errors") or {}).items():
+        lines.extend(_wrap(f"error in {task_id}: {error}"))
     if report.get("files"):
         lines.append("")
         lines.extend(render_lines(report["files"]))
@@ -112,10 +191,25 @@ def render_text(report: dict) -> str:
     for name in report.get("indexes_dropped", []):
         lines.append(f"temporary index dropped: {name}")
     for note in report["notes"]:
-        lines.append(f"note: {note}")
-    for lookup in report.get("unindexed_lookups", []):
-        lines.append(f"warning: {lookup}")
+        lines.extend(_wrap(f"note: {note}"))
     return "\n".join(lines)
+
+
+def note_text(report: dict, title: str | None = None) -> str:
+    """The run's note on Airflow's run page (at most 1000 characters, Markdown)."""
+    title = title or TITLES.get(report.get("dag_id", ""), "Dify maintenance report")
+    text = f"**{title}**\n\n" + "\n".join(f"- {line}" for line in summary_lines(report))
+    return text[:1000]
+
+
+def record_failure(connector: Connector, report: dict) -> bool:
+    """A run that failed before its preflight finished: into the history, but only where our
+    schema already exists (a database that failed the checks gets nothing written into it)."""
+    with connection(connector) as conn:
+        if not state.has_history(conn):
+            return False
+        state.append_history(conn, run_key=report["run_key"], dag_id=report["dag_id"], outcome="failed", report=report)
+    return True
 
 
 def record(connector: Connector, ctx: dict, report: dict) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from dify_maintenance import catalog, indexes, purge, reclaim, state
@@ -51,12 +52,24 @@ def context_from(ctx: dict) -> purge.RunContext:
     )
 
 
-def preflight(connector: Connector, policy: Policy, *, dag_id: str, run_id: str, logical_date: datetime) -> dict:
+def preflight(
+    connector: Connector,
+    policy: Policy,
+    *,
+    dag_id: str,
+    run_id: str,
+    logical_date: datetime,
+    first_run_guard: bool = False,
+) -> dict:
     """Check everything that can be checked before a row is touched, then claim the database.
 
     Stops with a clear message when the connection fails, the database is not Dify, its
     version is unknown, or another maintenance run holds it. The cutoffs are fixed here and
     stored: a retry of any later task reads these, never newer ones.
+
+    ``first_run_guard`` (the policy's ``first_run_dry_run``, unless the run's form chose dry run
+    or not itself) makes the first run of ``dag_id`` on this database a dry run: unpausing the
+    DAG starts a run at once, and its first report should say what it would delete.
     """
     run_key = run_key_for(dag_id, run_id)
     with connection(connector) as conn:
@@ -76,6 +89,13 @@ def preflight(connector: Connector, policy: Policy, *, dag_id: str, run_id: str,
                 notes.extend(n for n in plan.notes if n not in notes)
                 lookups.update({(lk.table, lk.column): lk for lk in plan.lookups})
         state.ensure_schema(conn)
+        if first_run_guard and policy.first_run_dry_run and not policy.dry_run and not state.ran_before(conn, dag_id, run_key):
+            policy = replace(policy, dry_run=True)
+            notes.insert(
+                0,
+                f"first run of {dag_id} on this database, so a dry run (policy first_run_dry_run): the next run "
+                "deletes; to purge now, trigger with dry_run off",
+            )
         if not policy.dry_run:
             state.claim(conn, run_key)
         row = state.record_run(
@@ -162,18 +182,23 @@ def archive_gate(policy: Policy, store: StoreConfig | None) -> dict:
     return {"archive": check_store(store)}
 
 
-def stop_condition(ctx: dict, policy: Policy, stop_requested: Callable[[], bool] | None) -> Callable[[], str | None]:
+def stop_condition(
+    ctx: dict, policy: Policy, stop_requested: Callable[[], bool] | None, db_now: datetime
+) -> Callable[[], str | None]:
     """Why the purge should end after the current batch, if it should: the run's time budget
-    (counted from preflight, so retries do not extend it) or the operator's stop switch."""
-    budget_end = (
-        datetime.fromisoformat(ctx["started_at"]) + timedelta(minutes=policy.time_budget_minutes)
-        if policy.time_budget_minutes
-        else None
-    )
+    (counted from preflight, so retries do not extend it) or the operator's stop switch.
+
+    The budget's start was stamped by the database's clock; what is left of it is measured
+    against that same clock (``db_now``) once, then counted down on this worker's monotonic
+    clock, so a worker whose wall clock is off never ends (or extends) a purge wrongly."""
+    deadline = None
+    if policy.time_budget_minutes:
+        budget_end = datetime.fromisoformat(ctx["started_at"]) + timedelta(minutes=policy.time_budget_minutes)
+        deadline = time.monotonic() + (budget_end - db_now).total_seconds()
     last_asked = [0.0]
 
     def check() -> str | None:
-        if budget_end is not None and datetime.now(UTC) >= budget_end:
+        if deadline is not None and time.monotonic() >= deadline:
             return f"time budget of {policy.time_budget_minutes} minutes used up"
         if stop_requested is not None and time.monotonic() - last_asked[0] >= STOP_POLL_SECONDS:
             last_asked[0] = time.monotonic()
@@ -205,8 +230,11 @@ def run_purge(
             ctx["archive_prefix"],
             {"run_key": ctx["run_key"], "dify_version": ctx["dify_version"], "cutoff": ctx["cutoffs"][family_name]},
         )
+    with connection(connector) as conn:
+        db_now = fetch_one(conn, "introspect/server.sql")["now"]
     try:
-        result = purge.purge_family(connector, run_ctx, fam, policy, writer, stop_condition(ctx, policy, stop_requested))
+        stop = stop_condition(ctx, policy, stop_requested, db_now)
+        result = purge.purge_family(connector, run_ctx, fam, policy, writer, stop)
     finally:
         if writer is not None:
             writer.close()

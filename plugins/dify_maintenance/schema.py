@@ -120,10 +120,17 @@ def detect_version(conn: psycopg.Connection, snap: SchemaSnapshot) -> DifyVersio
     if not snap.has_table("alembic_version") or missing:
         what = "no alembic_version table" if not snap.has_table("alembic_version") else "missing " + ", ".join(missing)
         raise NotDifyDatabase(f"this database is not a Dify database ({what}); check the connection")
-    row = fetch_one(conn, "introspect/alembic_head.sql")
-    if row is None:
+    rows = fetch_all(conn, "introspect/alembic_head.sql")
+    if not rows:
         raise NotDifyDatabase("alembic_version is empty: Dify's migrations never ran on this database")
-    revision = row["version_num"]
+    if len(rows) > 1:
+        # Dify has one linear migration chain: two heads mean a half-applied branch merge or a
+        # hand edit, and the schema could be either version's. Guessing could purge by the wrong rules.
+        raise UnsupportedDifyVersion(
+            f"alembic_version holds {len(rows)} revisions ({', '.join(r['version_num'] for r in rows)}): the schema "
+            "version is ambiguous; fix alembic_version (Dify's flask db upgrade leaves exactly one) and run again"
+        )
+    revision = rows[0]["version_num"]
     table = version_table()
     heads = {rev: ver for ver, rev in table["release_heads"].items()}
     release = heads.get(revision) or table["first_release"].get(revision)

@@ -48,8 +48,10 @@ def record_run(
     return row
 
 
-def get_run(conn: psycopg.Connection, run_key: str) -> dict | None:
-    return fetch_one(conn, "state/get_run.sql", {"run_key": run_key})
+def ran_before(conn: psycopg.Connection, dag_id: str, run_key: str) -> bool:
+    """True when another run of ``dag_id`` was recorded on this database (retries of ``run_key`` do not count)."""
+    row = fetch_one(conn, "state/earlier_run.sql", {"dag_id": dag_id, "run_key": run_key})
+    return bool(row and row["found"])
 
 
 def finish_run(conn: psycopg.Connection, run_key: str, outcome: str) -> None:
@@ -128,6 +130,11 @@ def save_progress(conn: psycopg.Connection, run_key: str, progress: Progress) ->
             "counters": Jsonb(progress.counters or {}),
         },
     )
+
+
+def has_history(conn: psycopg.Connection) -> bool:
+    row = fetch_one(conn, "state/has_history.sql")
+    return bool(row and row["found"])
 
 
 def append_history(conn: psycopg.Connection, *, run_key: str, dag_id: str, outcome: str, report: dict) -> int:

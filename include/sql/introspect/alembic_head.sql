@@ -1,2 +1,2 @@
--- The Dify schema revision, or nothing when the table is missing (not a Dify database).
-SELECT version_num FROM public.alembic_version
+-- The Dify schema revision(s): exactly one row on a healthy Dify database.
+SELECT version_num FROM public.alembic_version ORDER BY version_num

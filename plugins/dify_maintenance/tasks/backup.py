@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from airflow.sdk import get_current_context, task
+from airflow.sdk import task
 
 from dify_maintenance import backup as backup_mod
 from dify_maintenance.backup import BackupRequest
@@ -12,7 +12,7 @@ from dify_maintenance.db import airflow_connector, connection
 from dify_maintenance.policy import Policy
 from dify_maintenance.schema import detect_version, snapshot
 from dify_maintenance.stores import check_store
-from dify_maintenance.tasks.common import backup_store, current_policy, fail_fast
+from dify_maintenance.tasks.common import backup_store, current_policy, fail_fast, run_params
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def _conn_id() -> str:
 @fail_fast
 def preflight() -> dict:
     """The database is Dify and reachable, the request is valid, the store takes and gives back bytes."""
-    params = dict(get_current_context()["params"])
+    params = run_params()
     req = _request(params)
     conn_id = _conn_id()
     with connection(airflow_connector(conn_id)) as conn:
@@ -50,7 +50,7 @@ def preflight() -> dict:
 @fail_fast
 def dump(ready: dict) -> dict:
     """pg_dump in directory format with parallel jobs, stored with a sha256 manifest."""
-    params = dict(get_current_context()["params"])
+    params = run_params()
     return backup_mod.create(airflow_connector(ready["conn_id"]), backup_store(), _request(params))
 
 
@@ -58,7 +58,7 @@ def dump(ready: dict) -> dict:
 @fail_fast
 def verify(ready: dict, manifest: dict) -> dict:
     """Read it back: sha256 of every file, pg_restore --list, optionally a scratch restore."""
-    params = dict(get_current_context()["params"])
+    params = run_params()
     target = airflow_connector(ready["conn_id"])
     return backup_mod.verify(target, backup_store(), manifest["backup_id"], restore_check=bool(params["restore_check"]))
 
@@ -67,7 +67,7 @@ def verify(ready: dict, manifest: dict) -> dict:
 @fail_fast
 def rotate(ready: dict, verified: dict) -> dict:
     """Drop backups beyond the count or age limits; never the newest verified one."""
-    params = dict(get_current_context()["params"])
+    params = run_params()
     target = airflow_connector(ready["conn_id"])
     return backup_mod.rotate(
         backup_store(), target.dbname, keep_count=int(params["keep_count"]), keep_days=int(params["keep_days"])

@@ -3,24 +3,46 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
 
 from airflow.sdk import Variable, get_current_context
 from airflow.sdk.exceptions import AirflowFailException
 
+from dify_maintenance import forms
 from dify_maintenance import policy as policy_mod
+from dify_maintenance import report as report_mod
 from dify_maintenance.db import Connector, airflow_connector
 from dify_maintenance.errors import MaintenanceError
 from dify_maintenance.policy import Policy
 from dify_maintenance.stores import StoreConfig, default_backup_store, store_from_airflow
 
 
-def current_policy() -> Policy:
-    """Defaults, the deployment Variable, then this run's Params: validated before any connection."""
+def run_params() -> dict:
+    """This run's form values, and only those: a ``conf`` key the DAG's form does not declare
+    fails the run before anything connects (Airflow itself passes unknown keys on)."""
     context = get_current_context()
+    declared = context["dag"].params
+    forms.check_conf(context["dag_run"].conf or {}, declared.keys(), context["dag"].dag_id)
+    params = context["params"]
+    return {name: params[name] for name in declared}
+
+
+def current_policy(run_values: dict | None = None) -> Policy:
+    """Defaults, the deployment Variable, then ``run_values`` (the retention form's fields):
+    validated before any connection. Other DAGs read only the deployment's policy (its
+    connection ids) and pass nothing."""
     variable = Variable.get(policy_mod.POLICY_VARIABLE, default=None)
-    return policy_mod.resolve(variable, dict(context["params"]))
+    return policy_mod.resolve(variable, run_values)
+
+
+def run_moment(dag_run) -> datetime:
+    """The run's own "now": its logical date (a scheduled run), else when it was triggered.
+    Every cutoff and grace period of a run is measured from it, never from the wall clock, so
+    retries agree with the first try and tests can build scenarios around it."""
+    return dag_run.logical_date or dag_run.run_after
 
 
 def recorded_policy(ctx: dict) -> Policy:
@@ -46,23 +68,55 @@ def label(name: str) -> None:
     get_current_context()["family_label"] = name
 
 
+log = logging.getLogger(__name__)
+
 F = TypeVar("F", bound=Callable)
+
+
+ERROR_XCOM_KEY = "error"
+
+
+def error_line(exc: BaseException) -> str:
+    """One line a person can act on: the error's class and its first line."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]
 
 
 def fail_fast(fn: F) -> F:
     """Bad input, a wrong connection or a broken invariant will not heal on retry: fail the task
-    at once with the operator message. Retryable errors (lock contention) keep their retries."""
+    at once with the operator message. Retryable errors (lock contention, a store that timed out)
+    keep their retries. Either way the error is kept as the task's ``error`` XCom, so the report
+    (and the history, the alert and the run's note) can say what went wrong."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except MaintenanceError as exc:
-            if exc.retryable:
-                raise
-            raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+        except Exception as exc:
+            _record_error(exc)
+            if isinstance(exc, MaintenanceError) and not exc.retryable:
+                raise AirflowFailException(error_line(exc)) from exc
+            raise
 
     return wrapper  # type: ignore[return-value]
+
+
+def _record_error(exc: Exception) -> None:
+    try:
+        get_current_context()["ti"].xcom_push(ERROR_XCOM_KEY, error_line(exc))
+    except Exception:  # no context outside a task; the exception itself still propagates
+        log.debug("could not record the error as an XCom", exc_info=True)
+
+
+def task_errors(ti, task_ids) -> dict[str, str]:
+    """The errors the run's tasks recorded, by task (a mapped task's distinct errors joined)."""
+    found: dict[str, str] = {}
+    for task_id in task_ids:
+        value = ti.xcom_pull(task_ids=task_id, key=ERROR_XCOM_KEY)
+        messages = [value] if isinstance(value, str) else [v for v in value or () if v]
+        if messages:
+            found[task_id] = "; ".join(dict.fromkeys(messages))
+    return found
 
 
 def stop_switch() -> bool:
@@ -79,10 +133,47 @@ def backup_store() -> StoreConfig:
     return store_from_airflow(BACKUP_STORE_CONN_ID, default_backup_store())
 
 
-def preflight_context(ti, what_was_spared: str) -> dict:
-    """The run's context for a report task; without it the run never started, and the report
-    says so instead of failing on a missing key."""
+SUMMARY_XCOM_KEY = "summary"
+
+
+def run_errors() -> dict[str, str]:
+    """The errors this run's other tasks recorded, in the DAG's task order."""
+    context = get_current_context()
+    own = context["ti"].task_id
+    return task_errors(context["ti"], [task_id for task_id in context["dag"].task_ids if task_id != own])
+
+
+def publish_summary(note: str) -> None:
+    """The report's summary for the run page: our listener plugin (plugins/dify_maintenance_notes.py)
+    copies it into the run's note when the run ends. A task cannot set the note itself."""
+    get_current_context()["ti"].xcom_push(SUMMARY_XCOM_KEY, note)
+
+
+def preflight_context(ti, what_was_spared: str, title: str) -> dict:
+    """The run's context for a report task. Without it the run never started: the report then
+    records the failure (in the history table when this database already has one; a database
+    that failed the checks gets nothing written into it), publishes it for the run page and
+    fails with the first error, instead of failing on a missing key."""
     ctx = ti.xcom_pull(task_ids="preflight")
-    if not ctx:
-        raise AirflowFailException(f"preflight did not complete, so {what_was_spared}; see its log")
-    return ctx
+    if ctx:
+        return ctx
+    dag_run = get_current_context()["dag_run"]
+    errors = run_errors()
+    first = next(iter(errors.items()), None)
+    error = f"{first[0]}: {first[1]}" if first else "preflight did not complete"
+    rep = {"run_key": f"{dag_run.dag_id}/{dag_run.run_id}", "dag_id": dag_run.dag_id, "outcome": "failed", "error": error}
+    rep["errors"] = errors
+    try:
+        recorded = report_mod.record_failure(connector_for(current_policy()), rep)
+    except Exception as exc:  # the database may be what failed; the log, the alert and the note still say it
+        recorded = False
+        log.warning("could not record the failed run in the history table: %s", error_line(exc))
+    log.error(
+        "%s: FAILED before anything was claimed; %s. %s%s",
+        title,
+        error,
+        what_was_spared.capitalize(),
+        " (recorded in dify_maintenance.history)" if recorded else "",
+    )
+    publish_summary(f"**{title}**\n\n- FAILED before anything started: {what_was_spared}\n- error: {error}"[:1000])
+    raise AirflowFailException(f"preflight did not complete, so {what_was_spared}: {error}")

@@ -12,13 +12,13 @@ from dify_maintenance import filecheck, migration, storage
 from dify_maintenance.db import airflow_connector
 from dify_maintenance.errors import InvalidPolicy
 from dify_maintenance.stores import StoreConfig, check_store
-from dify_maintenance.tasks.common import current_policy, fail_fast
+from dify_maintenance.tasks.common import current_policy, fail_fast, run_params
 
 log = logging.getLogger(__name__)
 
 
 def _params() -> dict:
-    return dict(get_current_context()["params"])
+    return run_params()
 
 
 def _stores(params: dict) -> tuple[StoreConfig, StoreConfig]:

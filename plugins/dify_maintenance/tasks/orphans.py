@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 
 from airflow.sdk import TriggerRule, Variable, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
@@ -14,7 +15,17 @@ from dify_maintenance.errors import InvalidPolicy
 from dify_maintenance.orphans import Request
 from dify_maintenance.report import record
 from dify_maintenance.stores import StoreConfig
-from dify_maintenance.tasks.common import archive_store, connector_for, current_policy, fail_fast, preflight_context
+from dify_maintenance.tasks.common import (
+    archive_store,
+    connector_for,
+    current_policy,
+    fail_fast,
+    preflight_context,
+    publish_summary,
+    run_errors,
+    run_moment,
+    run_params,
+)
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +36,7 @@ SCHEDULE_VARIABLE = "dify_maintenance_orphans"
 
 def _request() -> Request:
     context = get_current_context()
-    params = dict(context["params"])
+    params = run_params()
     if context["dag_run"].run_type == "scheduled":
         raw = Variable.get(SCHEDULE_VARIABLE, default=None)
         if raw:
@@ -61,6 +72,7 @@ def preflight() -> dict:
         dag_id=dag_run.dag_id,
         run_id=dag_run.run_id,
         archive_store=archive_store(current_policy()),
+        now=run_moment(dag_run),
     )
 
 
@@ -108,10 +120,10 @@ def collect(ctx: dict, found: dict) -> dict:
 @fail_fast
 def empty_quarantine(ctx: dict, collected: dict) -> dict:
     """Delete, for good, quarantines older than the chosen number of days (real runs)."""
+    store, days, now = dify_store(ctx["request"]), ctx["request"]["quarantine_days"], datetime.fromisoformat(ctx["now"])
     if ctx["request"]["dry_run"]:
-        due = quarantine.expired(dify_store(ctx["request"]), ctx["request"]["quarantine_days"])
-        return {"would_empty": [q["quarantine_id"] for q in due]}
-    return {"emptied": quarantine.empty(dify_store(ctx["request"]), ctx["request"]["quarantine_days"])}
+        return {"would_empty": [q["quarantine_id"] for q in quarantine.expired(store, days, now)]}
+    return {"emptied": quarantine.empty(store, days, now)}
 
 
 @task(trigger_rule=TriggerRule.ALL_DONE)
@@ -119,7 +131,7 @@ def empty_quarantine(ctx: dict, collected: dict) -> dict:
 def report() -> dict:
     """Print the report, append it to history and release the database (always runs)."""
     ti = get_current_context()["ti"]
-    ctx = preflight_context(ti, "nothing was examined or moved")
+    ctx = preflight_context(ti, "nothing was examined or moved", "Dify orphaned files")
     listed = ti.xcom_pull(task_ids="inventory") or {}
     found = ti.xcom_pull(task_ids="candidates") or {}
     collected = ti.xcom_pull(task_ids="collect") or {}
@@ -128,10 +140,15 @@ def report() -> dict:
     final = orphans.summary(db, ctx)
     complete = bool(found) and bool(collected) and emptied is not None
     rep = orphans.build_report(ctx, listed, final, found.get("csv", {}), collected, emptied or {}, complete)
-    log.info("\n%s", "\n".join(orphans.render_lines(rep)))
+    rep["errors"] = run_errors()
+    rep["error"] = next((f"{task}: {error}" for task, error in rep["errors"].items()), None)
+    lines = orphans.render_lines(rep)
+    log.info("\n%s", "\n".join(lines))
     record(db, ctx, rep)
+    publish_summary("\n".join(lines[:2] + ([f"error: {rep['error']}"] if rep["error"] else []))[:1000])
     if not complete:
-        raise AirflowFailException("orphaned-files run did not complete; see the failed task. A rerun starts again safely.")
+        why = rep["error"] or "see the failed task"
+        raise AirflowFailException(f"orphaned-files run did not complete ({why}). A rerun starts again safely.")
     return {k: rep[k] for k in ("outcome", "dry_run", "candidates", "candidate_bytes")}
 
 
@@ -139,7 +156,7 @@ def report() -> dict:
 @fail_fast
 def restore() -> dict:
     """Move a quarantine's objects back and re-insert the rows its run deleted (idempotent)."""
-    params = dict(get_current_context()["params"])
+    params = run_params()
     qid = (params.get("quarantine_id") or "").strip()
     if not qid:
         raise InvalidPolicy("quarantine_id is required (the report of the run that quarantined names it)")

@@ -16,7 +16,11 @@ from dify_maintenance.tasks.common import (
     deletion_store,
     fail_fast,
     preflight_context,
+    publish_summary,
     recorded_policy,
+    run_errors,
+    run_moment,
+    run_params,
 )
 
 log = logging.getLogger(__name__)
@@ -27,12 +31,11 @@ log = logging.getLogger(__name__)
 def preflight() -> dict:
     """Validate the form (typed confirmation included), detect Dify, claim the database, fix the cutoff."""
     context = get_current_context()
-    req = preupgrade.request_from(dict(context["params"]))
+    req = preupgrade.request_from(run_params())
     policy = preupgrade.policy_for(req, Variable.get(POLICY_VARIABLE, default=None))
     dag_run = context["dag_run"]
-    logical = dag_run.logical_date or dag_run.run_after
     return preupgrade.preflight(
-        connector_for(policy), req, policy, dag_id=dag_run.dag_id, run_id=dag_run.run_id, logical_date=logical
+        connector_for(policy), req, policy, dag_id=dag_run.dag_id, run_id=dag_run.run_id, logical_date=run_moment(dag_run)
     )
 
 
@@ -95,7 +98,8 @@ def analyze(ctx: dict, reclaimed: dict) -> dict:
 def report() -> dict:
     """The whole story in one place; runs even after a failure, releases the claim, then fails too."""
     ti = get_current_context()["ti"]
-    ctx = preflight_context(ti, "nothing was claimed, backed up or deleted")
+    title = report_mod.TITLES["dify_pre_upgrade_cleanup"]
+    ctx = preflight_context(ti, "nothing was claimed, backed up or deleted", title)
     pulled = {
         name: ti.xcom_pull(task_ids=name)
         for name in ("current_version", "upgrade_impact", "backup", "verify_backup", "verify_purge", "reclaim", "analyze")
@@ -107,10 +111,11 @@ def report() -> dict:
         table: {"bytes_before": entry["before"]["total_bytes"], "bytes_after": (entry.get("after") or {}).get("total_bytes")}
         for table, entry in (pulled["reclaim"] or {}).items()
     }
-    rep = report_mod.build(ctx, {}, gate, purged.get("results", []), sizes, purged.get("verify"), outcome)
+    rep = report_mod.build(ctx, {}, gate, purged.get("results", []), sizes, purged.get("verify"), outcome, run_errors())
     rep.update(
         {
             "target_version": ctx["request"]["target_version"],
+            "database": ctx["database"],
             "impact": pulled["upgrade_impact"],
             "backup": pulled["backup"],
             "backup_verification": pulled["verify_backup"],
@@ -120,9 +125,12 @@ def report() -> dict:
     rep["impact_after_reclaim"] = (
         preupgrade.impact_after(connector_for(recorded_policy(ctx)), ctx) if outcome == "success" else None
     )
-    text = report_mod.render_text(rep) + "\n" + "\n".join(preupgrade.render_lines(rep))
+    text = report_mod.render_text(rep, title) + "\n" + "\n".join(preupgrade.render_lines(rep))
     log.info("\n%s", text)
     report_mod.record(connector_for(recorded_policy(ctx)), ctx, rep)
-    if outcome != "success":
-        raise AirflowFailException("pre-upgrade cleanup did not complete; see the failed task's log. The claim was released.")
+    publish_summary(report_mod.note_text(rep, title))
+    if rep["outcome"] == "failed":
+        raise AirflowFailException(
+            f"pre-upgrade cleanup failed ({rep['error'] or 'see the failed task'}). The claim was released."
+        )
     return {k: rep[k] for k in ("outcome", "dry_run", "dify_version", "target_version", "total_deleted", "total_would_delete")}

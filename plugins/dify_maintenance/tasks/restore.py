@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from airflow.sdk import get_current_context, task
+from airflow.sdk import task
 
 from dify_maintenance import archive
 from dify_maintenance import policy as policy_mod
 from dify_maintenance.errors import InvalidPolicy
-from dify_maintenance.tasks.common import archive_store, connector_for, current_policy, fail_fast
+from dify_maintenance.tasks.common import archive_store, connector_for, current_policy, fail_fast, run_params
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 @fail_fast
 def restore() -> dict:
     """Restore every batch under the chosen archive prefix, parents before children."""
-    params = get_current_context()["params"]
+    params = run_params()
     prefix = params["archive_prefix"]
     if not prefix.startswith("retention/") or ".." in prefix:
         raise InvalidPolicy(f"archive_prefix must name a run under retention/, got {prefix!r}")

@@ -19,7 +19,11 @@ from dify_maintenance.tasks.common import (
     fail_fast,
     label,
     preflight_context,
+    publish_summary,
     recorded_policy,
+    run_errors,
+    run_moment,
+    run_params,
     stop_switch,
 )
 
@@ -30,11 +34,17 @@ log = logging.getLogger(__name__)
 @fail_fast
 def preflight() -> dict:
     """Validate the policy, detect Dify, check tables and indexes, claim the database, fix the cutoffs."""
-    context = get_current_context()
-    policy = current_policy()
-    dag_run = context["dag_run"]
-    logical = dag_run.logical_date or dag_run.run_after
-    return retention.preflight(connector_for(policy), policy, dag_id=dag_run.dag_id, run_id=dag_run.run_id, logical_date=logical)
+    form = run_params()
+    policy = current_policy(form)
+    dag_run = get_current_context()["dag_run"]
+    return retention.preflight(
+        connector_for(policy),
+        policy,
+        dag_id=dag_run.dag_id,
+        run_id=dag_run.run_id,
+        logical_date=run_moment(dag_run),
+        first_run_guard=form.get("dry_run") is None,
+    )
 
 
 @task
@@ -84,10 +94,11 @@ def purge(family: str, ctx: dict) -> dict:
     return _purge_one(family, ctx)
 
 
-@task(map_index_template="{{ family_label }}", **_PURGE_RETRIES)
+@task(map_index_template="{{ family_label }}", trigger_rule=TriggerRule.NONE_FAILED, **_PURGE_RETRIES)
 @fail_fast
 def purge_after(family: str, ctx: dict, before: list[dict]) -> dict:
-    """Purge a family that must follow the others (its keep rules read what they left)."""
+    """Purge a family that must follow the others (its keep rules read what they left).
+    It also runs when the run has no other family (``purge`` then maps to nothing and is skipped)."""
     return _purge_one(family, ctx)
 
 
@@ -135,6 +146,7 @@ def collect_files(ctx: dict, verified: dict) -> dict:
         dag_id=dag_run.dag_id,
         run_id=f"{dag_run.run_id}.files",
         claim_key=None if policy.dry_run else ctx["run_key"],
+        now=run_moment(dag_run),
     )
     log.info("\n%s", "\n".join(orphans.render_lines(rep)))
     return rep
@@ -146,10 +158,11 @@ def report() -> dict:
     """Print the readable report, append it to history and release the database.
 
     Runs even when something upstream failed, so the claim is always released and the history
-    says "failed" rather than nothing; the task itself then fails too, so the run is red.
+    says "failed" (with the first error) rather than nothing; the task itself then fails too, so
+    the run is red. The summary also becomes the run's note.
     """
     ti = get_current_context()["ti"]
-    ctx = preflight_context(ti, "nothing was claimed or deleted")
+    ctx = preflight_context(ti, "nothing was claimed or deleted", report_mod.TITLES["dify_retention"])
     plan_result = ti.xcom_pull(task_ids="plan") or {}
     gate = ti.xcom_pull(task_ids="archive_gate") or {}
     purged = ti.xcom_pull(task_ids="vacuum") or {}
@@ -157,14 +170,17 @@ def report() -> dict:
     files = ti.xcom_pull(task_ids="collect_files")
     outcome = "success" if purged and verified and files else "failed"
     policy = recorded_policy(ctx)
-    rep = report_mod.build(ctx, plan_result, gate, purged.get("results", []), purged.get("vacuum", {}), verified, outcome)
+    rep = report_mod.build(
+        ctx, plan_result, gate, purged.get("results", []), purged.get("vacuum", {}), verified, outcome, run_errors()
+    )
     rep["indexes_dropped"] = retention.drop_temporary_indexes(connector_for(policy), policy)
     if files and "skipped" not in files:
         rep["files"] = files
     log.info("\n%s", report_mod.render_text(rep))
     report_mod.record(connector_for(policy), ctx, rep)
-    if outcome != "success":
-        raise AirflowFailException("retention run failed before completion; see the failed task's log. The claim was released.")
+    publish_summary(report_mod.note_text(rep))
+    if rep["outcome"] == "failed":
+        raise AirflowFailException(f"retention run failed ({rep['error'] or 'see the failed task'}). The claim was released.")
     if rep["outcome"] == "deferred":
-        log.warning("run DEFERRED: some families stopped early (stop switch or time budget); see the report")
+        log.warning("run DEFERRED: some families stopped early (stop switch, time budget, health); see the report")
     return {k: rep[k] for k in ("outcome", "dry_run", "dify_version", "total_deleted", "total_would_delete", "cutoffs")}
