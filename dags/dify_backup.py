@@ -33,11 +33,11 @@ from dify_maintenance.tasks import backup as b
     tags=["dify", "maintenance", "backup"],
     doc_md=__doc__,
     params=backup_params(),
+    on_failure_callback=MaintenanceFailureNotifier("Dify backup run failed"),
     default_args={
         "owner": "data-platform",
         "retries": 1,
         "retry_delay": timedelta(minutes=2),
-        "on_failure_callback": MaintenanceFailureNotifier("Dify backup task failed"),
     },
 )
 def dify_backup():

@@ -36,11 +36,11 @@ from dify_maintenance.tasks import orphans as o
     tags=["dify", "maintenance", "storage"],
     doc_md=__doc__,
     params=orphan_params(),
+    on_failure_callback=MaintenanceFailureNotifier("Dify orphaned-files run failed"),
     default_args={
         "owner": "data-platform",
         "retries": 2,
         "retry_delay": timedelta(minutes=1),
-        "on_failure_callback": MaintenanceFailureNotifier("Dify orphaned-files task failed"),
     },
 )
 def dify_orphaned_files():

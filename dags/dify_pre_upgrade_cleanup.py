@@ -37,11 +37,11 @@ from dify_maintenance.tasks import retention as r
     tags=["dify", "maintenance", "upgrade"],
     doc_md=__doc__,
     params=pre_upgrade_params(),
+    on_failure_callback=MaintenanceFailureNotifier("Dify pre-upgrade cleanup run failed"),
     default_args={
         "owner": "data-platform",
         "retries": 1,
         "retry_delay": timedelta(minutes=1),
-        "on_failure_callback": MaintenanceFailureNotifier("Dify pre-upgrade cleanup task failed"),
     },
 )
 def dify_pre_upgrade_cleanup():

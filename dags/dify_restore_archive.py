@@ -32,10 +32,10 @@ from dify_maintenance.tasks.restore import restore
         "tables": Param(None, type=["null", "array"], items={"type": "string"}, title="Only these tables (empty: all)"),
         "use_defaults": Param(False, type="boolean", title="Ignore the deployment policy Variable"),
     },
+    on_failure_callback=MaintenanceFailureNotifier("Dify restore failed"),
     default_args={
         "owner": "data-platform",
         "retries": 1,
-        "on_failure_callback": MaintenanceFailureNotifier("Dify restore failed"),
     },
 )
 def dify_restore_archive():

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from airflow.sdk import dag
 
+from dify_maintenance.alerts import MaintenanceFailureNotifier
 from dify_maintenance.params import restore_quarantine_params
 from dify_maintenance.tasks import orphans as o
 
@@ -26,6 +27,7 @@ from dify_maintenance.tasks import orphans as o
     tags=["dify", "maintenance", "storage"],
     doc_md=__doc__,
     params=restore_quarantine_params(),
+    on_failure_callback=MaintenanceFailureNotifier("Dify quarantine restore failed"),
     default_args={"owner": "data-platform", "retries": 0},
 )
 def dify_restore_quarantine():

@@ -11,6 +11,12 @@ run at a time) → **plan** → **archive gate** → **purge**, one mapped task 
 * Files (policy `collect_files`, off by default): uploads and tool files only the purged rows
   referenced go through the orphaned-files check and into quarantine (see `dify_orphaned_files`).
 
+**Unpausing this DAG starts a run at once**: Airflow creates the run of the latest missed
+Sunday even with `catchup=False`. With the default policy (`first_run_dry_run`), the first run
+on a database is a dry run: it reports what it would delete and changes nothing, and the next
+run purges. To purge on the first run, trigger it with *dry run* off (or set
+`"first_run_dry_run": false` in the Variable `dify_maintenance_policy`).
+
 Every deleted row is archived first (zstd COPY text with a manifest per batch) unless the run
 explicitly turns the archive off. The cutoff is fixed at preflight from the logical date (UTC).
 Policy defaults: `include/retention_policy.json`, overridden by the Variable
@@ -38,13 +44,13 @@ from dify_maintenance.tasks import retention as t
     tags=["dify", "maintenance", "retention"],
     doc_md=__doc__,
     params=retention_params(),
+    on_failure_callback=MaintenanceFailureNotifier("Dify retention run failed"),
     default_args={
         "owner": "data-platform",
         "retries": 2,
         "retry_delay": timedelta(minutes=1),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=30),
-        "on_failure_callback": MaintenanceFailureNotifier("Dify retention task failed"),
     },
     deadline=deadline_alerts("dify_retention", hours=6),
 )

@@ -34,11 +34,11 @@ from dify_maintenance.tasks import migration as m
     tags=["dify", "maintenance", "storage"],
     doc_md=__doc__,
     params=storage_migration_params(),
+    on_failure_callback=MaintenanceFailureNotifier("Dify storage migration run failed"),
     default_args={
         "owner": "data-platform",
         "retries": 1,
         "retry_delay": timedelta(minutes=1),
-        "on_failure_callback": MaintenanceFailureNotifier("Dify storage migration task failed"),
     },
 )
 def dify_storage_migration():

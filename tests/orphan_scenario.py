@@ -166,7 +166,7 @@ def build(url: str, root: Path, anchor: datetime, runs: int = 200) -> Scenario:
             if (table, column) not in snap_tables:
                 continue
             file_id = _upload(conn, root, tenant, anchor - OLD)
-            insert_referencing_row(conn, table, column, file_id, anchor - OLD)
+            insert_referencing_row(conn, table, column, file_id, anchor - YOUNG)
             sc.referenced[f"{table}.{column}"] = file_id
         # a purge removed the message files of older messages: their uploads are orphans now
         gone = conn.execute(
@@ -179,7 +179,7 @@ def build(url: str, root: Path, anchor: datetime, runs: int = 200) -> Scenario:
         sc.shared_key = f"upload_files/{tenant}/shared-{uuid.uuid4()}.pdf"
         sc.orphan_uploads.add(_upload(conn, root, tenant, anchor - OLD, key=sc.shared_key))
         keeper = _upload(conn, root, tenant, anchor - OLD, key=sc.shared_key)
-        insert_referencing_row(conn, "messages", "answer", keeper, anchor - OLD)
+        insert_referencing_row(conn, "messages", "answer", keeper, anchor - YOUNG)
         # tool files: one of a live conversation, one whose conversation is gone
         conversation = conn.execute("SELECT id FROM conversations LIMIT 1").fetchone()[0]
         for attr, conv in (("live_tool", conversation), ("orphan_tool", uuid.uuid4())):

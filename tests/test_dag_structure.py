@@ -33,8 +33,29 @@ def test_retention_schedule_and_safety(bag):
     assert dag.deadline and len(dag.deadline) == 1
     assert {"dify", "maintenance"} <= set(dag.tags)
     assert dag.default_args["retries"] >= 2 and dag.default_args["retry_exponential_backoff"] == 2.0
-    assert dag.default_args["on_failure_callback"] is not None
     assert dag.doc_md
+    assert "unpaus" in dag.doc_md.lower() and "first_run_dry_run" in dag.doc_md
+
+
+@pytest.mark.parametrize(
+    "dag_id",
+    [
+        "dify_retention",
+        "dify_pre_upgrade_cleanup",
+        "dify_backup",
+        "dify_orphaned_files",
+        "dify_storage_migration",
+        "dify_restore_archive",
+        "dify_restore_quarantine",
+    ],
+)
+def test_one_failure_alert_per_run(bag, dag_id):
+    """The notifier sits on the DAG (called once when the run fails), not on every task (a failed
+    preflight also fails the report task: two webhook posts for one failure)."""
+    dag = bag.dags[dag_id]
+    assert dag.on_failure_callback is not None
+    assert "on_failure_callback" not in dag.default_args
+    assert all(not t.on_failure_callback for t in dag.tasks)
 
 
 def test_retention_task_order(bag):
@@ -69,7 +90,7 @@ def test_pre_upgrade_dag_is_manual_with_a_safe_form(bag):
     assert list(dag.allowed_run_types) == ["manual"]
     params = pre_upgrade_params()
     assert params["dry_run"].value is True and params["keep_days"].value == 30
-    assert params["confirm_database"].value == ""
+    assert params["confirm_database"].value is None and "null" in params["confirm_database"].schema["type"]
     sections = {p.schema.get("section") for p in params.values()}
     assert {"Retention", "Upgrade", "Backup", "Reclaim", "Safety"} <= sections
     assert params["reclaim_strategy"].schema["enum"] == ["auto", "vacuum", "vacuum_full", "repack", "rebuild"]
@@ -120,3 +141,54 @@ def test_orphaned_files_dag_is_a_weekly_dry_run_that_never_scans_private_keys(ba
     assert dag.get_task("report").trigger_rule == "all_done"
     restore = bag.dags["dify_restore_quarantine"]
     assert list(restore.allowed_run_types) == ["manual"] and [t.task_id for t in restore.tasks] == ["restore"]
+
+
+def ui_form(dag) -> dict[str, tuple[object, dict]]:
+    """Each field of the trigger form as Airflow's UI receives it: the DAG serialized and read
+    back (as the api-server does), each value resolved against its JSON schema (an invalid
+    default arrives as null), with its schema (GET /api/v2/dags/{id}/details "params")."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    served = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    return {name: (param.resolve(), param.schema) for name, param in served.params.items()}
+
+
+def ui_missing(form: dict[str, tuple[object, dict]]) -> list[str]:
+    """The fields the 3.3 UI marks missing, which disables its Trigger button: a type without
+    "null" whose value is null or an empty string (isParamRequired / FlexibleForm in the UI)."""
+    missing = []
+    for name, (value, schema) in form.items():
+        kind = schema.get("type")
+        required = bool(kind) and (not isinstance(kind, list) or "null" not in kind)
+        if required and value in (None, ""):
+            missing.append(name)
+    return missing
+
+
+REQUIRED_BY_DESIGN = {
+    # the one field a person must fill in: which archive to restore, which quarantine to undo
+    "dify_restore_archive": {"archive_prefix"},
+    "dify_restore_quarantine": {"quarantine_id"},
+}
+
+
+@pytest.mark.parametrize(
+    "dag_id",
+    sorted(REQUIRED_BY_DESIGN)
+    + ["dify_retention", "dify_pre_upgrade_cleanup", "dify_backup", "dify_orphaned_files", "dify_storage_migration"],
+)
+def test_every_trigger_form_can_be_submitted_with_its_defaults(bag, dag_id):
+    """The pre-upgrade form once opened with a red Safety section and a disabled Trigger button:
+    an empty text box for a type "string" field counts as missing in the UI. Only fields that a
+    person must fill in by design may be missing."""
+    form = ui_form(bag.dags[dag_id])
+    assert set(ui_missing(form)) == REQUIRED_BY_DESIGN.get(dag_id, set())
+
+
+def test_the_pre_upgrade_form_says_what_to_type_and_the_retention_form_what_empty_means(bag):
+    form = ui_form(bag.dags["dify_pre_upgrade_cleanup"])
+    confirm = bag.dags["dify_pre_upgrade_cleanup"].params.get_param("confirm_database").description
+    assert form["confirm_database"][0] is None and "dify_db" in confirm and "Schema" in confirm
+    retention = bag.dags["dify_retention"].params
+    for name, days in (("workflow_logs_days", 30), ("messages_days", 90), ("end_users_days", 180)):
+        assert f"{days} days by default" in retention.get_param(name).description

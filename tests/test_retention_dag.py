@@ -206,3 +206,23 @@ def test_every_run_is_in_the_history_with_its_outcome_and_error(databases, run_d
     assert rows[1][1].startswith("preflight: InvalidPolicy") and "did you mean 'dry_run'" in rows[1][1]
     assert rows[2][1].startswith("archive_gate: ")
     assert "archive_gate" in run_note(dr)
+
+
+def history_tables(url: str, counter: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        report = conn.execute("select report from dify_maintenance.history order by id desc limit 1").fetchone()[0]
+    return {table: row[counter] for table, row in report["tables"].items() if row[counter]}
+
+
+def test_dry_run_predicts_the_real_run_table_by_table(databases, run_dag, tmp_path):
+    """A dry run counts what the real run deletes, also what only becomes purgeable through the
+    run itself: conversations whose messages all go, end users whose conversations all go."""
+    url = databases.fresh("1.14")
+    dr, xcoms, states = run_dag("dify_retention", url, conf={"dry_run": True}, archive_root=tmp_path / "arch")
+    assert dr.state == DagRunState.SUCCESS, states
+    predicted = history_tables(url, "would_delete")
+    dr, xcoms, states = run_dag("dify_retention", url, conf=REAL, archive_root=tmp_path / "arch")
+    assert dr.state == DagRunState.SUCCESS, states
+    assert history_tables(url, "deleted") == predicted
+    assert predicted["conversations"] > 0 and predicted["end_users"] > 0 and predicted["pinned_conversations"] > 0
+    assert count(url, "select count(*) from dify_maintenance.dry_run_ledger") == 0

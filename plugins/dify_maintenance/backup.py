@@ -29,7 +29,7 @@ from dify_maintenance import catalog, pgclient
 from dify_maintenance.db import DbTarget, connection, execute, fetch_all, fetch_one
 from dify_maintenance.errors import MaintenanceError
 from dify_maintenance.schema import detect_version, snapshot
-from dify_maintenance.stores import StoreConfig, key_part
+from dify_maintenance.stores import StoreConfig, check_store, key_part
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +163,60 @@ def read_json(store: StoreConfig, key: str) -> dict | None:
         return json.loads(bytes(op.read(key)))
     except Exception:
         return None
+
+
+# ---------------------------------------------------------------- readiness
+
+
+def _free_bytes(path: Path) -> int | None:
+    """Free bytes on the disk that holds ``path`` (or the folder it will be created in)."""
+    for folder in (path, *path.parents):
+        if folder.exists():
+            try:
+                return shutil.disk_usage(folder).free
+            except OSError:
+                return None
+    return None
+
+
+def readiness(target: DbTarget, store: StoreConfig, request: BackupRequest, *, work_dir: Path | None = None) -> dict:
+    """What a backup will need, checked before anything starts (a dry run too, so it never says
+    "fine" about a run that would fail at its backup): pg_dump and pg_restore for the server's
+    major version, a store that takes, gives back and deletes a probe object, and room for the
+    dump where that can be known (the local work folder; the store when it is a folder).
+    Raises with what to fix; returns what it found."""
+    request.validate()
+    with connection(target) as conn:
+        major = int(fetch_one(conn, "introspect/server.sql")["server_version_num"]) // 10000
+        sizes = {r["table_name"]: int(r["data_bytes"]) for r in fetch_all(conn, "backup/data_bytes.sql")}
+    if request.scope == "tables":
+        in_scope = set(request.tables)
+    elif request.scope == "no_log_data":
+        in_scope = set(sizes) - set(log_tables(set(sizes)))
+    else:
+        in_scope = set(sizes)
+    needed = sum(sizes.get(t, 0) for t in in_scope)
+    clients = {program: pgclient.find(program, major) for program in ("pg_dump", "pg_restore")}
+    stored = check_store(store)
+    room = {"work folder": Path(work_dir or tempfile.gettempdir())}
+    if store.scheme == "fs":
+        room["backup store"] = Path(store.options.get("root", "/"))
+    free = {where: _free_bytes(path) for where, path in room.items()}
+    short = [
+        f"the {where} ({room[where]}) has {have / 1e6:,.0f} MB free, the dump may need up to {needed / 1e6:,.0f} MB"
+        for where, have in free.items()
+        if have is not None and have < needed
+    ]
+    if short:
+        raise BackupFailed("not enough room for the backup: " + "; ".join(short) + ". Free space, or choose a smaller scope.")
+    return {
+        "pg_dump": clients["pg_dump"].describe(),
+        "pg_restore": clients["pg_restore"].describe(),
+        "store": stored,
+        "data_bytes_in_scope": needed,
+        "free_bytes": {where: have for where, have in free.items()},
+        "free_space_unknown": [] if store.scheme == "fs" else [f"{store.scheme} store"],
+    }
 
 
 # ---------------------------------------------------------------- create

@@ -260,6 +260,20 @@ def tables_of(fam: Family, keep_curated: bool = True) -> list[str]:
     return seen
 
 
+def ledger_tables(family_names: tuple[str, ...] | list[str], keep_curated: bool = True) -> frozenset[str]:
+    """Tables whose rows a dry run must remember as "would be deleted": a keep rule of the same
+    run reads them (a conversation whose messages would all go, an end user whose conversations
+    would go). Without it a dry run predicts none of these, since nothing was really deleted."""
+    purged: set[str] = set()
+    read: set[str] = set()
+    for name in family_names:
+        fam = family(name)
+        purged.update(tables_of(fam, keep_curated))
+        for root in fam.roots:
+            read.update(ref.table for ref in root.references if keep_curated or not ref.curated)
+    return frozenset(purged & read)
+
+
 def all_tables() -> set[str]:
     """Every table the catalog names, as a root, a child or a reference."""
     names: set[str] = set()

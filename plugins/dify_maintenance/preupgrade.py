@@ -82,9 +82,20 @@ def policy_for(req: Request, variable: str | dict | None = None) -> Policy:
     return resolve(variable, {**days, "families": list(FAMILY_NAMES), "dry_run": req.dry_run, "archive": req.archive})
 
 
-def preflight(target: DbTarget, req: Request, policy: Policy, *, dag_id: str, run_id: str, logical_date: datetime) -> dict:
+def preflight(
+    target: DbTarget,
+    req: Request,
+    policy: Policy,
+    *,
+    dag_id: str,
+    run_id: str,
+    logical_date: datetime,
+    backup_store: StoreConfig | None = None,
+) -> dict:
     """Everything checkable before a byte moves: connection, Dify version, target version, the
-    typed confirmation, backup tables, an explicitly requested pg_repack. Then claim the database."""
+    typed confirmation, backup tables, an explicitly requested pg_repack, and (unless the backup
+    is skipped) what the backup will need: clients, a writable store, room. A dry run checks all
+    of it too, so it never reports a plan that the real run would fail on. Then claim the database."""
     with connection(target) as conn:
         snap = snapshot(conn)
         version = detect_version(conn, snap)
@@ -102,6 +113,12 @@ def preflight(target: DbTarget, req: Request, policy: Policy, *, dag_id: str, ru
             caps = reclaim.capabilities(conn)
             if not caps.repack:
                 raise InvalidPolicy(f"reclaim strategy repack asked for, but {caps.repack_reason}")
+    ready = None
+    if not req.skip_backup:
+        if backup_store is None:
+            raise InvalidPolicy("a backup is asked for but no backup store is configured")
+        ready = backup.readiness(target, backup_store, req.backup_request())
+        log.info("backup readiness: %s", ready)
     if req.skip_backup and not req.dry_run:
         log.warning(
             "backup SKIPPED by explicit request: %s",
@@ -110,6 +127,7 @@ def preflight(target: DbTarget, req: Request, policy: Policy, *, dag_id: str, ru
     ctx = retention.preflight(target, policy, dag_id=dag_id, run_id=run_id, logical_date=logical_date)
     ctx["database"] = database
     ctx["request"] = req.to_dict()
+    ctx["backup_readiness"] = ready
     return ctx
 
 
@@ -164,24 +182,26 @@ def verify_backup(target: DbTarget, store: StoreConfig, ctx: dict, made: dict) -
     return {"gate": "verified backup", **result}
 
 
-def reclaim_tables(target: DbTarget, ctx: dict, results: list[dict], impact: dict) -> dict:
+def reclaim_tables(target: DbTarget, ctx: dict, results: list[dict]) -> dict:
     """Per purged table: measure, choose a strategy (with its reason), run it, measure again.
-    A dry run chooses from the predicted post-purge state and runs nothing."""
+    A dry run runs nothing: it predicts the measurements the real run would take after its purge
+    (the dry run's exact row counts, not an estimate by age) and chooses from those, so it names
+    the strategy the real run picks."""
     req = request_from(ctx["request"])
     policy = from_dict(ctx["policy"])
-    tables = retention.purged_tables(results, "would_delete" if req.dry_run else "deleted")
+    counter = "would_delete" if req.dry_run else "deleted"
+    tables = retention.purged_tables(results, counter)
+    rows_gone = {table: sum(int(r["tables"].get(table, {}).get(counter, 0)) for r in results) for table in tables}
     out: dict[str, dict] = {}
     with connection(target) as conn:
         caps = reclaim.capabilities(conn)
         for table in tables:
-            if not req.dry_run:
-                # the purge left the planner's row count stale; a sample-based ANALYZE is cheap and fixes it
-                execute(conn, "reclaim/analyze.sql", table=table)
+            # fresh planner statistics: the real run's purge left them stale; the dry run
+            # predicts from the same footing the real run measures from
+            execute(conn, "reclaim/analyze.sql", table=table)
             stats = reclaim.table_stats(conn, table, caps)
             if req.dry_run:
-                gone = 1 - impact.get("kept_fractions", {}).get(table, 1.0)
-                stats["reclaimable_bytes"] = int(stats["heap_bytes"] * gone)
-                stats["reclaimable_fraction"] = round(gone, 4)
+                stats = reclaim.predict_after_purge(stats, rows_gone[table])
             strategy, reason = reclaim.choose(
                 conn,
                 table,
@@ -244,6 +264,13 @@ def render_lines(rep: dict) -> list[str]:
         lines.append(f"measured after the purge and reclaim: writes blocked for about {after['seconds_locked_now']} s")
     made = rep.get("backup") or {}
     gate = rep.get("backup_verification") or {}
+    ready = rep.get("backup_readiness")
+    if ready and rep.get("dry_run"):
+        free = ", ".join(f"{where} {n / 1e6:,.0f} MB free" for where, n in ready["free_bytes"].items() if n is not None)
+        lines.append(
+            f"a real run's backup: {ready['pg_dump']}; store {ready['store']} writable; up to "
+            f"{ready['data_bytes_in_scope'] / 1e6:,.0f} MB of table data; {free}"
+        )
     if "skipped" in made:
         lines.append(f"backup: {made['skipped']}")
     elif made:

@@ -48,6 +48,7 @@ class RunContext:
     cutoffs: dict[str, datetime]
     dify_version: str
     archive_prefix: str
+    families: tuple[str, ...] = ()
 
 
 @dataclass
@@ -93,6 +94,8 @@ class RootPlan:
     params: dict
     notes: list[str]
     lookups: list[Lookup] = field(default_factory=list)
+    # dry runs: the primary key of each table whose would-be-deleted rows go into the ledger
+    ledger_keys: dict[str, str] = field(default_factory=dict)
 
     @property
     def cand(self) -> str:
@@ -134,8 +137,11 @@ def _path_plan(path: Path, snap: SchemaSnapshot, params: dict, notes: list[str])
     return PathPlan(path.table, steps, recency)
 
 
-def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy) -> RootPlan | None:
-    """Decide the walk and the statements for ``root`` from the live schema."""
+def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy, ledger: frozenset[str] = frozenset()) -> RootPlan | None:
+    """Decide the walk and the statements for ``root`` from the live schema.
+
+    ``ledger`` (dry runs) names the tables whose would-be-deleted rows are noted in the run's
+    ledger and ignored by reference keep rules, so a dry run counts what the real run deletes."""
     notes: list[str] = []
     if not snap.has_table(root.table):
         return None
@@ -164,7 +170,15 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy) -> RootPlan | No
             if parent_col not in carry:
                 carry.append(parent_col)
 
-    blank = {"key": root.key, "status_column": None, "ref_table": None, "ref_column": None, "role_column": None}
+    blank = {
+        "key": root.key,
+        "status_column": None,
+        "ref_table": None,
+        "ref_column": None,
+        "role_column": None,
+        "ledger_key": None,
+    }
+    ledger_keys = {table: keys[0] for table in ledger if snap.has_table(table) and len(keys := snap.primary_key(table)) == 1}
     rules: list[KeepRule] = []
     if root.status_column and root.status_column in carry:
         params["statuses"] = list(root.purgeable_statuses)
@@ -178,6 +192,9 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy) -> RootPlan | No
         role_param = f"role_{len(rules)}"
         if role:
             params[role_param] = ref.role_value
+        ledger_param = f"ledger_{len(rules)}"
+        if ref.table in ledger_keys:
+            params[ledger_param] = ref.table
         rules.append(
             KeepRule(
                 ref.reason,
@@ -188,6 +205,8 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy) -> RootPlan | No
                     "ref_column": ref.column,
                     "role_column": role,
                     "role_param": role_param,
+                    "ledger_key": ledger_keys.get(ref.table),
+                    "ledger_param": ledger_param,
                 },
             )
         )
@@ -220,7 +239,8 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy) -> RootPlan | No
         "keyset_column": keyset_column,
         "walk": walk,
     }
-    return RootPlan(root, walk, reason, carry, paths, rules, template, params, notes, _lookups(root, paths, rules, snap))
+    noted = {t: k for t, k in ledger_keys.items() if t == root.table or any(p.table == t for p in paths)}
+    return RootPlan(root, walk, reason, carry, paths, rules, template, params, notes, _lookups(root, paths, rules, snap), noted)
 
 
 def choose_walk(root: Root, snap: SchemaSnapshot) -> tuple[str, str]:
@@ -394,9 +414,10 @@ def _session(conn: psycopg.Connection, policy: Policy) -> None:
 
 @contextmanager
 def _batch_transaction(conn: psycopg.Connection, policy: Policy, ctx: RunContext) -> Generator[None]:
-    """One batch = one short transaction with local timeouts; a dry run always rolls back, a real
-    one first proves it still holds the maintenance claim."""
-    with conn.transaction(force_rollback=policy.dry_run):
+    """One batch = one short transaction with local timeouts; a real one first proves it still
+    holds the maintenance claim. A dry run writes nothing of Dify's (its statements only count),
+    only its ledger in our schema, and commits that."""
+    with conn.transaction():
         _session(conn, policy)
         if not policy.dry_run:
             state.heartbeat(conn, ctx.run_key)
@@ -456,7 +477,7 @@ def _root_batch(
 ) -> state.Progress:
     cutoff = ctx.cutoffs[family]
     tmpl = plan.template
-    params = {**plan.params, "cutoff": cutoff, "limit": limit}
+    params = {**plan.params, "cutoff": cutoff, "limit": limit, "run_key": ctx.run_key}
     has_cursor = stage.cursor is not None
     blocks: tuple[int, int, int] | None = None
     if plan.walk == "ctid":
@@ -488,12 +509,13 @@ def _root_batch(
                 conn,
                 "purge/delete_path.sql",
                 mode,
-                params,
+                {**params, "ledger_table": path.table},
                 path.table,
                 list(snap.columns[path.table]),
                 cand=plan.cand,
                 path=path.render_steps(),
                 key=plan.root.key,
+                ledger_key=plan.ledger_keys.get(path.table),
             )
             _count(new, path.table, n, part, policy.dry_run, is_root=False)
             if upload is not None:
@@ -502,12 +524,13 @@ def _root_batch(
             conn,
             "purge/delete_path.sql",
             mode,
-            params,
+            {**params, "ledger_table": plan.root.table},
             plan.root.table,
             list(snap.columns[plan.root.table]),
             cand=plan.cand,
             path=[],
             key=plan.root.key,
+            ledger_key=plan.ledger_keys.get(plan.root.table),
         )
         _count(new, plan.root.table, n, part, policy.dry_run, is_root=True)
         if upload is not None:
@@ -627,7 +650,8 @@ def purge_family(
     stages: list[state.Progress] = []
     started = time.monotonic()
     with connection(connector) as conn:
-        snap, plans, prep = _prepare_family(conn, fam, policy)
+        ledger = catalog.ledger_tables(ctx.families or (fam.name,), policy.keep_curated) if policy.dry_run else frozenset()
+        snap, plans, prep = _prepare_family(conn, fam, policy, ledger)
         notes.extend(prep.notes)
         if prep.blocked:
             deferred = "blocked by a missing index: " + "; ".join(prep.blocked)
@@ -690,17 +714,17 @@ def purge_family(
 
 
 def _prepare_family(
-    conn: psycopg.Connection, fam: Family, policy: Policy
+    conn: psycopg.Connection, fam: Family, policy: Policy, ledger: frozenset[str]
 ) -> tuple[SchemaSnapshot, dict[str, RootPlan], indexes.Preparation]:
     """Plan every root; where a lookup has no index, scan, build or block (see ``indexes``).
     After a build the plans are made again, so they see (and hint for) the new index."""
     snap = snapshot(conn)
-    plans = {root.name: plan for root in fam.roots if (plan := plan_root(root, snap, policy))}
+    plans = {root.name: plan for root in fam.roots if (plan := plan_root(root, snap, policy, ledger))}
     lookups = [lk for plan in plans.values() for lk in plan.lookups]
     prep = indexes.prepare(conn, lookups, policy, build=policy.build_missing_indexes and not policy.dry_run)
     if prep.built:
         snap = snapshot(conn)
-        plans = {root.name: plan for root in fam.roots if (plan := plan_root(root, snap, policy))}
+        plans = {root.name: plan for root in fam.roots if (plan := plan_root(root, snap, policy, ledger))}
     return snap, plans, prep
 
 

@@ -112,6 +112,24 @@ def table_stats(conn: psycopg.Connection, table: str, caps: Capabilities) -> dic
     return stats
 
 
+def predict_after_purge(stats: dict, rows_deleted: int) -> dict:
+    """The measurements a real run takes after deleting ``rows_deleted`` live rows: their share of
+    the occupied heap joins the space already free (what pgstattuple_approx, or the estimate
+    after ANALYZE, reports then). Marked ``predicted``."""
+    live = max(int(stats["live_tuples"]), 1)
+    share = min(rows_deleted / live, 1.0)
+    occupied = max(int(stats["heap_bytes"]) - int(stats["reclaimable_bytes"]), 0)
+    predicted = {
+        **stats,
+        "live_tuples": max(int(stats["live_tuples"]) - rows_deleted, 0),
+        "dead_tuples": int(stats["dead_tuples"]) + rows_deleted,
+        "reclaimable_bytes": int(stats["reclaimable_bytes"]) + int(occupied * share),
+        "predicted": True,
+    }
+    predicted["reclaimable_fraction"] = round(min(predicted["reclaimable_bytes"] / max(int(stats["heap_bytes"]), 1), 1.0), 4)
+    return predicted
+
+
 def rebuild_blockers(conn: psycopg.Connection, table: str) -> list[str]:
     return [r["blocker"] for r in fetch_all(conn, "reclaim/definition_blockers.sql", {"table": table})]
 

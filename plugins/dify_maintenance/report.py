@@ -219,5 +219,6 @@ def record(connector: Connector, ctx: dict, report: dict) -> int:
             conn, run_key=ctx["run_key"], dag_id=ctx["dag_id"], outcome=report["outcome"], report=report
         )
         state.finish_run(conn, ctx["run_key"], report["outcome"])
+        state.forget_ledger(conn, ctx["run_key"])
         state.release(conn, ctx["run_key"])
     return history_id

@@ -49,6 +49,7 @@ def context_from(ctx: dict) -> purge.RunContext:
         cutoffs={k: datetime.fromisoformat(v) for k, v in ctx["cutoffs"].items()},
         dify_version=ctx["dify_version"],
         archive_prefix=ctx["archive_prefix"],
+        families=tuple(ctx["families"]),
     )
 
 

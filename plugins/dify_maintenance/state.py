@@ -79,6 +79,11 @@ def heartbeat(conn: psycopg.Connection, run_key: str) -> None:
         raise AnotherRunActive(f"run {run_key} no longer holds the maintenance claim; stopping")
 
 
+def forget_ledger(conn: psycopg.Connection, run_key: str) -> None:
+    with conn.transaction():
+        execute(conn, "state/forget_ledger.sql", {"run_key": run_key})
+
+
 def release(conn: psycopg.Connection, run_key: str) -> None:
     with conn.transaction():
         execute(conn, "state/release.sql", {"lock_name": LOCK_NAME, "run_key": run_key})

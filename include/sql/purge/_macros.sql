@@ -67,6 +67,14 @@ EXISTS (
     SELECT 1 FROM {{ "public"|ident }}.{{ rule.ref_table|ident }} AS x
     WHERE x.{{ rule.ref_column|ident }} = {{ anchor }}.{{ rule.key|ident }}
     {% if rule.role_column %}AND x.{{ rule.role_column|ident }} = %({{ rule.role_param }})s{% endif %}
+    {% if rule.ledger_key %}
+    {# dry run: a row this run would delete keeps nothing alive #}
+    AND NOT EXISTS (
+        SELECT 1 FROM {{ "dify_maintenance"|ident }}.{{ "dry_run_ledger"|ident }} AS l
+        WHERE l.run_key = %(run_key)s AND l.table_name = %({{ rule.ledger_param }})s
+          AND l.id = x.{{ rule.ledger_key|ident }}::text
+    )
+    {% endif %}
 )
 {% else %}
 EXISTS (

@@ -2,7 +2,20 @@
 {% set n = path|length %}
 {# count: what a dry run reports; delete: archive off; copy: delete and stream the deleted rows
    out as COPY text in the same statement, so what is archived is exactly what was deleted. #}
-{% if mode == "count" %}
+{% if mode == "count" and ledger_key %}
+{# a dry run also notes the rows of a table that a later keep rule of the run reads #}
+WITH gone AS (
+    SELECT {% if n %}t{{ n }}.{{ ledger_key|ident }}{% else %}c.{{ key|ident }}{% endif %}::text AS id
+    FROM {{ cand|ident }} AS c{% if n %}, {{ m.path_tables(path) }}{% endif %}
+
+    WHERE {% if n %}{{ m.path_join(path, "c") }}{% else %}TRUE{% endif %}
+), noted AS (
+    INSERT INTO {{ "dify_maintenance"|ident }}.{{ "dry_run_ledger"|ident }} (run_key, table_name, id)
+    SELECT %(run_key)s, %(ledger_table)s, id FROM gone
+    ON CONFLICT DO NOTHING
+)
+SELECT count(*) AS n FROM gone
+{% elif mode == "count" %}
 SELECT count(*) AS n
 FROM {{ cand|ident }} AS c{% if n %}, {{ m.path_tables(path) }}{% endif %}
 

@@ -59,4 +59,14 @@ CREATE TABLE IF NOT EXISTS dify_maintenance.file_candidates (
     outcome         text
 );
 
-CREATE INDEX IF NOT EXISTS file_candidates_run_file ON dify_maintenance.file_candidates (run_key, file_id)
+CREATE INDEX IF NOT EXISTS file_candidates_run_file ON dify_maintenance.file_candidates (run_key, file_id);
+
+-- A dry run's memory of the rows it would delete from tables that a later keep rule of the same
+-- run reads (messages for conversations, conversations and messages for end users), so it
+-- predicts what the real run deletes. Emptied when the run ends.
+CREATE TABLE IF NOT EXISTS dify_maintenance.dry_run_ledger (
+    run_key    text NOT NULL,
+    table_name text NOT NULL,
+    id         text NOT NULL,
+    PRIMARY KEY (run_key, table_name, id)
+)

@@ -35,7 +35,13 @@ def preflight() -> dict:
     policy = preupgrade.policy_for(req, Variable.get(POLICY_VARIABLE, default=None))
     dag_run = context["dag_run"]
     return preupgrade.preflight(
-        connector_for(policy), req, policy, dag_id=dag_run.dag_id, run_id=dag_run.run_id, logical_date=run_moment(dag_run)
+        connector_for(policy),
+        req,
+        policy,
+        dag_id=dag_run.dag_id,
+        run_id=dag_run.run_id,
+        logical_date=run_moment(dag_run),
+        backup_store=backup_store(),
     )
 
 
@@ -81,9 +87,7 @@ def verify_purge(ctx: dict, first: list[dict], second: list[dict]) -> dict:
 @fail_fast
 def reclaim(ctx: dict, purged: dict) -> dict:
     """Give the space back, table by table, with the strategy chosen (and why) for each."""
-    ti = get_current_context()["ti"]
-    impact = ti.xcom_pull(task_ids="upgrade_impact") or {}
-    return preupgrade.reclaim_tables(connector_for(recorded_policy(ctx)), ctx, purged["results"], impact)
+    return preupgrade.reclaim_tables(connector_for(recorded_policy(ctx)), ctx, purged["results"])
 
 
 @task
@@ -116,6 +120,7 @@ def report() -> dict:
         {
             "target_version": ctx["request"]["target_version"],
             "database": ctx["database"],
+            "backup_readiness": ctx.get("backup_readiness"),
             "impact": pulled["upgrade_impact"],
             "backup": pulled["backup"],
             "backup_verification": pulled["verify_backup"],
