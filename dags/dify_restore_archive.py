@@ -3,6 +3,10 @@
 
 Reloads the rows a retention run archived (a whole run, or a family/stage below it), parents
 before children, skipping rows that are already present, so running it twice is harmless.
+Every manifest is checked first (only tables the batch's family purges, only columns that
+exist) and every object read back against its checksum before the first row goes back; an
+interrupted restore is completed by running it again. Rows whose key Dify has reused since
+are reported as conflicts and left alone.
 The prefix is printed in the retention report and listed in the archive store, for example
 `retention/dify_retention/scheduled__2026-11-22T03_00_00_00_00/workflow_logs`.
 """
@@ -35,7 +39,10 @@ from dify_maintenance.tasks.restore import restore
     on_failure_callback=MaintenanceFailureNotifier("Dify restore failed"),
     default_args={
         "owner": "data-platform",
-        "retries": 1,
+        # an archive store that times out gets these retries; a refused or corrupt archive fails at once
+        "retries": 3,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": 2.0,
     },
 )
 def dify_restore_archive():

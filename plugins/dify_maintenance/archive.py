@@ -20,8 +20,9 @@ import opendal
 import psycopg
 import zstandard
 
-from dify_maintenance.db import Connector, connection, execute
-from dify_maintenance.errors import ArchiveUnavailable, MaintenanceError
+from dify_maintenance import catalog, state
+from dify_maintenance.db import Connector, connection, execute, fetch_one
+from dify_maintenance.errors import ArchiveRefused, ArchiveStoreUnreachable, ArchiveUnavailable, MaintenanceError
 from dify_maintenance.schema import snapshot
 from dify_maintenance.sqltemplates import render
 from dify_maintenance.stores import StoreConfig, key_part
@@ -138,17 +139,49 @@ class BatchUpload:
         return manifest
 
 
+# The orphaned-files collector archives the file rows it deletes under this family name.
+FILES_FAMILY = "files"
+FILES_TABLES = frozenset({"upload_files", "tool_files"})
+# Store errors that a person has to fix (a wrong path, missing rights, a bad setting) fail at
+# once; every other store error (timeouts, rate limits, 5xx) is worth the task's retries.
+_OPERATOR_STORE_ERRORS = (
+    opendal.exceptions.NotFound,
+    opendal.exceptions.PermissionDenied,
+    opendal.exceptions.ConfigInvalid,
+    opendal.exceptions.Unsupported,
+    opendal.exceptions.IsADirectory,
+    opendal.exceptions.NotADirectory,
+)
+
+
+# opendal's exception classes do not share a base class of their own
+_STORE_ERRORS = tuple(cls for cls in vars(opendal.exceptions).values() if isinstance(cls, type) and issubclass(cls, Exception))
+
+
+def _from_store(what: str, call):
+    try:
+        return call()
+    except _OPERATOR_STORE_ERRORS as exc:
+        raise ArchiveUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
+    except _STORE_ERRORS as exc:
+        raise ArchiveStoreUnreachable(f"{what}: {type(exc).__name__} (transient, retried): {exc}") from exc
+
+
 def iter_manifests(store: StoreConfig, prefix: str) -> Iterator[dict]:
     """Every manifest below ``prefix`` in batch order."""
     op = store.operator()
     base = store.prefix + prefix.strip("/") + "/"
-    keys = sorted(e.path for e in op.list(base, recursive=True) if e.path.endswith("/" + MANIFEST_NAME))
-    for key in keys:
-        yield json.loads(bytes(op.read(key)))
+    listed = _from_store(f"listing {base}", lambda: [e.path for e in op.list(base, recursive=True)])
+    for key in sorted(k for k in listed if k.endswith("/" + MANIFEST_NAME)):
+        yield json.loads(bytes(_from_store(f"reading {key}", lambda key=key: op.read(key))))
 
 
 def read_part(op: opendal.Operator, entry: dict) -> bytes:
-    data = zstandard.ZstdDecompressor().decompressobj().decompress(bytes(op.read(entry["object"])))
+    raw = _from_store(f"reading {entry['object']}", lambda: op.read(entry["object"]))
+    try:
+        data = zstandard.ZstdDecompressor().decompressobj().decompress(bytes(raw))
+    except zstandard.ZstdError as exc:
+        raise MaintenanceError(f"archive object {entry['object']} is corrupt: {exc}") from exc
     if hashlib.sha256(data).hexdigest() != entry["sha256"]:
         raise MaintenanceError(f"archive object {entry['object']} is corrupt: checksum mismatch")
     if data.count(b"\n") != entry["rows"]:
@@ -165,39 +198,83 @@ def archived_rows(store: StoreConfig, prefix: str) -> dict[str, int]:
     return totals
 
 
+def _archivable(family: str) -> frozenset[str]:
+    """The tables a batch of ``family`` may hold: what that family purges, or the file rows."""
+    if family == FILES_FAMILY:
+        return FILES_TABLES
+    if family in catalog.FAMILY_NAMES:
+        return frozenset(catalog.tables_of(catalog.family(family), keep_curated=False))
+    return frozenset()
+
+
+def _select(manifests: list[dict], snap, recorded: dict[str, list[str]], tables: set[str] | None) -> list[tuple[dict, list]]:
+    """The manifests' entries to restore, each checked against what this package archives: a
+    table the batch's family purges (and, where this database recorded the run, a family that
+    run purged), columns that exist, once each. A manifest naming anything else was not
+    written by us, or not for this purpose: refuse the whole restore before touching a row."""
+    selected: list[tuple[dict, list]] = []
+    problems: list[str] = []
+    for manifest in manifests:
+        family = str(manifest.get("family", ""))
+        run_families = recorded.get(str(manifest.get("run_key", "")))
+        if run_families is not None and family != FILES_FAMILY and family not in run_families:
+            problems.append(f"{manifest.get('run_key')} did not purge family {family!r}")
+        entries = []
+        for entry in manifest.get("tables", []):
+            table, columns = entry.get("table"), entry.get("columns") or []
+            if tables and table not in tables:
+                continue
+            if table not in _archivable(family):
+                problems.append(f"{table!r} is not a table the {family!r} family archives")
+            elif not snap.has_table(table):
+                problems.append(f"{table} does not exist in this database")
+            elif len(set(columns)) != len(columns) or not columns:
+                problems.append(f"{table}: the manifest's column list is empty or repeats a column")
+            elif missing := [c for c in columns if not snap.has_column(table, c)]:
+                problems.append(f"{table}: archived columns {', '.join(missing)} are not in this database")
+            else:
+                entries.append(entry)
+        if entries:
+            selected.append((manifest, entries))
+    if problems:
+        raise ArchiveRefused("refusing to restore: " + "; ".join(sorted(set(problems))[:10]))
+    return selected
+
+
 def restore(connector: Connector, store: StoreConfig, prefix: str, tables: set[str] | None = None) -> dict[str, dict]:
     """Reload archived rows, parents before children, skipping rows already present.
 
-    Each batch restores in one transaction; running it twice changes nothing the second time.
+    All or nothing where it matters: every manifest is checked against the catalog and every
+    selected object read back against its checksum and row count before the first insert. Each
+    batch then restores in one transaction, so an interrupted restore is completed by a rerun;
+    running it twice changes nothing the second time. Rows whose key Dify has since given to a
+    different row are counted as conflicts, apart from rows already restored.
     """
     op = store.operator()
+    manifests = list(iter_manifests(store, prefix))
     result: dict[str, dict] = {}
     with connection(connector) as conn:
         snap = snapshot(conn)
-        for manifest in iter_manifests(store, prefix):
+        recorded = {r["run_key"]: r["families"] for r in state.recorded_families(conn)} if state.has_runs(conn) else {}
+        selection = _select(manifests, snap, recorded, tables)
+        for _manifest, entries in selection:
+            for entry in entries:
+                read_part(op, entry)  # raises on a missing, corrupt or short object
+        for _manifest, entries in selection:
             with conn.transaction(), conn.cursor() as cur:
-                for entry in reversed(manifest["tables"]):
-                    table = entry["table"]
-                    if tables and table not in tables:
-                        continue
-                    if not snap.has_table(table):
-                        raise MaintenanceError(f"cannot restore {table}: the table does not exist in this database")
-                    missing = [c for c in entry["columns"] if not snap.has_column(table, c)]
-                    if missing:
-                        raise MaintenanceError(
-                            f"cannot restore {table}: archived columns {', '.join(missing)} are not in this database"
-                        )
-                    columns = [c for c in snap.columns[table] if c in entry["columns"]]
-                    if columns != entry["columns"]:
-                        columns = list(entry["columns"])
-                    data = read_part(op, entry)
+                for entry in reversed(entries):
+                    table, columns = entry["table"], list(entry["columns"])
+                    keys = [c for c in snap.primary_key(table) if c in columns]
                     execute(conn, "archive/staging.sql", table=table, columns=columns)
                     with cur.copy(render("archive/copy_in.sql", columns=columns)) as copy:
-                        copy.write(data)
+                        copy.write(read_part(op, entry))
                     inserted = execute(conn, "archive/insert_missing.sql", table=table, columns=columns)
+                    row = fetch_one(conn, "archive/conflicts.sql", table=table, columns=columns, keys=keys) if keys else None
+                    conflicts = int(row["conflicts"]) if row else 0
                     execute(conn, "archive/drop_staging.sql")
-                    stats = result.setdefault(table, {"archived": 0, "inserted": 0, "already_present": 0})
+                    stats = result.setdefault(table, {"archived": 0, "inserted": 0, "already_present": 0, "conflicts": 0})
                     stats["archived"] += entry["rows"]
                     stats["inserted"] += inserted
-                    stats["already_present"] += entry["rows"] - inserted
+                    stats["conflicts"] += conflicts
+                    stats["already_present"] += entry["rows"] - inserted - conflicts
     return result

@@ -34,6 +34,16 @@ class ArchiveUnavailable(MaintenanceError):
     """The archive store cannot be written and read back, so no purge may start."""
 
 
+class ArchiveStoreUnreachable(MaintenanceError):
+    """The archive store timed out or answered with a server error: the task's retries may pass."""
+
+    retryable = True
+
+
+class ArchiveRefused(MaintenanceError):
+    """An archive names a table, family or columns this package never archives: nothing restored."""
+
+
 class AnotherRunActive(MaintenanceError):
     """Another maintenance run holds the database; two purges must never interleave."""
 

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from dify_maintenance import filerefs, state
-from dify_maintenance.archive import ArchiveWriter, copy_out
+from dify_maintenance.archive import FILES_FAMILY, ArchiveWriter, copy_out
 from dify_maintenance.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.errors import InvalidPolicy
 from dify_maintenance.filecheck import load_listing
@@ -318,7 +318,7 @@ def delete_rows(connector: Connector, ctx: dict, archive_store: StoreConfig | No
                         flags = {"table": table, "has_created_at": kind == "upload_file"}
                         batch_no += 1
                         if writer:
-                            upload = writer.begin_batch("files", table, batch_no)
+                            upload = writer.begin_batch(FILES_FAMILY, table, batch_no)
                             with conn.cursor() as cur:
                                 part = copy_out(
                                     cur, render("orphans/delete_rows.sql", copy=True, **flags), bind, table, columns[table]

@@ -137,9 +137,22 @@ def save_progress(conn: psycopg.Connection, run_key: str, progress: Progress) ->
     )
 
 
-def has_history(conn: psycopg.Connection) -> bool:
-    row = fetch_one(conn, "state/has_history.sql")
+def _has_table(conn: psycopg.Connection, table: str) -> bool:
+    row = fetch_one(conn, "state/has_table.sql", {"qualified": f"dify_maintenance.{table}"})
     return bool(row and row["found"])
+
+
+def has_history(conn: psycopg.Connection) -> bool:
+    return _has_table(conn, "history")
+
+
+def has_runs(conn: psycopg.Connection) -> bool:
+    return _has_table(conn, "runs")
+
+
+def recorded_families(conn: psycopg.Connection) -> list[dict]:
+    """Every recorded run with the families it purged."""
+    return fetch_all(conn, "state/recorded_families.sql")
 
 
 def append_history(conn: psycopg.Connection, *, run_key: str, dag_id: str, outcome: str, report: dict) -> int:
