@@ -10,6 +10,7 @@ from airflow.utils.state import DagRunState, TaskInstanceState
 from conftest import ANCHOR, SHARED_SCHEMAS
 
 from dify_maintenance import fixtures, generator
+from dify_maintenance import report as report_mod
 from dify_maintenance.db import url_connector
 
 DUMP_0142 = SHARED_SCHEMAS / "dify-0.14.2.sql"
@@ -108,6 +109,7 @@ def test_confirmed_run_backs_up_purges_reclaims_and_reports(databases, run_dag, 
     with psycopg.connect(url) as conn:
         report = conn.execute("select report from dify_maintenance.history order by id desc limit 1").fetchone()[0]
     assert [m["table"] for m in report["impact"]["migrations"] if m["kind"] == "rewrite"] == ["workflow_runs"]
+    assert report_mod.render_text(report).startswith("Dify pre-upgrade cleanup report  dify_pre_upgrade_cleanup/")
     assert report["impact_after_reclaim"]["migrations"][0]["bytes_now"] < report["impact"]["migrations"][0]["bytes_now"]
 
 

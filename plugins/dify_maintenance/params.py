@@ -31,29 +31,33 @@ def _scope(by_default: str) -> str:
     return f"UUIDs, one per line. Empty: the deployment policy's list ({by_default} unless {POLICY_VARIABLE} names some)."
 
 
+def _keep_days(key: str, title: str, what: str) -> Param:
+    """A "keep N days" field of the retention form; empty means the policy's days."""
+    return Param(
+        None,
+        title=title,
+        type=["null", "integer"],
+        minimum=MIN_DAYS,
+        maximum=MAX_DAYS,
+        section="Retention",
+        description=_from_policy(key, what),
+    )
+
+
 def retention_params() -> dict[str, Param]:
-    days = {"type": ["null", "integer"], "minimum": MIN_DAYS, "maximum": MAX_DAYS}
     return {
-        "workflow_logs_days": Param(
-            None,
-            title="Keep workflow logs (days)",
-            section="Retention",
-            description=_from_policy("workflow_logs_days", "Ended workflow runs and their node executions, app logs, offloads."),
-            **days,
+        "workflow_logs_days": _keep_days(
+            "workflow_logs_days",
+            "Keep workflow logs (days)",
+            "Ended workflow runs and their node executions, app logs, offloads.",
         ),
-        "messages_days": Param(
-            None,
-            title="Keep messages and conversations (days)",
-            section="Retention",
-            description=_from_policy("messages_days", "Messages with their children; conversations with no message left."),
-            **days,
+        "messages_days": _keep_days(
+            "messages_days",
+            "Keep messages and conversations (days)",
+            "Messages with their children; conversations with no message left.",
         ),
-        "end_users_days": Param(
-            None,
-            title="Keep unreferenced end users (days)",
-            section="Retention",
-            description=_from_policy("end_users_days", "Only end users nothing remaining refers to."),
-            **days,
+        "end_users_days": _keep_days(
+            "end_users_days", "Keep unreferenced end users (days)", "Only end users nothing remaining refers to."
         ),
         "families": Param(
             None,

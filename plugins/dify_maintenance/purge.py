@@ -576,9 +576,10 @@ def _orphan_batch(
     family: str,
     writer: ArchiveWriter | None,
     snap: SchemaSnapshot,
+    ledger: frozenset[str] = frozenset(),
 ) -> state.Progress:
     window_size = max(policy.batch_size * 10, 1000)
-    params: dict = {"cutoff": ctx.cutoffs[family], "limit": window_size}
+    params: dict = {"cutoff": ctx.cutoffs[family], "limit": window_size, "run_key": ctx.run_key, "ledger_table": plan.table}
     has_cursor = stage.cursor is not None
     if has_cursor:
         for i, value in enumerate(stage.cursor["keys"]):
@@ -609,6 +610,7 @@ def _orphan_batch(
             list(snap.columns[plan.table]),
             cand=plan.cand,
             keys=plan.keys,
+            ledger_key=plan.keys[0] if plan.table in ledger and len(plan.keys) == 1 else None,
         )
         counter["orphans"] = counter.get("orphans", 0) + n
         _count(new, plan.table, n, part, policy.dry_run, is_root=False)
@@ -700,7 +702,9 @@ def purge_family(
                 stage = _with_lock_retries(
                     policy,
                     f"{fam.name}/{oplan.stage}",
-                    lambda current=current, oplan=oplan: _orphan_batch(conn, oplan, current, ctx, policy, fam.name, writer, snap),
+                    lambda current=current, oplan=oplan: _orphan_batch(
+                        conn, oplan, current, ctx, policy, fam.name, writer, snap, ledger
+                    ),
                 )
                 reporter.maybe(oplan.stage, stage)
             stages.append(stage)

@@ -14,6 +14,11 @@ TITLES = {
 WIDTH = 110
 
 
+def first_error(errors: dict[str, str]) -> str | None:
+    """The error of the first task that failed, in the DAG's task order, as "task: error"."""
+    return next((f"{task}: {error}" for task, error in errors.items()), None)
+
+
 def build(
     ctx: dict,
     plan: dict,
@@ -52,7 +57,6 @@ def build(
     if outcome == "success" and deferred:
         outcome = "deferred"
     errors = dict(errors or {})
-    first_error = next(iter(errors.items()), None)
     counter = "would_delete" if dry_run else "deleted"
     per_family: dict[str, int] = {}
     for row in tables.values():
@@ -83,7 +87,7 @@ def build(
         "unindexed_lookups": ctx.get("unindexed_lookups", []),
         "deferred": deferred,
         "errors": errors,
-        "error": f"{first_error[0]}: {first_error[1]}" if first_error else None,
+        "error": first_error(errors),
         "indexes_built": [name for r in results for name in r.get("indexes", {}).get("built", [])],
         "vacuum": vacuumed,
     }

@@ -19,6 +19,8 @@ from dify_maintenance.errors import MaintenanceError
 from dify_maintenance.policy import Policy
 from dify_maintenance.stores import StoreConfig, default_backup_store, store_from_airflow
 
+log = logging.getLogger(__name__)
+
 
 def run_params() -> dict:
     """This run's form values, and only those: a ``conf`` key the DAG's form does not declare
@@ -67,8 +69,6 @@ def label(name: str) -> None:
     """Name a mapped task instance in the UI after the family it handles."""
     get_current_context()["family_label"] = name
 
-
-log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable)
 
@@ -159,8 +159,7 @@ def preflight_context(ti, what_was_spared: str, title: str) -> dict:
         return ctx
     dag_run = get_current_context()["dag_run"]
     errors = run_errors()
-    first = next(iter(errors.items()), None)
-    error = f"{first[0]}: {first[1]}" if first else "preflight did not complete"
+    error = report_mod.first_error(errors) or "preflight did not complete"
     rep = {"run_key": f"{dag_run.dag_id}/{dag_run.run_id}", "dag_id": dag_run.dag_id, "outcome": "failed", "error": error}
     rep["errors"] = errors
     try:

@@ -13,7 +13,7 @@ from dify_maintenance import archive, orphans, quarantine, storage
 from dify_maintenance.db import Connector
 from dify_maintenance.errors import InvalidPolicy
 from dify_maintenance.orphans import Request
-from dify_maintenance.report import record
+from dify_maintenance.report import first_error, record
 from dify_maintenance.stores import StoreConfig
 from dify_maintenance.tasks.common import (
     archive_store,
@@ -141,7 +141,7 @@ def report() -> dict:
     complete = bool(found) and bool(collected) and emptied is not None
     rep = orphans.build_report(ctx, listed, final, found.get("csv", {}), collected, emptied or {}, complete)
     rep["errors"] = run_errors()
-    rep["error"] = next((f"{task}: {error}" for task, error in rep["errors"].items()), None)
+    rep["error"] = first_error(rep["errors"])
     lines = orphans.render_lines(rep)
     log.info("\n%s", "\n".join(lines))
     record(db, ctx, rep)
