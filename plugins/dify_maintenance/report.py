@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dify_maintenance import state
+from dify_maintenance.catalog import FAMILY_NAMES
 from dify_maintenance.db import Connector, connection
 from dify_maintenance.orphans import render_lines
 
@@ -101,6 +102,12 @@ def _count(n: int) -> str:
     return f"{n:,}"
 
 
+def _in_family_order(by_family: dict) -> list[tuple]:
+    """Items keyed by family in the catalog's order (history's JSON keeps its own key order)."""
+    order = {name: i for i, name in enumerate(FAMILY_NAMES)}
+    return sorted(by_family.items(), key=lambda kv: order.get(kv[0], len(order)))
+
+
 def summary_lines(report: dict) -> list[str]:
     """What a person needs first: the outcome, what was deleted per family, the cutoffs, what
     was deferred and why, the first error. Also the run's note on the run page."""
@@ -110,11 +117,13 @@ def summary_lines(report: dict) -> list[str]:
     head = f"{report['outcome'].upper()}" + (" (DRY RUN: nothing was changed)" if dry else "")
     head += f" · Dify {report['dify_version']}"
     lines = [head]
-    families = ", ".join(f"{fam} {_count(n)}" for fam, n in report.get("per_family", {}).items())
+    families = ", ".join(f"{fam} {_count(n)}" for fam, n in _in_family_order(report.get("per_family", {})))
     archived = "" if dry else f"; archived {_count(report.get('total_archived', 0))}"
     lines.append(f"{verb} {_count(total)} rows" + (f" ({families})" if families else "") + archived)
     if report["cutoffs"]:
-        lines.append("older than: " + ", ".join(f"{k} {v[:16].replace('T', ' ')}" for k, v in report["cutoffs"].items()))
+        lines.append(
+            "older than: " + ", ".join(f"{k} {v[:16].replace('T', ' ')}" for k, v in _in_family_order(report["cutoffs"]))
+        )
     for fam, reason in report.get("deferred", {}).items():
         lines.append(f"DEFERRED {fam}: {reason} (the next run continues)")
     if report.get("error"):
