@@ -29,14 +29,14 @@ test: lint
 # built around a fixed date, or code that reads the wall clock where it should read the run's
 # own, fails here. PostgreSQL keeps the real clock (under libfaketime its statement and lock
 # timeouts never fire), so this pass also proves that nothing compares the worker's clock with
-# the database's. The server is found (or the embedded one started) before the clock moves. The
-# monotonic clock stays real: Python's timed waits (threading.Timer, Event.wait) compute their
-# deadlines from it, and libfaketime would push them a year away.
+# the database's. The server is found (or the embedded one started) before the clock moves.
+# libfaketime moves the monotonic clock too (keeping it real breaks time.sleep), so a timed wait
+# on a lock (threading.Timer, Event.wait(timeout)) would wait a year: tests sleep instead.
 FUTURE ?= +365d
 test-future: $(STAMP)
 	@command -v faketime >/dev/null || { echo "test-future needs faketime (apt-get install faketime)"; exit 1; }
 	DIFY_MAINT_TEST_PG_URL=$$(PYTHONPATH=plugins $(PY) -c 'from dify_maintenance.pgembed import admin_url; print(admin_url("DIFY_MAINT_TEST_PG_URL")[0])') \
-	  FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f '$(FUTURE)' $(PY) -m pytest -q -ra -p no:cacheprovider
+	  faketime -f '$(FUTURE)' $(PY) -m pytest -q -ra -p no:cacheprovider
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -4,6 +4,7 @@ exactly, strategies are chosen with reasons, and rewrites wait for locks only as
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import psycopg
@@ -130,7 +131,9 @@ def test_rebuild_waits_for_readers_only_at_the_swap(databases):
     url = databases.fresh("1.14")
     holder = psycopg.connect(url)
     holder.execute(f"select count(*) from {TABLE}")
-    release = threading.Timer(1.5, holder.rollback)
+    # a sleeping thread, not threading.Timer: under make test-future (libfaketime moves the
+    # monotonic clock too) a timed wait on a lock computes a deadline a year away
+    release = threading.Thread(target=lambda: (time.sleep(1.5), holder.rollback()))
     release.start()
     try:
         result = reclaim.rebuild(url_connector(url), TABLE, lock_timeout_ms=200, lock_retries=4)

@@ -27,9 +27,9 @@ def check_conf(conf: dict[str, Any], declared: Iterable[str], dag_id: str) -> No
         hints.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
     raise InvalidPolicy(
         f"{dag_id} does not know the run configuration key{'s' if len(unknown) > 1 else ''} {', '.join(hints)}. "
-        f"A run may set only its form's fields: {', '.join(fields)}. "
-        "Everything else (time budget, health thresholds, connection ids, ...) is the deployment's, "
-        "set in the Airflow Variable of the DAG (see the README's Configuration)."
+        "A run may set only its form's fields; everything else (time budget, health thresholds, connection "
+        "ids, ...) is the deployment's, in the DAG's Airflow Variable (README: Configuration). "
+        f"The form's fields: {', '.join(fields)}"
     )
 
 

@@ -65,6 +65,12 @@ def deletion_store(policy: Policy) -> StoreConfig | None:
     return archive_store(policy) if policy.archive and not policy.dry_run else None
 
 
+def mapped_results(*sequences) -> list:
+    """The results of mapped tasks, read in one slice each: iterating Airflow's lazy XCom
+    sequence reads one item after another until a 404, which logs an error for every run."""
+    return [item for seq in sequences for item in (seq[: len(seq)] if len(seq) else [])]
+
+
 def label(name: str) -> None:
     """Name a mapped task instance in the UI after the family it handles."""
     get_current_context()["family_label"] = name

@@ -15,6 +15,7 @@ from dify_maintenance.tasks.common import (
     connector_for,
     deletion_store,
     fail_fast,
+    mapped_results,
     preflight_context,
     publish_summary,
     recorded_policy,
@@ -78,7 +79,7 @@ def verify_backup(ctx: dict, made: dict) -> dict:
 def verify_purge(ctx: dict, first: list[dict], second: list[dict]) -> dict:
     """The retention invariants: nothing purgeable left, no orphans, archive complete."""
     policy = recorded_policy(ctx)
-    results = list(first) + list(second)
+    results = mapped_results(first, second)
     checks = retention.verify(connector_for(policy), ctx, policy, results, deletion_store(policy))
     return {"results": results, "verify": checks}
 

@@ -18,6 +18,7 @@ from dify_maintenance.tasks.common import (
     deletion_store,
     fail_fast,
     label,
+    mapped_results,
     preflight_context,
     publish_summary,
     recorded_policy,
@@ -107,7 +108,7 @@ def purge_after(family: str, ctx: dict, before: list[dict]) -> dict:
 def vacuum(ctx: dict, first: list[dict], second: list[dict]) -> dict:
     """VACUUM (ANALYZE) every table the purge deleted from, one autocommit statement each."""
     policy = recorded_policy(ctx)
-    results = list(first) + list(second)
+    results = mapped_results(first, second)
     return {
         "results": results,
         "vacuum": retention.vacuum(connector_for(policy), retention.purged_tables(results), policy.dry_run),
