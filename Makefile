@@ -16,7 +16,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	PYTHONPATH=plugins $(PY) -m dify_maintenance.demo
+	PYTHONPATH=plugins:. $(PY) -m devtools.demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -35,7 +35,7 @@ test: lint
 FUTURE ?= +365d
 test-future: $(STAMP)
 	@command -v faketime >/dev/null || { echo "test-future needs faketime (apt-get install faketime)"; exit 1; }
-	DIFY_MAINT_TEST_PG_URL=$$(PYTHONPATH=plugins $(PY) -c 'from dify_maintenance.pgembed import admin_url; print(admin_url("DIFY_MAINT_TEST_PG_URL")[0])') \
+	DIFY_MAINT_TEST_PG_URL=$$(PYTHONPATH=plugins:. $(PY) -c 'from devtools.pgembed import admin_url; print(admin_url("DIFY_MAINT_TEST_PG_URL")[0])') \
 	  faketime -f '$(FUTURE)' $(PY) -m pytest -q -ra -p no:cacheprovider
 
 format: $(STAMP)

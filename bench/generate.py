@@ -1,6 +1,6 @@
 """Generator throughput: node-execution rows per second for both fixture generations.
 
-Usage: PYTHONPATH=plugins .venv/bin/python bench/generate.py [--runs N]
+Usage: PYTHONPATH=plugins:. .venv/bin/python bench/generate.py [--runs N]
 The issue's target is at least 50,000 node-execution rows per second; the script prints the
 measured rate and its ratio to that target. Uses $DIFY_MAINT_TEST_PG_URL, 127.0.0.1:5432 or
 the embedded server, in a scratch database it drops afterwards.
@@ -14,8 +14,8 @@ from datetime import datetime
 
 import psycopg
 
-from dify_maintenance import fixtures, generator, pgembed
-from dify_maintenance.db import url_connector
+from devtools import fixtures, generator, pgembed
+from dify_maintenance.core.db import url_connector
 
 TARGET_ROWS_PER_SECOND = 50_000
 

@@ -1,7 +1,7 @@
 """Orphan-detection benchmark: our streaming, set-based detection against Dify's own in-memory
 commands, at a million stored keys, time and peak memory.
 
-Usage: PYTHONPATH=plugins .venv/bin/python bench/orphans.py [--keys 1000000] [--small 250000]
+Usage: PYTHONPATH=plugins:. .venv/bin/python bench/orphans.py [--keys 1000000] [--small 250000]
 
 For each size the script builds one Dify 1.14 database (the project's generator for a realistic
 mix, then uploads cloned in bulk) and a local-disk storage (OpenDAL ``fs``) holding an empty
@@ -98,8 +98,8 @@ def build(admin: str, name: str, keys: int, root: Path) -> str:
     import psycopg
     from psycopg import sql
 
-    from dify_maintenance import fixtures, generator
-    from dify_maintenance.db import url_connector
+    from devtools import fixtures, generator
+    from dify_maintenance.core.db import url_connector
 
     started = time.monotonic()
     url = fixtures.recreate_database(admin, name)
@@ -135,9 +135,9 @@ def rss_mb() -> float:
 
 
 def run_ours(url: str, root: Path, archive: Path) -> dict:
-    from dify_maintenance import orphans
-    from dify_maintenance.db import url_connector
-    from dify_maintenance.stores import StoreConfig
+    from dify_maintenance.core.db import url_connector
+    from dify_maintenance.files import orphans
+    from dify_maintenance.files.stores import StoreConfig
 
     store, report_store = StoreConfig("fs", {"root": str(root)}), StoreConfig("fs", {"root": str(archive)})
     connector, req = url_connector(url), orphans.Request(prefixes=["upload_files/"])
@@ -259,7 +259,7 @@ def main() -> None:
         Path(args.out).write_text(json.dumps(run))
         return
 
-    from dify_maintenance import fixtures, pgembed
+    from devtools import fixtures, pgembed
 
     admin, where = pgembed.admin_url("DIFY_MAINT_TEST_PG_URL")
     print(f"PostgreSQL: {where}")

@@ -1,6 +1,6 @@
 """Purge benchmark: our engine against the naive recipe and Dify's own algorithms, same data.
 
-Usage: PYTHONPATH=plugins .venv/bin/python bench/purge.py [--runs N] [--schemas 1.14,0.15]
+Usage: PYTHONPATH=plugins:. .venv/bin/python bench/purge.py [--runs N] [--schemas 1.14,0.15]
 
 For each schema generation it generates one template database with the project's generator
 (default 120,000 workflow runs: about 2.1 million node executions and a million messages), records
@@ -23,16 +23,21 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import psycopg
 from psycopg.rows import dict_row
 
-from dify_maintenance import catalog, fixtures, generator, pgembed, retention
-from dify_maintenance.db import url_connector
-from dify_maintenance.policy import resolve
-from dify_maintenance.schema import snapshot
-from dify_maintenance.sqltemplates import render
-from dify_maintenance.stores import StoreConfig
+from devtools import fixtures, generator, pgembed
+from dify_maintenance.core import catalog
+from dify_maintenance.core.db import url_connector
+from dify_maintenance.core.policy import resolve
+from dify_maintenance.core.schema import snapshot
+from dify_maintenance.core.sqltemplates import register_templates, render
+from dify_maintenance.files.stores import StoreConfig
+from dify_maintenance.retention import steps as retention
+
+register_templates("bench", Path(__file__).resolve().parent / "sql")
 
 CUTOFF_DAYS = 30
 # Our batches aim below the 0.5 s transaction target (the policy default aims at 0.5 s itself).

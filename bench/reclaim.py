@@ -1,6 +1,6 @@
 """Reclaim benchmark: DELETE + VACUUM FULL against the copy-and-swap rebuild, same data, 5 % kept.
 
-Usage: PYTHONPATH=plugins .venv/bin/python bench/reclaim.py [--runs 30000] [--keep 0.05] [--table workflow_node_executions]
+Usage: PYTHONPATH=plugins:. .venv/bin/python bench/reclaim.py [--runs 30000] [--keep 0.05] [--table workflow_node_executions]
 
 Generates one Dify 1.14 template with the project's generator, picks the cutoff that keeps the
 newest ``--keep`` share of the table, then on a fresh copy each (``CREATE DATABASE ... TEMPLATE``):
@@ -22,13 +22,17 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import psycopg
 from psycopg.rows import dict_row
 
-from dify_maintenance import fixtures, generator, pgembed, reclaim
-from dify_maintenance.db import url_connector
-from dify_maintenance.sqltemplates import render
+from devtools import fixtures, generator, pgembed
+from dify_maintenance.core.db import url_connector
+from dify_maintenance.core.sqltemplates import register_templates, render
+from dify_maintenance.database import reclaim
+
+register_templates("bench", Path(__file__).resolve().parent / "sql")
 
 ANCHOR = datetime(2026, 11, 22, 3, 0, 0)
 READ_BLOCKING = {"AccessExclusiveLock"}

@@ -1,7 +1,7 @@
 """Storage benchmark: our sharded, verified migration against a sequential one-object-at-a-time
 copy over the same OpenDAL operators, into S3 (moto_server) behind an injected network latency.
 
-Usage: PYTHONPATH=plugins .venv/bin/python bench/storage.py [--objects 20000] [--latency-ms 10]
+Usage: PYTHONPATH=plugins:. .venv/bin/python bench/storage.py [--objects 20000] [--latency-ms 10]
        [--baseline-objects 2000] [--shards 4] [--concurrency 16]
 
 The machine has no netem qdisc (``tc ... netem`` fails: kernel module absent), so latency is
@@ -26,8 +26,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from dify_maintenance import migration
-from dify_maintenance.stores import StoreConfig
+from dify_maintenance.files import migration
+from dify_maintenance.files.stores import StoreConfig
 
 
 def free_port() -> int:

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag
 
-from dify_maintenance.alerts import MaintenanceFailureNotifier
-from dify_maintenance.params import backup_params
-from dify_maintenance.tasks import backup as b
+from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier
+from dify_maintenance.airflow.params import backup_params
+from dify_maintenance.airflow.tasks import backup as b
 
 
 @dag(

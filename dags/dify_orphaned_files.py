@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag
 
-from dify_maintenance.alerts import MaintenanceFailureNotifier
-from dify_maintenance.params import orphan_params
-from dify_maintenance.tasks import orphans as o
+from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier
+from dify_maintenance.airflow.params import orphan_params
+from dify_maintenance.airflow.tasks import orphans as o
 
 
 @dag(

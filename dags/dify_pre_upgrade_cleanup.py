@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag
 
-from dify_maintenance.alerts import MaintenanceFailureNotifier
-from dify_maintenance.params import pre_upgrade_params
-from dify_maintenance.tasks import preupgrade as p
-from dify_maintenance.tasks import retention as r
+from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier
+from dify_maintenance.airflow.params import pre_upgrade_params
+from dify_maintenance.airflow.tasks import preupgrade as p
+from dify_maintenance.airflow.tasks import retention as r
 
 
 @dag(

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Param, dag
 
-from dify_maintenance.alerts import MaintenanceFailureNotifier
-from dify_maintenance.tasks.restore import restore
+from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier
+from dify_maintenance.airflow.tasks.restore import restore
 
 
 @dag(

@@ -29,9 +29,9 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag
 
-from dify_maintenance.alerts import MaintenanceFailureNotifier, deadline_alerts
-from dify_maintenance.params import retention_params
-from dify_maintenance.tasks import retention as t
+from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier, deadline_alerts
+from dify_maintenance.airflow.params import retention_params
+from dify_maintenance.airflow.tasks import retention as t
 
 
 @dag(

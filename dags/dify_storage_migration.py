@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag
 
-from dify_maintenance.alerts import MaintenanceFailureNotifier
-from dify_maintenance.params import storage_migration_params
-from dify_maintenance.tasks import migration as m
+from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier
+from dify_maintenance.airflow.params import storage_migration_params
+from dify_maintenance.airflow.tasks import migration as m
 
 
 @dag(

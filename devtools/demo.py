@@ -18,9 +18,11 @@ from datetime import UTC, datetime
 import psycopg
 from psycopg.rows import dict_row
 
-from dify_maintenance import PROJECT_ROOT, fixtures, generator, pgembed, report
-from dify_maintenance.db import url_connector
-from dify_maintenance.stores import StoreConfig
+from devtools import fixtures, generator, pgembed
+from dify_maintenance import PROJECT_ROOT
+from dify_maintenance.core.db import url_connector
+from dify_maintenance.files.stores import StoreConfig
+from dify_maintenance.retention import report
 
 DEMO_DIR = PROJECT_ROOT / ".demo"
 DEMO_DB = "dify_demo"

@@ -12,21 +12,14 @@ import psycopg
 from psycopg import sql
 
 from dify_maintenance import PROJECT_ROOT
+from dify_maintenance.database.schema_diff import UUID_OSSP, dump_text
 
 FIXTURE_DIR = PROJECT_ROOT / "tests" / "fixtures"
 GENERATIONS = ("0.15", "1.14")
 
+
 # Dify's schema defaults ids to uuid_generate_v4() from uuid-ossp. The embedded server ships
 # without contrib extensions, so fall back to the same function over core gen_random_uuid().
-UUID_OSSP = """DO $uuid$
-BEGIN
-    CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA public;
-EXCEPTION WHEN feature_not_supported OR undefined_file THEN
-    CREATE OR REPLACE FUNCTION public.uuid_generate_v4() RETURNS uuid LANGUAGE sql AS 'SELECT gen_random_uuid()';
-END
-$uuid$;"""
-
-
 def fixture_schema(generation: str) -> str:
     """Our own Dify-shaped DDL for ``generation`` ("0.15" or "1.14")."""
     if generation not in GENERATIONS:
@@ -74,11 +67,6 @@ def load_sql(url: str, text: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(text.encode())
         conn.execute("SET search_path TO public")
-
-
-def dump_text(path: Path) -> str:
-    """A ``pg_dump -s`` file made loadable on a server without the uuid-ossp extension."""
-    return path.read_text(encoding="utf-8").replace('CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA public;', UUID_OSSP)
 
 
 def load_dump(url: str, path: Path) -> None:

@@ -1,6 +1,6 @@
 """Deterministic synthetic Dify data for the demo, the tests and the benchmarks.
 
-Everything is set-based SQL (``include/sql/generate``) keyed on md5 of the seed, so the same
+Everything is set-based SQL (``devtools/sql/generate``) keyed on md5 of the seed, so the same
 seed and anchor always produce byte-identical rows, on any supported Dify version: statements
 adapt to the tables and columns the target schema has.
 """
@@ -14,14 +14,17 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
-from dify_maintenance import SQL_DIR
-from dify_maintenance.db import Connector, connection
-from dify_maintenance.schema import snapshot
-from dify_maintenance.sqltemplates import render
-from dify_maintenance.stores import StoreConfig
+from dify_maintenance.core.db import Connector, connection
+from dify_maintenance.core.schema import snapshot
+from dify_maintenance.core.sqltemplates import register_templates, render
+from dify_maintenance.files.stores import StoreConfig
 
 log = logging.getLogger(__name__)
+
+GENERATE_SQL = Path(__file__).resolve().parent / "sql" / "generate"
+register_templates("generate", GENERATE_SQL)
 
 # The statement that writes most rows; it runs in parallel sessions over shards of the runs.
 PARALLEL_STEP = "07_node_executions.sql"
@@ -98,9 +101,7 @@ def generate(
         return snap.has_column(table, column)
 
     steps = [
-        p.name
-        for p in sorted((SQL_DIR / "generate").glob("*.sql"))
-        if not (REQUIRES.get(p.name) and not snap.has_table(REQUIRES[p.name]))
+        p.name for p in sorted(GENERATE_SQL.glob("*.sql")) if not (REQUIRES.get(p.name) and not snap.has_table(REQUIRES[p.name]))
     ]
     before = [s for s in steps if s < PARALLEL_STEP]
     after = [s for s in steps if s > PARALLEL_STEP]

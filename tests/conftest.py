@@ -43,9 +43,10 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{AIRFLOW_HOME}/airflow.db"
 os.environ["DIFY_MAINT_ARCHIVE_ROOT"] = str(AIRFLOW_HOME / "dify-archive")
 sys.path.insert(0, str(ROOT / "plugins"))
+sys.path.insert(0, str(ROOT))  # devtools/
 
-from dify_maintenance import fixtures, generator, pgembed  # noqa: E402
-from dify_maintenance.db import url_connector  # noqa: E402
+from devtools import fixtures, generator, pgembed  # noqa: E402
+from dify_maintenance.core.db import url_connector  # noqa: E402
 
 # "now" of the generated data (naive UTC): this session's own clock, so every scenario is built
 # relative to the moment the code under test reads, today or a year from now (CI runs the suite

@@ -16,9 +16,9 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from dify_maintenance import generator
-from dify_maintenance.db import url_connector
-from dify_maintenance.stores import StoreConfig
+from devtools import generator
+from dify_maintenance.core.db import url_connector
+from dify_maintenance.files.stores import StoreConfig
 
 # Where Dify rows name files (dify-facts §1.9 and §3.3, plus the paths Dify's own command misses).
 # Written out here on purpose, not taken from the engine's catalog: a path the engine forgets

@@ -76,7 +76,7 @@ def run_deadline_callback(context: dict) -> list[dict]:
     """Run the callback exactly as the triggerer does (airflow.triggers.callback.CallbackTrigger)."""
     from airflow.triggers.callback import CallbackTrigger
 
-    from dify_maintenance.alerts import deadline_alerts
+    from dify_maintenance.airflow.alerts import deadline_alerts
 
     alert = deadline_alerts("dify_retention", hours=6)[0]
     trigger = CallbackTrigger(callback_path=alert.callback.path, callback_kwargs={**alert.callback.kwargs, "context": context})
@@ -105,7 +105,7 @@ def test_no_deadline_alert_for_a_run_that_has_ended(webhook, state):
 
 
 def test_deadline_callback_kwargs_are_flat():
-    from dify_maintenance.alerts import deadline_alerts
+    from dify_maintenance.airflow.alerts import deadline_alerts
 
     kwargs = deadline_alerts("dify_retention", hours=6)[0].callback.kwargs
     assert all(not isinstance(v, dict | list) for v in kwargs.values())
@@ -128,8 +128,8 @@ def test_the_failure_alert_names_the_first_error(webhook):
     note from the report's summary (dag.test hands callbacks a run without it)."""
     from airflow.api_fastapi.execution_api.datamodels.taskinstance import DagRun
 
-    from dify_maintenance import report
-    from dify_maintenance.alerts import MaintenanceFailureNotifier
+    from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier
+    from dify_maintenance.retention import report
 
     rep = {"dag_id": "dify_retention", "outcome": "failed", "dry_run": False, "dify_version": "1.14.1", "cutoffs": {}}
     rep.update(total_deleted=0, total_would_delete=0, per_family={}, error="verify: VerificationFailed: 3 orphans left")

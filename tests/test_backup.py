@@ -10,11 +10,11 @@ import psycopg
 import pytest
 from airflow.utils.state import DagRunState
 
-from dify_maintenance import backup, pgclient
-from dify_maintenance.backup import BackupFailed, BackupRequest
-from dify_maintenance.db import url_connector
-from dify_maintenance.errors import MaintenanceError
-from dify_maintenance.stores import StoreConfig
+from dify_maintenance.core.db import url_connector
+from dify_maintenance.core.errors import MaintenanceError
+from dify_maintenance.database import backup, pgclient
+from dify_maintenance.database.backup import BackupFailed, BackupRequest
+from dify_maintenance.files.stores import StoreConfig
 
 
 def counts(url: str) -> dict[str, int]:

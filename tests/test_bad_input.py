@@ -7,8 +7,8 @@ import pytest
 from airflow.sdk.exceptions import ParamValidationError
 from airflow.utils.state import DagRunState
 
-from dify_maintenance import policy
-from dify_maintenance.errors import InvalidPolicy
+from dify_maintenance.core import policy
+from dify_maintenance.core.errors import InvalidPolicy
 
 GOOD_UUID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 
@@ -89,9 +89,9 @@ def test_not_dify_database_fails_preflight(databases, run_dag, tmp_path):
 def test_two_alembic_heads_are_an_ambiguous_version(databases):
     """A supported head plus a second row (a half-applied merge, a hand edit) is refused: the
     schema could be either version's."""
-    from dify_maintenance.db import connection, url_connector
-    from dify_maintenance.errors import UnsupportedDifyVersion
-    from dify_maintenance.schema import detect_version, snapshot
+    from dify_maintenance.core.db import connection, url_connector
+    from dify_maintenance.core.errors import UnsupportedDifyVersion
+    from dify_maintenance.core.schema import detect_version, snapshot
 
     url = databases.fresh("1.14")
     with psycopg.connect(url, autocommit=True) as conn:

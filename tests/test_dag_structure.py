@@ -8,7 +8,7 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import Param
 
-from dify_maintenance.params import retention_params
+from dify_maintenance.airflow.params import retention_params
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,7 +83,7 @@ def test_restore_dag_is_manual_only(bag):
 
 
 def test_pre_upgrade_dag_is_manual_with_a_safe_form(bag):
-    from dify_maintenance.params import pre_upgrade_params
+    from dify_maintenance.airflow.params import pre_upgrade_params
 
     dag = bag.dags["dify_pre_upgrade_cleanup"]
     assert type(dag.timetable).__name__ == "NullTimetable"
@@ -116,7 +116,7 @@ def test_backup_dag_is_unscheduled_unless_configured(bag):
 
 
 def test_storage_migration_dag_is_manual_and_copies_privkeys_by_default(bag):
-    from dify_maintenance.params import storage_migration_params
+    from dify_maintenance.airflow.params import storage_migration_params
 
     dag = bag.dags["dify_storage_migration"]
     assert list(dag.allowed_run_types) == ["manual"]
@@ -127,7 +127,7 @@ def test_storage_migration_dag_is_manual_and_copies_privkeys_by_default(bag):
 
 
 def test_orphaned_files_dag_is_a_weekly_dry_run_that_never_scans_private_keys(bag):
-    from dify_maintenance.params import orphan_params
+    from dify_maintenance.airflow.params import orphan_params
 
     dag = bag.dags["dify_orphaned_files"]
     assert dag.timetable.expression == "0 5 * * 0" and dag.max_active_runs == 1

@@ -7,8 +7,8 @@ from datetime import timedelta
 import psycopg
 from conftest import ANCHOR, SMALL
 
-from dify_maintenance import fixtures, generator
-from dify_maintenance.db import url_connector
+from devtools import fixtures, generator
+from dify_maintenance.core.db import url_connector
 
 
 def fingerprint(url):

@@ -13,11 +13,13 @@ from conftest import ANCHOR, SHARED_SCHEMAS, SUPPORTED_DUMPS
 from orphan_scenario import REFERENCE_PATHS, build, file_rows, mentioned_ids, tree
 from storage_helpers import MotoServer
 
-from dify_maintenance import archive, fixtures, orphans
-from dify_maintenance.db import url_connector
-from dify_maintenance.errors import InvalidPolicy
-from dify_maintenance.quarantine import Quarantine
-from dify_maintenance.stores import StoreConfig
+from devtools import fixtures
+from dify_maintenance.core.db import url_connector
+from dify_maintenance.core.errors import InvalidPolicy
+from dify_maintenance.files import orphans
+from dify_maintenance.files.quarantine import Quarantine
+from dify_maintenance.files.stores import StoreConfig
+from dify_maintenance.retention import archive
 
 
 def find(sc, run_id: str, **request) -> dict:
@@ -235,7 +237,7 @@ def test_retention_collects_the_files_only_purged_rows_referenced(databases, run
     from airflow.utils.state import DagRunState
     from orphan_scenario import _age
 
-    from dify_maintenance import generator
+    from devtools import generator
 
     url = databases.fresh(empty=True)
     fixtures.load_sql(url, fixtures.fixture_schema("1.14"))

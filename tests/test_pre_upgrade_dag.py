@@ -9,9 +9,9 @@ import pytest
 from airflow.utils.state import DagRunState, TaskInstanceState
 from conftest import ANCHOR, SHARED_SCHEMAS
 
-from dify_maintenance import fixtures, generator
-from dify_maintenance import report as report_mod
-from dify_maintenance.db import url_connector
+from devtools import fixtures, generator
+from dify_maintenance.core.db import url_connector
+from dify_maintenance.retention import report as report_mod
 
 DUMP_0142 = SHARED_SCHEMAS / "dify-0.14.2.sql"
 DUMP_0153 = SHARED_SCHEMAS / "dify-0.15.3.sql"
@@ -144,7 +144,7 @@ def test_dry_run_predicts_the_confirmed_run(databases, run_dag, tmp_path, monkey
 @needs_dumps
 def test_a_dry_run_fails_when_the_real_run_could_not_back_up(databases, run_dag, tmp_path, monkeypatch):
     """No pg_dump of the server's major version on the worker: the dry run says so, in preflight."""
-    from dify_maintenance import pgclient
+    from dify_maintenance.database import pgclient
 
     url = generated_0142(databases)
     monkeypatch.setenv("DIFY_MAINT_BACKUP_ROOT", str(tmp_path / "backups"))

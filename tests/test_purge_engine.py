@@ -8,10 +8,12 @@ import psycopg
 import pytest
 from conftest import ANCHOR
 
-from dify_maintenance import archive, catalog, purge, retention, state
-from dify_maintenance.db import url_connector
-from dify_maintenance.policy import resolve
-from dify_maintenance.stores import StoreConfig
+from dify_maintenance.core import catalog, state
+from dify_maintenance.core.db import url_connector
+from dify_maintenance.core.policy import resolve
+from dify_maintenance.files.stores import StoreConfig
+from dify_maintenance.retention import archive, purge
+from dify_maintenance.retention import steps as retention
 
 TABLES = catalog.all_tables()
 
@@ -150,7 +152,7 @@ def test_lock_timeout_backs_off_then_gives_up_cleanly(databases, tmp_path):
 
 
 def test_second_run_is_refused_while_one_holds_the_database(databases):
-    from dify_maintenance.errors import AnotherRunActive
+    from dify_maintenance.core.errors import AnotherRunActive
 
     url = databases.fresh("1.14")
     connector = url_connector(url)
@@ -177,7 +179,7 @@ def test_dry_run_engine_reports_without_writing(databases):
 def test_tenant_scope_leaves_other_tenants_alone(databases, tmp_path):
     from conftest import SMALL
 
-    from dify_maintenance.generator import tenant_ids
+    from devtools.generator import tenant_ids
 
     url = databases.fresh("1.14")
     first, second = (str(t) for t in tenant_ids("dify", SMALL))
@@ -203,7 +205,7 @@ def checksum(url: str, table: str, where: str) -> str:
 def test_stop_switch_defers_and_the_next_run_finishes(databases, tmp_path):
     """An operator stop ends the purge after the current batch; the report says deferred and
     verify does not pretend the family is done; a retry of the run finishes the rest."""
-    from dify_maintenance import report
+    from dify_maintenance.retention import report
 
     url = databases.fresh("1.14")
     store = StoreConfig("fs", {"root": str(tmp_path / "a")})
@@ -216,7 +218,7 @@ def test_stop_switch_defers_and_the_next_run_finishes(databases, tmp_path):
         asked["n"] += 1
         return asked["n"] > 3
 
-    import dify_maintenance.retention as r
+    import dify_maintenance.retention.steps as r
 
     r.STOP_POLL_SECONDS = 0.0
     first = retention.run_purge(connector, ctx, "workflow_logs", pol, store, stop_after_three)
@@ -292,7 +294,7 @@ def test_batch_size_adapts_to_the_target_duration(target, direction, databases):
 
 
 def test_batch_sizer_follows_gitlab_steps():
-    from dify_maintenance.batching import BatchSizer
+    from dify_maintenance.retention.batching import BatchSizer
 
     sizer = BatchSizer(size=1000, target_seconds=0.5, max_size=1200)
     assert sizer.record(1.0) == 800  # slower than target: -20 %
@@ -306,10 +308,11 @@ KILLED_WORKER = """
 import sys, time
 sys.path.insert(0, {plugins!r})
 from datetime import datetime, timedelta
-from dify_maintenance import purge, retention
-from dify_maintenance.stores import StoreConfig
-from dify_maintenance.db import url_connector
-from dify_maintenance.policy import resolve
+from dify_maintenance.retention import purge
+from dify_maintenance.retention import steps as retention
+from dify_maintenance.files.stores import StoreConfig
+from dify_maintenance.core.db import url_connector
+from dify_maintenance.core.policy import resolve
 
 slow = purge._session
 def session_then_pause(conn, policy):  # test-only: make batches slow enough to be killed mid-run
@@ -419,7 +422,7 @@ def test_progress_lines_say_what_is_left(generation, expected, databases, monkey
     connector = url_connector(url)
     pol = resolve(None, {"families": ["workflow_logs"], "batch_size": 50, "adaptive_batches": False, "archive": False})
     ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id="progress", logical_date=ANCHOR)
-    with caplog.at_level("INFO", logger="dify_maintenance.purge"):
+    with caplog.at_level("INFO", logger="dify_maintenance.retention.purge"):
         retention.run_purge(connector, ctx, "workflow_logs", pol, None)
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("workflow_logs/workflow_runs")]
     assert any(expected in line and "left" in line for line in lines), lines

@@ -10,8 +10,8 @@ import pytest
 from airflow.utils.state import DagRunState
 from conftest import ANCHOR, NEWER_DUMPS, SHARED_SCHEMAS, SUPPORTED_DUMPS
 
-from dify_maintenance import fixtures, generator
-from dify_maintenance.db import url_connector
+from devtools import fixtures, generator
+from dify_maintenance.core.db import url_connector
 
 REASON = f"real schema dumps not found in {SHARED_SCHEMAS} (they come with ../shared in CI)"
 

@@ -11,9 +11,9 @@ import psycopg
 import pytest
 from conftest import ANCHOR
 
-from dify_maintenance import reclaim
-from dify_maintenance.db import connection, url_connector
-from dify_maintenance.errors import LockContention
+from dify_maintenance.core.db import connection, url_connector
+from dify_maintenance.core.errors import LockContention
+from dify_maintenance.database import reclaim
 
 TABLE = "workflow_node_executions"
 CUTOFF = ANCHOR - timedelta(days=30)

@@ -11,10 +11,10 @@ import psycopg
 import pytest
 from test_purge_engine import fingerprints, run_all
 
-from dify_maintenance import archive
-from dify_maintenance.db import url_connector
-from dify_maintenance.errors import ArchiveRefused, ArchiveStoreUnreachable, MaintenanceError
-from dify_maintenance.stores import StoreConfig
+from dify_maintenance.core.db import url_connector
+from dify_maintenance.core.errors import ArchiveRefused, ArchiveStoreUnreachable, MaintenanceError
+from dify_maintenance.files.stores import StoreConfig
+from dify_maintenance.retention import archive
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ def test_retention_runs_green_and_purges(generation, databases, run_dag, tmp_pat
     assert count(url, "select count(*) from dify_maintenance.claim") == 0
     # the report reads top-down in the log pane: summary first, nothing wider than the pane,
     # the unindexed lookups folded into one line with the fix
-    from dify_maintenance import report as report_mod
+    from dify_maintenance.retention import report as report_mod
 
     with psycopg.connect(url) as conn:
         recorded = conn.execute("select report from dify_maintenance.history").fetchone()[0]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from dify_maintenance import catalog, purge
-from dify_maintenance.db import connection, url_connector
-from dify_maintenance.errors import NotDifyDatabase, UnsupportedDifyVersion
-from dify_maintenance.policy import resolve
-from dify_maintenance.schema import detect_version, snapshot
+from dify_maintenance.core import catalog
+from dify_maintenance.core.db import connection, url_connector
+from dify_maintenance.core.errors import NotDifyDatabase, UnsupportedDifyVersion
+from dify_maintenance.core.policy import resolve
+from dify_maintenance.core.schema import detect_version, snapshot
+from dify_maintenance.retention import purge
 
 
 def detect(url):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from conftest import ANCHOR, SHARED_SCHEMAS
 
-from dify_maintenance import fixtures, generator, schemadiff, upgrade
-from dify_maintenance.db import connection, url_connector
+from devtools import fixtures, generator
+from dify_maintenance.core.db import connection, url_connector
+from dify_maintenance.database import schema_diff as schemadiff
+from dify_maintenance.database import upgrade_impact as upgrade
 
 DUMPS = {v: SHARED_SCHEMAS / f"dify-{v}.sql" for v in ("0.14.2", "0.15.3", "1.14.1")}
 pytestmark = pytest.mark.skipif(not all(p.is_file() for p in DUMPS.values()), reason=f"real dumps not in {SHARED_SCHEMAS}")

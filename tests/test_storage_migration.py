@@ -8,8 +8,9 @@ import hashlib
 import pytest
 from storage_helpers import MotoServer, free_port, write_dify_tree
 
-from dify_maintenance import migration, storage
-from dify_maintenance.stores import StoreConfig
+from dify_maintenance.files import dify_storage as storage
+from dify_maintenance.files import migration
+from dify_maintenance.files.stores import StoreConfig
 
 
 def fs(path) -> StoreConfig:
@@ -150,8 +151,8 @@ def test_migration_dag_fs_to_s3_with_the_database_check(databases, run_dag, tmp_
     from airflow.utils.state import DagRunState
     from conftest import ANCHOR
 
-    from dify_maintenance import fixtures, generator
-    from dify_maintenance.db import url_connector
+    from devtools import fixtures, generator
+    from dify_maintenance.core.db import url_connector
 
     url = databases.fresh(empty=True)
     fixtures.load_sql(url, fixtures.fixture_schema("1.14"))

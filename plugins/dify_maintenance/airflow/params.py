@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from airflow.sdk import Param
 
-from dify_maintenance.catalog import FAMILY_NAMES
-from dify_maintenance.policy import MAX_BATCH, MAX_DAYS, MIN_BATCH, MIN_DAYS, POLICY_VARIABLE, UUID_RE, load_defaults
+from dify_maintenance.core.catalog import FAMILY_NAMES
+from dify_maintenance.core.policy import MAX_BATCH, MAX_DAYS, MIN_BATCH, MIN_DAYS, POLICY_VARIABLE, UUID_RE, load_defaults
 
 _UUID_LIST = {"type": ["null", "array"], "items": {"type": "string", "pattern": UUID_RE.pattern}}
 _POLICY_DEFAULTS = load_defaults()
@@ -140,9 +140,9 @@ def retention_params() -> dict[str, Param]:
 
 def pre_upgrade_params() -> dict[str, Param]:
     """The trigger form of ``dify_pre_upgrade_cleanup``; defaults make a harmless dry run."""
-    from dify_maintenance.backup import SCOPES
-    from dify_maintenance.reclaim import STRATEGIES
-    from dify_maintenance.upgrade import known_targets
+    from dify_maintenance.database.backup import SCOPES
+    from dify_maintenance.database.reclaim import STRATEGIES
+    from dify_maintenance.database.upgrade_impact import known_targets
 
     targets = known_targets()
     return {
@@ -212,7 +212,7 @@ def pre_upgrade_params() -> dict[str, Param]:
 
 
 def backup_params() -> dict[str, Param]:
-    from dify_maintenance.backup import COMPRESSIONS, SCOPES
+    from dify_maintenance.database.backup import COMPRESSIONS, SCOPES
 
     return {
         "scope": Param("full", title="Scope", type="string", enum=list(SCOPES), section="Backup"),
@@ -226,8 +226,8 @@ def backup_params() -> dict[str, Param]:
 
 
 def storage_migration_params() -> dict[str, Param]:
-    from dify_maintenance.migration import OVERWRITE, VERIFY
-    from dify_maintenance.storage import DIFY_PREFIXES
+    from dify_maintenance.files.dify_storage import DIFY_PREFIXES
+    from dify_maintenance.files.migration import OVERWRITE, VERIFY
 
     optional = {"type": ["null", "string"]}
     return {
@@ -288,7 +288,7 @@ def _dify_storage_params() -> dict[str, Param]:
 
 
 def orphan_params() -> dict[str, Param]:
-    from dify_maintenance.orphans import DEFAULT_PREFIXES, SCANNABLE_PREFIXES
+    from dify_maintenance.files.orphans import DEFAULT_PREFIXES, SCANNABLE_PREFIXES
 
     return {
         "grace_days": Param(

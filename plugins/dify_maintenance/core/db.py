@@ -12,8 +12,8 @@ from contextlib import contextmanager
 import psycopg
 from psycopg.rows import dict_row
 
-from dify_maintenance.errors import MaintenanceError
-from dify_maintenance.sqltemplates import render
+from dify_maintenance.core.errors import MaintenanceError
+from dify_maintenance.core.sqltemplates import render
 
 Connector = Callable[[], psycopg.Connection]
 

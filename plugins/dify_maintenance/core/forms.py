@@ -12,7 +12,7 @@ import difflib
 from collections.abc import Iterable
 from typing import Any
 
-from dify_maintenance.errors import InvalidPolicy
+from dify_maintenance.core.errors import InvalidPolicy
 
 
 def check_conf(conf: dict[str, Any], declared: Iterable[str], dag_id: str) -> None:

@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from dify_maintenance import INCLUDE_DIR
-from dify_maintenance.catalog import FAMILY_NAMES, family
-from dify_maintenance.errors import InvalidPolicy
+from dify_maintenance.core.catalog import FAMILY_NAMES, family
+from dify_maintenance.core.errors import InvalidPolicy
 
 POLICY_FILE = INCLUDE_DIR / "retention_policy.json"
 POLICY_VARIABLE = "dify_maintenance_policy"

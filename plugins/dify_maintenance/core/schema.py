@@ -13,8 +13,8 @@ from functools import lru_cache
 import psycopg
 
 from dify_maintenance import INCLUDE_DIR
-from dify_maintenance.db import fetch_all, fetch_one
-from dify_maintenance.errors import NotDifyDatabase, UnsupportedDifyVersion
+from dify_maintenance.core.db import fetch_all, fetch_one
+from dify_maintenance.core.errors import NotDifyDatabase, UnsupportedDifyVersion
 
 # Tables every Dify release since 0.6 has; their absence means "not a Dify database".
 DIFY_CORE_TABLES = ("apps", "tenants", "workflow_runs", "messages", "conversations", "end_users")

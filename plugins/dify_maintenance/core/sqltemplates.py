@@ -1,5 +1,8 @@
 """Every SQL statement lives in ``include/sql`` as a Jinja template; this module renders them.
 
+Development tools keep their SQL apart (``devtools/sql``, ``bench/sql``) and register it under a
+name prefix (``generate/...``, ``bench/...``); what the DAGs run is only ever ``include/sql``.
+
 Templates receive identifiers only as ``psycopg.sql.Identifier`` objects (rendered quoted) and
 values only as bind placeholders (``%(name)s``). Nothing from a user reaches the template text.
 """
@@ -7,17 +10,32 @@ values only as bind placeholders (``%(name)s``). Nothing from a user reaches the
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import jinja2
 from psycopg import sql
 
 from dify_maintenance import SQL_DIR
 
+# prefix -> folder of templates registered by development tools (never by the engine itself)
+_REGISTERED: dict[str, Path] = {}
+
+
+def register_templates(prefix: str, folder: Path) -> None:
+    """Make ``<prefix>/<name>`` render ``folder/<name>`` (for devtools and bench only)."""
+    if _REGISTERED.get(prefix) != folder:
+        _REGISTERED[prefix] = folder
+        _environment.cache_clear()
+
 
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
+    loader: jinja2.BaseLoader = jinja2.FileSystemLoader(str(SQL_DIR))
+    if _REGISTERED:
+        extra = jinja2.PrefixLoader({prefix: jinja2.FileSystemLoader(str(folder)) for prefix, folder in _REGISTERED.items()})
+        loader = jinja2.ChoiceLoader([extra, loader])
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(SQL_DIR)),
+        loader=loader,
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # noqa: S701 - renders SQL, not HTML; identifiers go through the ident filter
         keep_trailing_newline=False,

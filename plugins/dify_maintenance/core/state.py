@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.types.json import Jsonb
 
-from dify_maintenance.db import execute, fetch_all, fetch_one
-from dify_maintenance.errors import AnotherRunActive
+from dify_maintenance.core.db import execute, fetch_all, fetch_one
+from dify_maintenance.core.errors import AnotherRunActive
 
 LOCK_NAME = "dify-maintenance"
 # A stable 63-bit key for pg_advisory_xact_lock, derived from our name rather than invented.

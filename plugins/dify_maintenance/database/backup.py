@@ -25,11 +25,12 @@ from pathlib import Path
 
 import psycopg
 
-from dify_maintenance import catalog, pgclient
-from dify_maintenance.db import DbTarget, connection, execute, fetch_all, fetch_one
-from dify_maintenance.errors import MaintenanceError
-from dify_maintenance.schema import detect_version, snapshot
-from dify_maintenance.stores import StoreConfig, check_store, key_part
+from dify_maintenance.core import catalog
+from dify_maintenance.core.db import DbTarget, connection, execute, fetch_all, fetch_one
+from dify_maintenance.core.errors import MaintenanceError
+from dify_maintenance.core.schema import detect_version, snapshot
+from dify_maintenance.database import pgclient
+from dify_maintenance.files.stores import StoreConfig, check_store, key_part
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from dify_maintenance.db import DbTarget
-from dify_maintenance.errors import MaintenanceError
+from dify_maintenance.core.db import DbTarget
+from dify_maintenance.core.errors import MaintenanceError
 
 log = logging.getLogger(__name__)
 

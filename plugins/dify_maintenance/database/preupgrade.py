@@ -12,15 +12,19 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from dify_maintenance import backup, catalog, reclaim, retention, schemadiff, upgrade
-from dify_maintenance.backup import BackupRequest
-from dify_maintenance.catalog import FAMILY_NAMES
-from dify_maintenance.db import DbTarget, connection, execute, fetch_one
-from dify_maintenance.errors import InvalidPolicy
-from dify_maintenance.forms import known_values
-from dify_maintenance.policy import Policy, from_dict, resolve
-from dify_maintenance.schema import detect_version, snapshot
-from dify_maintenance.stores import StoreConfig
+from dify_maintenance.core import catalog
+from dify_maintenance.core.catalog import FAMILY_NAMES
+from dify_maintenance.core.db import DbTarget, connection, execute, fetch_one
+from dify_maintenance.core.errors import InvalidPolicy
+from dify_maintenance.core.forms import known_values
+from dify_maintenance.core.policy import Policy, from_dict, resolve
+from dify_maintenance.core.schema import detect_version, snapshot
+from dify_maintenance.database import backup, reclaim
+from dify_maintenance.database import schema_diff as schemadiff
+from dify_maintenance.database import upgrade_impact as upgrade
+from dify_maintenance.database.backup import BackupRequest
+from dify_maintenance.files.stores import StoreConfig
+from dify_maintenance.retention import steps as retention
 
 log = logging.getLogger(__name__)
 

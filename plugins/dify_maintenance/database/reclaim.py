@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import psycopg
 
-from dify_maintenance import pgclient
-from dify_maintenance.db import DbTarget, connection, execute, fetch_all, fetch_one
-from dify_maintenance.errors import LockContention, MaintenanceError
-from dify_maintenance.sqltemplates import render
+from dify_maintenance.core.db import DbTarget, connection, execute, fetch_all, fetch_one
+from dify_maintenance.core.errors import LockContention, MaintenanceError
+from dify_maintenance.core.sqltemplates import render
+from dify_maintenance.database import pgclient
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,8 @@ from pathlib import Path
 
 import psycopg
 
-from dify_maintenance.db import DbTarget, connection, execute, fetch_all
-from dify_maintenance.errors import MaintenanceError
-from dify_maintenance.fixtures import dump_text
+from dify_maintenance.core.db import DbTarget, connection, execute, fetch_all
+from dify_maintenance.core.errors import MaintenanceError
 
 REWRITE = "table rewrite"
 INDEX_BUILD = "blocking index build"
@@ -34,6 +33,21 @@ IMPACT_ORDER = (REWRITE, INDEX_BUILD, SCAN, NEW_TABLE, DROPPED_TABLE, METADATA)
 _VOLATILE_DEFAULT = re.compile(r"uuid_generate|gen_random_uuid|nextval|random\(|clock_timestamp|timeofday", re.I)
 _VARCHAR = re.compile(r"^character varying(?:\((\d+)\))?$")
 _NUMERIC = re.compile(r"^numeric(?:\((\d+),(\d+)\))?$")
+
+
+# Dify's dumps create uuid-ossp; a server without contrib (pgserver) gets the same function from core.
+UUID_OSSP = """DO $uuid$
+BEGIN
+    CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA public;
+EXCEPTION WHEN feature_not_supported OR undefined_file THEN
+    CREATE OR REPLACE FUNCTION public.uuid_generate_v4() RETURNS uuid LANGUAGE sql AS 'SELECT gen_random_uuid()';
+END
+$uuid$;"""
+
+
+def dump_text(path: Path) -> str:
+    """A ``pg_dump -s`` file made loadable on a server without the uuid-ossp extension."""
+    return path.read_text(encoding="utf-8").replace('CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA public;', UUID_OSSP)
 
 
 @dataclass

@@ -15,10 +15,10 @@ from functools import lru_cache
 import psycopg
 
 from dify_maintenance import INCLUDE_DIR
-from dify_maintenance.db import fetch_one
-from dify_maintenance.errors import InvalidPolicy
-from dify_maintenance.schema import SchemaSnapshot, version_key, version_table
-from dify_maintenance.schemadiff import table_sizes
+from dify_maintenance.core.db import fetch_one
+from dify_maintenance.core.errors import InvalidPolicy
+from dify_maintenance.core.schema import SchemaSnapshot, version_key, version_table
+from dify_maintenance.database.schema_diff import table_sizes
 
 LOCKING_KINDS = ("rewrite", "index_build", "scan")
 

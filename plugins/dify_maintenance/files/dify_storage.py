@@ -13,8 +13,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from dify_maintenance.errors import MaintenanceError
-from dify_maintenance.stores import StoreConfig
+from dify_maintenance.core.errors import MaintenanceError
+from dify_maintenance.files.stores import StoreConfig
 
 # Key prefixes Dify writes to (dify-facts §4.2). privkeys/ holds the per-workspace RSA keys that
 # decrypt every stored model credential: a migration must copy it, a cleanup must never touch it.
@@ -165,7 +165,7 @@ def resolve(conn_id: str | None = None, dify_env_file: str | None = None) -> Sto
         BaseHook.get_connection(conn_id)
     except Exception as exc:
         raise StorageConfigError(f"Airflow connection {conn_id!r} for a storage is not defined") from exc
-    from dify_maintenance.stores import store_from_airflow
+    from dify_maintenance.files.stores import store_from_airflow
 
     return store_from_airflow(conn_id)
 

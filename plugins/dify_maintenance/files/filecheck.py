@@ -8,10 +8,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from dify_maintenance.db import Connector, connection, execute, fetch_all, fetch_one
-from dify_maintenance.schema import detect_version, snapshot
-from dify_maintenance.sqltemplates import render
-from dify_maintenance.stores import StoreConfig, list_entries
+from dify_maintenance.core.db import Connector, connection, execute, fetch_all, fetch_one
+from dify_maintenance.core.schema import detect_version, snapshot
+from dify_maintenance.core.sqltemplates import render
+from dify_maintenance.files.stores import StoreConfig, list_entries
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dify_maintenance.schema import SchemaSnapshot
+from dify_maintenance.core.schema import SchemaSnapshot
 
 # A file id as Dify writes it, anywhere in a value (uuid columns cast to text match it too).
 UUID_PATTERN = "([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"

@@ -22,8 +22,8 @@ from datetime import datetime
 
 import opendal
 
-from dify_maintenance.errors import MaintenanceError
-from dify_maintenance.stores import StoreConfig, list_entries
+from dify_maintenance.core.errors import MaintenanceError
+from dify_maintenance.files.stores import StoreConfig, list_entries
 
 log = logging.getLogger(__name__)
 

@@ -26,17 +26,18 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from dify_maintenance import filerefs, state
-from dify_maintenance.archive import FILES_FAMILY, ArchiveWriter, copy_out
-from dify_maintenance.db import Connector, connection, execute, fetch_all, fetch_one
-from dify_maintenance.errors import InvalidPolicy
-from dify_maintenance.filecheck import load_listing
-from dify_maintenance.forms import known_values
-from dify_maintenance.quarantine import Quarantine, quarantine_id
-from dify_maintenance.schema import detect_version, snapshot
-from dify_maintenance.sqltemplates import render
-from dify_maintenance.storage import DIFY_PREFIXES, PROTECTED_PREFIXES, is_protected
-from dify_maintenance.stores import StoreConfig, check_store, key_part
+from dify_maintenance.core import state
+from dify_maintenance.core.db import Connector, connection, execute, fetch_all, fetch_one
+from dify_maintenance.core.errors import InvalidPolicy
+from dify_maintenance.core.forms import known_values
+from dify_maintenance.core.schema import detect_version, snapshot
+from dify_maintenance.core.sqltemplates import render
+from dify_maintenance.files import filerefs
+from dify_maintenance.files.dify_storage import DIFY_PREFIXES, PROTECTED_PREFIXES, is_protected
+from dify_maintenance.files.filecheck import load_listing
+from dify_maintenance.files.quarantine import Quarantine, quarantine_id
+from dify_maintenance.files.stores import StoreConfig, check_store, key_part
+from dify_maintenance.retention.archive import FILES_FAMILY, ArchiveWriter, copy_out
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 
 import opendal
 
-from dify_maintenance.errors import MaintenanceError
-from dify_maintenance.storage import is_protected
-from dify_maintenance.stores import StoreConfig, key_part, stat_or_none
+from dify_maintenance.core.errors import MaintenanceError
+from dify_maintenance.files.dify_storage import is_protected
+from dify_maintenance.files.stores import StoreConfig, key_part, stat_or_none
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import opendal
 
-from dify_maintenance.errors import ArchiveUnavailable
+from dify_maintenance.core.errors import ArchiveUnavailable
 
 _KEY_SAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 

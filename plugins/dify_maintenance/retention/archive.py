@@ -20,12 +20,12 @@ import opendal
 import psycopg
 import zstandard
 
-from dify_maintenance import catalog, state
-from dify_maintenance.db import Connector, connection, execute, fetch_one
-from dify_maintenance.errors import ArchiveRefused, ArchiveStoreUnreachable, ArchiveUnavailable, MaintenanceError
-from dify_maintenance.schema import snapshot
-from dify_maintenance.sqltemplates import render
-from dify_maintenance.stores import StoreConfig, key_part
+from dify_maintenance.core import catalog, state
+from dify_maintenance.core.db import Connector, connection, execute, fetch_one
+from dify_maintenance.core.errors import ArchiveRefused, ArchiveStoreUnreachable, ArchiveUnavailable, MaintenanceError
+from dify_maintenance.core.schema import snapshot
+from dify_maintenance.core.sqltemplates import render
+from dify_maintenance.files.stores import StoreConfig, key_part
 
 MANIFEST_FORMAT = "dify-maintenance-archive/1"
 MANIFEST_NAME = "manifest.json"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import psycopg
 
-from dify_maintenance.db import APPLICATION_NAME, fetch_one
-from dify_maintenance.policy import Policy
+from dify_maintenance.core.db import APPLICATION_NAME, fetch_one
+from dify_maintenance.core.policy import Policy
 
 log = logging.getLogger(__name__)
 

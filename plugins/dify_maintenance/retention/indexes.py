@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import psycopg
 
-from dify_maintenance.db import execute, fetch_all
-from dify_maintenance.policy import Policy
-from dify_maintenance.schema import SchemaSnapshot
+from dify_maintenance.core.db import execute, fetch_all
+from dify_maintenance.core.policy import Policy
+from dify_maintenance.core.schema import SchemaSnapshot
 
 log = logging.getLogger(__name__)
 

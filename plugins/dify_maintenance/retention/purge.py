@@ -22,16 +22,17 @@ from datetime import datetime
 import psycopg
 from psycopg import errors as pg_errors
 
-from dify_maintenance import catalog, health, indexes, state
-from dify_maintenance.archive import ArchiveWriter, TablePart, copy_out
-from dify_maintenance.batching import BatchSizer
-from dify_maintenance.catalog import Edge, Family, Path, Root
-from dify_maintenance.db import Connector, connection, execute, fetch_one
-from dify_maintenance.errors import LockContention, MaintenanceError
-from dify_maintenance.indexes import Lookup
-from dify_maintenance.policy import MAX_BATCH, Policy
-from dify_maintenance.schema import SchemaSnapshot, snapshot
-from dify_maintenance.sqltemplates import render
+from dify_maintenance.core import catalog, state
+from dify_maintenance.core.catalog import Edge, Family, Path, Root
+from dify_maintenance.core.db import Connector, connection, execute, fetch_one
+from dify_maintenance.core.errors import LockContention, MaintenanceError
+from dify_maintenance.core.policy import MAX_BATCH, Policy
+from dify_maintenance.core.schema import SchemaSnapshot, snapshot
+from dify_maintenance.core.sqltemplates import render
+from dify_maintenance.retention import health, indexes
+from dify_maintenance.retention.archive import ArchiveWriter, TablePart, copy_out
+from dify_maintenance.retention.batching import BatchSizer
+from dify_maintenance.retention.indexes import Lookup
 
 log = logging.getLogger(__name__)
 

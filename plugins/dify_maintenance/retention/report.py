@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dify_maintenance import state
-from dify_maintenance.catalog import FAMILY_NAMES
-from dify_maintenance.db import Connector, connection
-from dify_maintenance.orphans import render_lines
+from dify_maintenance.core import state
+from dify_maintenance.core.catalog import FAMILY_NAMES
+from dify_maintenance.core.db import Connector, connection
+from dify_maintenance.files.orphans import render_lines
 
 TITLES = {
     "dify_retention": "Dify retention report",

@@ -13,14 +13,16 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from dify_maintenance import catalog, indexes, purge, reclaim, state
-from dify_maintenance.archive import ArchiveWriter, archived_rows
-from dify_maintenance.db import Connector, connection, execute, fetch_all, fetch_one
-from dify_maintenance.errors import MaintenanceError, VerificationFailed
-from dify_maintenance.indexes import Lookup
-from dify_maintenance.policy import Policy
-from dify_maintenance.schema import detect_version, snapshot
-from dify_maintenance.stores import StoreConfig, check_store, key_part
+from dify_maintenance.core import catalog, state
+from dify_maintenance.core.db import Connector, connection, execute, fetch_all, fetch_one
+from dify_maintenance.core.errors import MaintenanceError, VerificationFailed
+from dify_maintenance.core.policy import Policy
+from dify_maintenance.core.schema import detect_version, snapshot
+from dify_maintenance.database import reclaim
+from dify_maintenance.files.stores import StoreConfig, check_store, key_part
+from dify_maintenance.retention import indexes, purge
+from dify_maintenance.retention.archive import ArchiveWriter, archived_rows
+from dify_maintenance.retention.indexes import Lookup
 
 log = logging.getLogger(__name__)
 

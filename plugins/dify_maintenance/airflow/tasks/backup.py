@@ -6,13 +6,13 @@ import logging
 
 from airflow.sdk import task
 
-from dify_maintenance import backup as backup_mod
-from dify_maintenance.backup import BackupRequest
-from dify_maintenance.db import airflow_connector, connection
-from dify_maintenance.policy import Policy
-from dify_maintenance.schema import detect_version, snapshot
-from dify_maintenance.stores import check_store
-from dify_maintenance.tasks.common import backup_store, current_policy, fail_fast, run_params
+from dify_maintenance.airflow.tasks.common import backup_store, current_policy, fail_fast, run_params
+from dify_maintenance.core.db import airflow_connector, connection
+from dify_maintenance.core.policy import Policy
+from dify_maintenance.core.schema import detect_version, snapshot
+from dify_maintenance.database import backup as backup_mod
+from dify_maintenance.database.backup import BackupRequest
+from dify_maintenance.files.stores import check_store
 
 log = logging.getLogger(__name__)
 

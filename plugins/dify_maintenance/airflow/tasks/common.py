@@ -11,13 +11,13 @@ from typing import TypeVar
 from airflow.sdk import Variable, get_current_context
 from airflow.sdk.exceptions import AirflowFailException
 
-from dify_maintenance import forms
-from dify_maintenance import policy as policy_mod
-from dify_maintenance import report as report_mod
-from dify_maintenance.db import Connector, airflow_connector
-from dify_maintenance.errors import MaintenanceError
-from dify_maintenance.policy import Policy
-from dify_maintenance.stores import StoreConfig, default_backup_store, store_from_airflow
+from dify_maintenance.core import forms
+from dify_maintenance.core import policy as policy_mod
+from dify_maintenance.core.db import Connector, airflow_connector
+from dify_maintenance.core.errors import MaintenanceError
+from dify_maintenance.core.policy import Policy
+from dify_maintenance.files.stores import StoreConfig, default_backup_store, store_from_airflow
+from dify_maintenance.retention import report as report_mod
 
 log = logging.getLogger(__name__)
 

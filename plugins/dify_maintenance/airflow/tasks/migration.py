@@ -8,11 +8,12 @@ from datetime import datetime
 from airflow.sdk import TriggerRule, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from dify_maintenance import filecheck, migration, storage
-from dify_maintenance.db import airflow_connector
-from dify_maintenance.errors import InvalidPolicy
-from dify_maintenance.stores import StoreConfig, check_store
-from dify_maintenance.tasks.common import current_policy, fail_fast, run_params
+from dify_maintenance.airflow.tasks.common import current_policy, fail_fast, run_params
+from dify_maintenance.core.db import airflow_connector
+from dify_maintenance.core.errors import InvalidPolicy
+from dify_maintenance.files import dify_storage as storage
+from dify_maintenance.files import filecheck, migration
+from dify_maintenance.files.stores import StoreConfig, check_store
 
 log = logging.getLogger(__name__)
 

@@ -9,13 +9,7 @@ from datetime import datetime
 from airflow.sdk import TriggerRule, Variable, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from dify_maintenance import archive, orphans, quarantine, storage
-from dify_maintenance.db import Connector
-from dify_maintenance.errors import InvalidPolicy
-from dify_maintenance.orphans import Request
-from dify_maintenance.report import first_error, record
-from dify_maintenance.stores import StoreConfig
-from dify_maintenance.tasks.common import (
+from dify_maintenance.airflow.tasks.common import (
     archive_store,
     connector_for,
     current_policy,
@@ -26,6 +20,14 @@ from dify_maintenance.tasks.common import (
     run_moment,
     run_params,
 )
+from dify_maintenance.core.db import Connector
+from dify_maintenance.core.errors import InvalidPolicy
+from dify_maintenance.files import dify_storage as storage
+from dify_maintenance.files import orphans, quarantine
+from dify_maintenance.files.orphans import Request
+from dify_maintenance.files.stores import StoreConfig
+from dify_maintenance.retention import archive
+from dify_maintenance.retention.report import first_error, record
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,7 @@ import logging
 from airflow.sdk import TriggerRule, Variable, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from dify_maintenance import preupgrade, retention
-from dify_maintenance import report as report_mod
-from dify_maintenance.policy import POLICY_VARIABLE
-from dify_maintenance.tasks.common import (
+from dify_maintenance.airflow.tasks.common import (
     backup_store,
     connector_for,
     deletion_store,
@@ -23,6 +20,10 @@ from dify_maintenance.tasks.common import (
     run_moment,
     run_params,
 )
+from dify_maintenance.core.policy import POLICY_VARIABLE
+from dify_maintenance.database import preupgrade
+from dify_maintenance.retention import report as report_mod
+from dify_maintenance.retention import steps as retention
 
 log = logging.getLogger(__name__)
 

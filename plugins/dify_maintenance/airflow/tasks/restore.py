@@ -6,10 +6,10 @@ import logging
 
 from airflow.sdk import task
 
-from dify_maintenance import archive
-from dify_maintenance import policy as policy_mod
-from dify_maintenance.errors import InvalidPolicy
-from dify_maintenance.tasks.common import archive_store, connector_for, current_policy, fail_fast, run_params
+from dify_maintenance.airflow.tasks.common import archive_store, connector_for, current_policy, fail_fast, run_params
+from dify_maintenance.core import policy as policy_mod
+from dify_maintenance.core.errors import InvalidPolicy
+from dify_maintenance.retention import archive
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,7 @@ from datetime import timedelta
 from airflow.sdk import TriggerRule, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from dify_maintenance import orphans, retention, storage
-from dify_maintenance import report as report_mod
-from dify_maintenance.catalog import family as family_def
-from dify_maintenance.tasks.common import (
+from dify_maintenance.airflow.tasks.common import (
     archive_store,
     connector_for,
     current_policy,
@@ -27,6 +24,11 @@ from dify_maintenance.tasks.common import (
     run_params,
     stop_switch,
 )
+from dify_maintenance.core.catalog import family as family_def
+from dify_maintenance.files import dify_storage as storage
+from dify_maintenance.files import orphans
+from dify_maintenance.retention import report as report_mod
+from dify_maintenance.retention import steps as retention
 
 log = logging.getLogger(__name__)
 
