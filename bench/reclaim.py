@@ -116,7 +116,7 @@ def measure(admin: str, template: str, table: str, cutoff: datetime, name: str) 
             sampler.stop.set()
             sampler.join()
             wal = q(conn, "bench/wal_bytes.sql", {"since": lsn})[0]["bytes"]
-            after = q(conn, "vacuum/table_stats.sql", {"table": table})[0]["total_bytes"]
+            after = q(conn, "bench/table_stats.sql", {"table": table})[0]["total_bytes"]
             kept = content_of(conn, table)
         writes_blocked = sampler.longest["writes"] if name == "rebuild" else max(sampler.longest["writes"], own_exclusive)
         return Outcome(
@@ -151,7 +151,7 @@ def main() -> None:
         with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
             q(conn, "vacuum/vacuum_analyze.sql", table=args.table)
             rows = q(conn, "bench/row_count.sql", table=args.table)[0]["n"]
-            size = q(conn, "vacuum/table_stats.sql", {"table": args.table})[0]["total_bytes"]
+            size = q(conn, "bench/table_stats.sql", {"table": args.table})[0]["total_bytes"]
             cutoff = q(conn, "bench/keep_cutoff.sql", {"keep": args.keep}, table=args.table)[0]["cutoff"]
         print(
             f"template: {rows:,} rows in {args.table}, {size / 1e6:,.0f} MB, built in {time.monotonic() - started:.0f} s; "

@@ -23,8 +23,10 @@ from dify_maintenance.files.stores import StoreConfig
 
 log = logging.getLogger(__name__)
 
-GENERATE_SQL = Path(__file__).resolve().parent / "sql" / "generate"
+DEVTOOLS_SQL = Path(__file__).resolve().parent / "sql"
+GENERATE_SQL = DEVTOOLS_SQL / "generate"
 register_templates("generate", GENERATE_SQL)
+register_templates("devtools", DEVTOOLS_SQL)
 
 # The statement that writes most rows; it runs in parallel sessions over shards of the runs.
 PARALLEL_STEP = "07_node_executions.sql"
@@ -139,6 +141,6 @@ def _write_objects(conn, storage: StoreConfig, tenants: list[uuid.UUID]) -> None
     """Store an object for every generated upload so file tooling finds what the rows name."""
     op = storage.operator()
     with conn.cursor() as cur:
-        cur.execute(render("files/upload_keys.sql"), {"tenant_ids": tenants})
+        cur.execute(render("devtools/upload_keys.sql"), {"tenant_ids": tenants})
         for row in cur:
             op.write(row["key"], hashlib.sha256(row["key"].encode()).digest() * (row["size"] // 32 + 1))

@@ -33,6 +33,23 @@ def embedded_url(data_dir: Path = EMBEDDED_DIR) -> str:
     return server.get_uri("postgres")
 
 
+def client_dir() -> str:
+    """The bin folder of pgserver's PostgreSQL: its pg_dump/pg_restore fit the embedded server."""
+    import pgserver
+
+    return str(Path(pgserver.__file__).parent / "pginstall" / "bin")
+
+
+def offer_clients() -> None:
+    """Let the engine find pgserver's clients too (through ``$DIFY_MAINT_PG_BIN``), as on a
+    worker with postgresql-client installed; the engine itself never looks for pgserver."""
+    from dify_maintenance.database.pgclient import BIN_DIR_ENV
+
+    dirs = [d for d in os.environ.get(BIN_DIR_ENV, "").split(os.pathsep) if d]
+    if client_dir() not in dirs:
+        os.environ[BIN_DIR_ENV] = os.pathsep.join([*dirs, client_dir()])
+
+
 def admin_url(env_var: str) -> tuple[str, str]:
     """(url, where) for the server to create scratch databases on."""
     given = os.environ.get(env_var)

@@ -46,6 +46,8 @@ sys.path.insert(0, str(ROOT / "plugins"))
 sys.path.insert(0, str(ROOT))  # devtools/
 
 from devtools import fixtures, generator, pgembed  # noqa: E402
+
+pgembed.offer_clients()  # pg_dump/pg_restore of the embedded server, where no local one fits
 from dify_maintenance.core.db import url_connector  # noqa: E402
 
 # "now" of the generated data (naive UTC): this session's own clock, so every scenario is built

@@ -106,7 +106,7 @@ def test_rotation_by_count_and_age_keeps_the_newest_verified(tmp_path):
 def test_no_fitting_pg_dump_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(pgclient, "_SEARCH_GLOBS", ())
-    monkeypatch.setattr(pgclient, "_bundled_dirs", lambda: [])
+    monkeypatch.delenv(pgclient.BIN_DIR_ENV, raising=False)
     with pytest.raises(pgclient.ClientNotFound, match="postgresql-client-15"):
         pgclient.find("pg_dump", 15)
 

@@ -150,7 +150,7 @@ def test_a_dry_run_fails_when_the_real_run_could_not_back_up(databases, run_dag,
     monkeypatch.setenv("DIFY_MAINT_BACKUP_ROOT", str(tmp_path / "backups"))
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(pgclient, "_SEARCH_GLOBS", ())
-    monkeypatch.setattr(pgclient, "_bundled_dirs", lambda: [])
+    monkeypatch.delenv(pgclient.BIN_DIR_ENV, raising=False)
     dr, xcoms, states = run_dag("dify_pre_upgrade_cleanup", url, conf={"target_version": "0.15.3"})
     assert dr.state == DagRunState.FAILED and states[("preflight", -1)] == TaskInstanceState.FAILED
     assert "ClientNotFound" in xcoms["errors"]["preflight"] and "pg_dump" in xcoms["errors"]["preflight"]

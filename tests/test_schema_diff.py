@@ -7,8 +7,7 @@ from conftest import ANCHOR, SHARED_SCHEMAS
 
 from devtools import fixtures, generator
 from dify_maintenance.core.db import connection, url_connector
-from dify_maintenance.database import schema_diff as schemadiff
-from dify_maintenance.database import upgrade_impact as upgrade
+from dify_maintenance.database import schema_diff, upgrade_impact
 
 DUMPS = {v: SHARED_SCHEMAS / f"dify-{v}.sql" for v in ("0.14.2", "0.15.3", "1.14.1")}
 pytestmark = pytest.mark.skipif(not all(p.is_file() for p in DUMPS.values()), reason=f"real dumps not in {SHARED_SCHEMAS}")
@@ -17,7 +16,7 @@ pytestmark = pytest.mark.skipif(not all(p.is_file() for p in DUMPS.values()), re
 @pytest.fixture(scope="module")
 def snapshots(pg_admin):
     admin = url_connector(pg_admin)
-    return {v: schemadiff.from_dump(admin, p) for v, p in DUMPS.items()}
+    return {v: schema_diff.from_dump(admin, p) for v, p in DUMPS.items()}
 
 
 def lines(changes) -> list[str]:
@@ -25,10 +24,10 @@ def lines(changes) -> list[str]:
 
 
 def test_0142_to_0153_flags_the_total_tokens_rewrite_and_the_new_tables(snapshots):
-    changes = schemadiff.diff(snapshots["0.14.2"], snapshots["0.15.3"])
-    rewrite = [c for c in changes if c.impact == schemadiff.REWRITE]
+    changes = schema_diff.diff(snapshots["0.14.2"], snapshots["0.15.3"])
+    rewrite = [c for c in changes if c.impact == schema_diff.REWRITE]
     assert [(c.table, c.what) for c in rewrite] == [("workflow_runs", "column total_tokens: integer -> bigint")]
-    new = {c.table: c.what for c in changes if c.impact == schemadiff.NEW_TABLE}
+    new = {c.table: c.what for c in changes if c.impact == schema_diff.NEW_TABLE}
     assert set(new) == {"child_chunks", "dataset_auto_disable_logs"}
     assert "child_chunk_dataset_id_idx" in new["child_chunks"] and "child_chunk_pkey" in new["child_chunks"]
     for index in (
@@ -40,17 +39,17 @@ def test_0142_to_0153_flags_the_total_tokens_rewrite_and_the_new_tables(snapshot
 
 
 def test_0153_to_1141_flags_the_created_at_indexes_as_blocking_builds(snapshots):
-    changes = schemadiff.diff(snapshots["0.15.3"], snapshots["1.14.1"])
-    builds = {(c.table, c.what.split(":")[0]) for c in changes if c.impact == schemadiff.INDEX_BUILD}
+    changes = schema_diff.diff(snapshots["0.15.3"], snapshots["1.14.1"])
+    builds = {(c.table, c.what.split(":")[0]) for c in changes if c.impact == schema_diff.INDEX_BUILD}
     assert ("workflow_runs", "index workflow_run_created_at_id_idx added") in builds
     assert ("messages", "index message_created_at_id_idx added") in builds
     assert ("workflow_node_executions", "index workflow_node_execution_workflow_run_id_idx added") in builds
     assert ("workflow_app_logs", "index workflow_app_log_workflow_run_id_idx added") in builds
-    dropped = {(c.table, c.what) for c in changes if c.impact == schemadiff.METADATA}
+    dropped = {(c.table, c.what) for c in changes if c.impact == schema_diff.METADATA}
     assert ("workflow_runs", "column sequence_number dropped") in dropped
     assert ("messages", "index message_created_at_idx dropped") in dropped
-    assert not any(c.table == "workflow_runs" and c.impact == schemadiff.REWRITE for c in changes)
-    assert {"workflow_pauses", "workflow_trigger_logs"} <= {c.table for c in changes if c.impact == schemadiff.NEW_TABLE}
+    assert not any(c.table == "workflow_runs" and c.impact == schema_diff.REWRITE for c in changes)
+    assert {"workflow_pauses", "workflow_trigger_logs"} <= {c.table for c in changes if c.impact == schema_diff.NEW_TABLE}
 
 
 def test_changes_are_sized_by_the_live_table(databases, snapshots):
@@ -58,13 +57,15 @@ def test_changes_are_sized_by_the_live_table(databases, snapshots):
     fixtures.load_dump(url, DUMPS["0.15.3"])
     generator.generate(url_connector(url), anchor=ANCHOR, scale=generator.Scale(runs=300, tenants=2))
     with connection(url_connector(url)) as conn:
-        live = schemadiff.take(conn)
-        sizes = schemadiff.table_sizes(conn)
-    changes = schemadiff.size(schemadiff.diff(live, snapshots["1.14.1"]), sizes, upgrade.impact_data()["rates_mb_per_second"])
+        live = schema_diff.take(conn)
+        sizes = schema_diff.table_sizes(conn)
+    changes = schema_diff.size(
+        schema_diff.diff(live, snapshots["1.14.1"]), sizes, upgrade_impact.impact_data()["rates_mb_per_second"]
+    )
     runs_index = next(c for c in changes if c.table == "workflow_runs" and "workflow_run_created_at_id_idx" in c.what)
     assert runs_index.bytes == sizes["workflow_runs"]["heap_bytes"] > 0 and runs_index.seconds > 0
-    assert changes[0].impact == schemadiff.REWRITE  # costliest kinds first
-    summary = schemadiff.summary(changes)
+    assert changes[0].impact == schema_diff.REWRITE  # costliest kinds first
+    summary = schema_diff.summary(changes)
     assert summary["matches"] is False and summary["seconds_locked"] > 0
 
 
@@ -74,27 +75,27 @@ def test_after_the_upgrade_the_database_matches_the_target(databases, snapshots,
     url = databases.fresh(empty=True)
     fixtures.load_dump(url, DUMPS["0.15.3"])
     with connection(url_connector(url)) as conn:
-        live = schemadiff.take(conn)
-    assert schemadiff.diff(live, snapshots["0.15.3"]) == []
+        live = schema_diff.take(conn)
+    assert schema_diff.diff(live, snapshots["0.15.3"]) == []
     saved = tmp_path / "target.json"
     saved.write_text(snapshots["0.15.3"].to_json())
-    assert schemadiff.diff(live, schemadiff.load(url_connector(url), str(saved))) == []
-    assert schemadiff.diff(live, snapshots["1.14.1"]) != []
+    assert schema_diff.diff(live, schema_diff.load(url_connector(url), str(saved))) == []
+    assert schema_diff.diff(live, snapshots["1.14.1"]) != []
 
 
 def test_widening_a_varchar_is_not_a_rewrite():
-    assert not schemadiff._type_change_rewrites("character varying(40)", "character varying(255)")
-    assert not schemadiff._type_change_rewrites("character varying(40)", "text")
-    assert schemadiff._type_change_rewrites("character varying(255)", "character varying(40)")
-    assert schemadiff._type_change_rewrites("integer", "bigint")
-    assert schemadiff._type_change_rewrites("json", "jsonb")
+    assert not schema_diff._type_change_rewrites("character varying(40)", "character varying(255)")
+    assert not schema_diff._type_change_rewrites("character varying(40)", "text")
+    assert schema_diff._type_change_rewrites("character varying(255)", "character varying(40)")
+    assert schema_diff._type_change_rewrites("integer", "bigint")
+    assert schema_diff._type_change_rewrites("json", "jsonb")
 
 
 def test_upgrade_impact_lists_only_migrations_ahead():
-    kinds = [(m["release"], m["table"]) for m in upgrade.migrations_between("0.14.2", "0.15.3")]
+    kinds = [(m["release"], m["table"]) for m in upgrade_impact.migrations_between("0.14.2", "0.15.3")]
     assert kinds == [("0.15.0", "workflow_runs")]
-    later = upgrade.migrations_between("0.15.3", "1.14.1")
+    later = upgrade_impact.migrations_between("0.15.3", "1.14.1")
     assert ("1.11.3", "workflow_runs") in [(m["release"], m["table"]) for m in later]
     assert all(m["release"] != "0.15.0" for m in later)
     with pytest.raises(Exception, match="older"):
-        upgrade.validate_target("1.8.1", "0.15.3")
+        upgrade_impact.validate_target("1.8.1", "0.15.3")

@@ -8,8 +8,7 @@ import hashlib
 import pytest
 from storage_helpers import MotoServer, free_port, write_dify_tree
 
-from dify_maintenance.files import dify_storage as storage
-from dify_maintenance.files import migration
+from dify_maintenance.files import dify_storage, migration
 from dify_maintenance.files.stores import StoreConfig
 
 
@@ -23,7 +22,7 @@ def read_all(store: StoreConfig, keys) -> dict[str, bytes]:
 
 
 def migrate(source, target, shards=3, **kwargs) -> list[dict]:
-    inv = migration.inventory(source, target, list(storage.DIFY_PREFIXES), shards)
+    inv = migration.inventory(source, target, list(dify_storage.DIFY_PREFIXES), shards)
     return [migration.copy_shard(source, target, inv["migration_id"], n, **kwargs) for n in inv["shards"]]
 
 
@@ -66,7 +65,7 @@ def test_target_outage_then_rerun_copies_only_what_is_missing(tmp_path, moto):
     source, s3 = fs(tmp_path / "src"), moto.store("dify-target")
     unreachable = StoreConfig("s3", {**s3.options, "endpoint": f"http://127.0.0.1:{free_port()}"})
     written = write_dify_tree(source)
-    inv = migration.inventory(source, s3, list(storage.DIFY_PREFIXES), 3)
+    inv = migration.inventory(source, s3, list(dify_storage.DIFY_PREFIXES), 3)
     first = migration.copy_shard(source, s3, inv["migration_id"], 0)
     assert first["copied"] > 0 and not first["failed"]
     with pytest.raises(migration.MigrationFailed, match="reachable"):
@@ -84,7 +83,7 @@ def test_server_stopped_mid_shard_fails_the_objects_not_the_run_silently(tmp_pat
     moto.create_bucket("dify-target")
     source, s3 = fs(tmp_path / "src"), moto.store("dify-target")
     write_dify_tree(source)
-    inv = migration.inventory(source, s3, list(storage.DIFY_PREFIXES), 1)
+    inv = migration.inventory(source, s3, list(dify_storage.DIFY_PREFIXES), 1)
     moto.stop()
     with pytest.raises(migration.MigrationFailed):
         migration.copy_shard(source, s3, inv["migration_id"], 0)
@@ -93,7 +92,7 @@ def test_server_stopped_mid_shard_fails_the_objects_not_the_run_silently(tmp_pat
 def test_rerun_after_partial_copy_skips_verified_objects(tmp_path):
     source, target = fs(tmp_path / "src"), fs(tmp_path / "dst")
     written = write_dify_tree(source)
-    inv = migration.inventory(source, target, list(storage.DIFY_PREFIXES), 4)
+    inv = migration.inventory(source, target, list(dify_storage.DIFY_PREFIXES), 4)
     done = migration.copy_shard(source, target, inv["migration_id"], 2)
     results = migrate(source, target, shards=4)
     assert sum(r["copied"] for r in results) == len(written) - done["copied"]
@@ -119,7 +118,7 @@ def test_dify_env_file_maps_to_opendal(tmp_path):
         "# Dify docker .env\nSTORAGE_TYPE=s3\nS3_BUCKET_NAME=dify\nS3_ENDPOINT='http://minio:9000'\n"
         'S3_ACCESS_KEY=AKIA123\nS3_SECRET_KEY="very-secret"\nS3_REGION=eu-west-1\nS3_ADDRESS_STYLE=path\n'
     )
-    config = storage.from_dify_env_file(env)
+    config = dify_storage.from_dify_env_file(env)
     assert config.scheme == "s3"
     assert config.options == {
         "bucket": "dify",
@@ -131,14 +130,14 @@ def test_dify_env_file_maps_to_opendal(tmp_path):
     assert "very-secret" not in repr(config) and "very-secret" not in config.describe()
     (tmp_path / "volumes" / "app" / "storage").mkdir(parents=True)
     env.write_text("STORAGE_TYPE=opendal\nOPENDAL_SCHEME=fs\nOPENDAL_FS_ROOT=storage\n")
-    local = storage.from_dify_env_file(env)
+    local = dify_storage.from_dify_env_file(env)
     assert local.scheme == "fs" and local.options["root"] == str(tmp_path / "volumes" / "app" / "storage")
     env.write_text("STORAGE_TYPE=aliyun-oss\nALIYUN_OSS_BUCKET_NAME=b\n")
-    with pytest.raises(storage.StorageConfigError, match="ALIYUN_OSS_ENDPOINT"):
-        storage.from_dify_env_file(env)
+    with pytest.raises(dify_storage.StorageConfigError, match="ALIYUN_OSS_ENDPOINT"):
+        dify_storage.from_dify_env_file(env)
     env.write_text("STORAGE_TYPE=supabase\n")
-    with pytest.raises(storage.StorageConfigError, match="no OpenDAL mapping"):
-        storage.from_dify_env_file(env)
+    with pytest.raises(dify_storage.StorageConfigError, match="no OpenDAL mapping"):
+        dify_storage.from_dify_env_file(env)
 
 
 def test_migration_dag_fs_to_s3_with_the_database_check(databases, run_dag, tmp_path, moto, monkeypatch):

@@ -1,4 +1,4 @@
-"""Connections to the Dify database, from an Airflow connection id or a plain URL.
+"""Connections to the Dify database (``DbTarget``) and running our SQL templates on them.
 
 The engine takes a ``Connector`` (a zero-argument callable returning a new psycopg connection)
 so that tests, the demo and Airflow tasks share every code path.
@@ -79,35 +79,6 @@ _LIBPQ_ENV = {
 def url_connector(url: str) -> DbTarget:
     """A connector for a libpq URL (tests, the demo, benchmarks)."""
     return DbTarget(psycopg.conninfo.conninfo_to_dict(url))
-
-
-def airflow_connector(conn_id: str) -> DbTarget:
-    """A connector for an Airflow connection; fails clearly when the id is unknown.
-
-    The connection is resolved once through the Task SDK (secrets backends included); libpq
-    keywords are passed as arguments, so the password never appears in a URL, argv or log.
-    """
-    from airflow.sdk import BaseHook
-
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except Exception as exc:  # the SDK raises its own not-found type; keep the message clear
-        raise MaintenanceError(
-            f"Airflow connection {conn_id!r} is not defined; create it (for example "
-            f"AIRFLOW_CONN_{conn_id.upper()}) pointing at the Dify PostgreSQL database"
-        ) from exc
-    params: dict[str, object] = {
-        "host": conn.host or None,
-        "port": conn.port or None,
-        "user": conn.login or None,
-        "password": conn.password or None,
-        "dbname": conn.schema or None,
-    }
-    extra = conn.extra_dejson or {}
-    for key in ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "options", "passfile"):
-        if key in extra:
-            params[key] = extra[key]
-    return DbTarget(params)
 
 
 @contextmanager

@@ -14,7 +14,6 @@ import os
 import re
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
 from dify_maintenance.core.db import DbTarget
 from dify_maintenance.core.errors import MaintenanceError
@@ -46,23 +45,13 @@ class Client:
         return f"{self.program} {self.version} ({self.path})"
 
 
-def _bundled_dirs() -> list[str]:
-    try:
-        import pgserver
-
-        return [str(Path(pgserver.__file__).parent / "pginstall" / "bin")]
-    except ImportError:
-        return []
-
-
 def candidate_dirs() -> list[str]:
-    dirs: list[str] = []
-    if os.environ.get(BIN_DIR_ENV):
-        dirs.append(os.environ[BIN_DIR_ENV])
+    """Where to look: ``$DIFY_MAINT_PG_BIN`` (one folder or several, like PATH), PATH, then the
+    Debian/Ubuntu client folders. The newest fitting client wins, wherever it was found."""
+    dirs = [p for p in os.environ.get(BIN_DIR_ENV, "").split(os.pathsep) if p]
     dirs.extend(p for p in os.environ.get("PATH", "").split(os.pathsep) if p)
     for pattern in _SEARCH_GLOBS:
         dirs.extend(sorted(glob.glob(pattern)))
-    dirs.extend(_bundled_dirs())
     return list(dict.fromkeys(dirs))
 
 

@@ -19,8 +19,7 @@ from dify_maintenance.core.errors import InvalidPolicy
 from dify_maintenance.core.forms import known_values
 from dify_maintenance.core.policy import Policy, from_dict, resolve
 from dify_maintenance.core.schema import detect_version, snapshot
-from dify_maintenance.database import backup, reclaim
-from dify_maintenance.database import schema_diff as schemadiff
+from dify_maintenance.database import backup, reclaim, schema_diff
 from dify_maintenance.database import upgrade_impact as upgrade
 from dify_maintenance.database.backup import BackupRequest
 from dify_maintenance.files.stores import StoreConfig
@@ -137,7 +136,7 @@ def preflight(
 
 def current_version(target: DbTarget, ctx: dict) -> dict:
     with connection(target) as conn:
-        sizes = schemadiff.table_sizes(conn)
+        sizes = schema_diff.table_sizes(conn)
     total = sum(int(s["total_bytes"]) for s in sizes.values())
     log.info(
         "current: Dify %s (alembic %s), %d tables, %.1f MB", ctx["dify_version"], ctx["dify_revision"], len(sizes), total / 1e6
@@ -153,16 +152,16 @@ def upgrade_impact(target: DbTarget, ctx: dict) -> dict:
     with connection(target) as conn:
         snap = snapshot(conn)
         purged = sorted({t for name in ctx["families"] for t in catalog.tables_of(catalog.family(name)) if snap.has_table(t)})
-        sizes = schemadiff.table_sizes(conn)
+        sizes = schema_diff.table_sizes(conn)
         kept = upgrade.kept_fractions(conn, snap, purged, cutoff, sizes)
         result = upgrade.impact(conn, ctx["dify_version"], req.target_version, kept, sizes)
         result["kept_fractions"] = kept
         if req.target_schema:
-            live = schemadiff.take(conn)
+            live = schema_diff.take(conn)
     if req.target_schema:
-        changes = schemadiff.diff(live, schemadiff.load(target, req.target_schema))
+        changes = schema_diff.diff(live, schema_diff.load(target, req.target_schema))
         rates = upgrade.impact_data()["rates_mb_per_second"]
-        result["schema_diff"] = schemadiff.summary(schemadiff.size(changes, sizes, rates))
+        result["schema_diff"] = schema_diff.summary(schema_diff.size(changes, sizes, rates))
     for line in upgrade.render_lines(result):
         log.info("%s", line)
     return result
@@ -262,7 +261,7 @@ def render_lines(rep: dict) -> list[str]:
         diff = impact.get("schema_diff")
         if diff:
             lines.append(f"schema diff against the target: {'matches' if diff['matches'] else diff['counts']}")
-            lines.extend(f"  {c['line']}" for c in diff["changes"] if c["impact"] != schemadiff.METADATA)
+            lines.extend(f"  {c['line']}" for c in diff["changes"] if c["impact"] != schema_diff.METADATA)
     after = rep.get("impact_after_reclaim")
     if after and not rep.get("dry_run"):
         lines.append(f"measured after the purge and reclaim: writes blocked for about {after['seconds_locked_now']} s")

@@ -152,24 +152,6 @@ def from_dify_env_file(path: str | Path) -> StoreConfig:
     return from_dify_settings(read_env_file(env_path), env_path.parent)
 
 
-def resolve(conn_id: str | None = None, dify_env_file: str | None = None) -> StoreConfig:
-    """A storage named by an Airflow connection (OpenDAL scheme and options in its extra) or by
-    the path of a Dify ``.env``; exactly one of the two."""
-    if bool(conn_id) == bool(dify_env_file):
-        raise StorageConfigError("name a storage either by an Airflow connection id or by a Dify .env file, not both or neither")
-    if dify_env_file:
-        return from_dify_env_file(dify_env_file)
-    from airflow.sdk import BaseHook
-
-    try:
-        BaseHook.get_connection(conn_id)
-    except Exception as exc:
-        raise StorageConfigError(f"Airflow connection {conn_id!r} for a storage is not defined") from exc
-    from dify_maintenance.files.stores import store_from_airflow
-
-    return store_from_airflow(conn_id)
-
-
 def is_protected(key: str) -> bool:
     """Objects a cleanup may never delete, whatever the database says."""
     return key in PROTECTED_KEYS or key.startswith(PROTECTED_PREFIXES)

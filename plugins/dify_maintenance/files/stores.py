@@ -53,25 +53,6 @@ def default_backup_store() -> StoreConfig:
     return local_store("DIFY_MAINT_BACKUP_ROOT", "dify-backups")
 
 
-def store_from_airflow(conn_id: str, default: StoreConfig | None = None) -> StoreConfig:
-    """A store from an Airflow connection's extra (``{"scheme": "s3", ...options}``); the local
-    default folder when no such connection exists."""
-    from airflow.sdk import BaseHook
-
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except Exception:
-        return default or default_store()
-    extra = dict(conn.extra_dejson or {})
-    scheme = extra.pop("scheme", None) or conn.conn_type
-    prefix = extra.pop("prefix", "")
-    if conn.login and "access_key_id" not in extra and scheme in ("s3", "oss", "obs", "cos"):
-        extra["access_key_id"] = conn.login
-    if conn.password and "secret_access_key" not in extra and scheme in ("s3", "oss", "obs", "cos"):
-        extra["secret_access_key"] = conn.password
-    return StoreConfig(scheme, {k: str(v) for k, v in extra.items()}, prefix)
-
-
 def key_part(value: str) -> str:
     """A run id or name made safe for every object store's key rules."""
     return _KEY_SAFE.sub("_", value).strip("_") or "_"

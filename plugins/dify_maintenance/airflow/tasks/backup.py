@@ -6,8 +6,9 @@ import logging
 
 from airflow.sdk import task
 
+from dify_maintenance.airflow import connections
 from dify_maintenance.airflow.tasks.common import backup_store, current_policy, fail_fast, run_params
-from dify_maintenance.core.db import airflow_connector, connection
+from dify_maintenance.core.db import connection
 from dify_maintenance.core.policy import Policy
 from dify_maintenance.core.schema import detect_version, snapshot
 from dify_maintenance.database import backup as backup_mod
@@ -41,7 +42,7 @@ def preflight() -> dict:
     params = run_params()
     req = _request(params)
     conn_id = _conn_id()
-    with connection(airflow_connector(conn_id)) as conn:
+    with connection(connections.dify_database(conn_id)) as conn:
         version = detect_version(conn, snapshot(conn))
     return {"conn_id": conn_id, "dify_version": version.version, "store": check_store(backup_store()), "scope": req.scope}
 
@@ -51,7 +52,7 @@ def preflight() -> dict:
 def dump(ready: dict) -> dict:
     """pg_dump in directory format with parallel jobs, stored with a sha256 manifest."""
     params = run_params()
-    return backup_mod.create(airflow_connector(ready["conn_id"]), backup_store(), _request(params))
+    return backup_mod.create(connections.dify_database(ready["conn_id"]), backup_store(), _request(params))
 
 
 @task(retries=0)
@@ -59,7 +60,7 @@ def dump(ready: dict) -> dict:
 def verify(ready: dict, manifest: dict) -> dict:
     """Read it back: sha256 of every file, pg_restore --list, optionally a scratch restore."""
     params = run_params()
-    target = airflow_connector(ready["conn_id"])
+    target = connections.dify_database(ready["conn_id"])
     return backup_mod.verify(target, backup_store(), manifest["backup_id"], restore_check=bool(params["restore_check"]))
 
 
@@ -68,7 +69,7 @@ def verify(ready: dict, manifest: dict) -> dict:
 def rotate(ready: dict, verified: dict) -> dict:
     """Drop backups beyond the count or age limits; never the newest verified one."""
     params = run_params()
-    target = airflow_connector(ready["conn_id"])
+    target = connections.dify_database(ready["conn_id"])
     return backup_mod.rotate(
         backup_store(), target.dbname, keep_count=int(params["keep_count"]), keep_days=int(params["keep_days"])
     )

@@ -11,12 +11,13 @@ from typing import TypeVar
 from airflow.sdk import Variable, get_current_context
 from airflow.sdk.exceptions import AirflowFailException
 
+from dify_maintenance.airflow import connections
 from dify_maintenance.core import forms
 from dify_maintenance.core import policy as policy_mod
-from dify_maintenance.core.db import Connector, airflow_connector
+from dify_maintenance.core.db import Connector
 from dify_maintenance.core.errors import MaintenanceError
 from dify_maintenance.core.policy import Policy
-from dify_maintenance.files.stores import StoreConfig, default_backup_store, store_from_airflow
+from dify_maintenance.files.stores import StoreConfig, default_backup_store
 from dify_maintenance.retention import report as report_mod
 
 log = logging.getLogger(__name__)
@@ -53,11 +54,11 @@ def recorded_policy(ctx: dict) -> Policy:
 
 
 def connector_for(policy: Policy) -> Connector:
-    return airflow_connector(policy.conn_id)
+    return connections.dify_database(policy.conn_id)
 
 
 def archive_store(policy: Policy) -> StoreConfig:
-    return store_from_airflow(policy.archive_conn_id)
+    return connections.store(policy.archive_conn_id)
 
 
 def deletion_store(policy: Policy) -> StoreConfig | None:
@@ -136,7 +137,7 @@ BACKUP_STORE_CONN_ID = "dify_backup_store"
 
 def backup_store() -> StoreConfig:
     """The backup store: the connection ``dify_backup_store`` or ``$AIRFLOW_HOME/dify-backups``."""
-    return store_from_airflow(BACKUP_STORE_CONN_ID, default_backup_store())
+    return connections.store(BACKUP_STORE_CONN_ID, default_backup_store())
 
 
 SUMMARY_XCOM_KEY = "summary"

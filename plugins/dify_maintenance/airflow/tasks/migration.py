@@ -8,11 +8,10 @@ from datetime import datetime
 from airflow.sdk import TriggerRule, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from dify_maintenance.airflow import connections
 from dify_maintenance.airflow.tasks.common import current_policy, fail_fast, run_params
-from dify_maintenance.core.db import airflow_connector
 from dify_maintenance.core.errors import InvalidPolicy
-from dify_maintenance.files import dify_storage as storage
-from dify_maintenance.files import filecheck, migration
+from dify_maintenance.files import dify_storage, filecheck, migration
 from dify_maintenance.files.stores import StoreConfig, check_store
 
 log = logging.getLogger(__name__)
@@ -23,8 +22,8 @@ def _params() -> dict:
 
 
 def _stores(params: dict) -> tuple[StoreConfig, StoreConfig]:
-    source = storage.resolve(params.get("source_conn_id"), params.get("source_dify_env"))
-    target = storage.resolve(params.get("target_conn_id"), params.get("target_dify_env"))
+    source = connections.dify_storage(params.get("source_conn_id"), params.get("source_dify_env"))
+    target = connections.dify_storage(params.get("target_conn_id"), params.get("target_dify_env"))
     return source, target
 
 
@@ -38,7 +37,7 @@ def preflight() -> dict:
         raise InvalidPolicy("source and target are the same storage")
     if not params["prefixes"]:
         raise InvalidPolicy("at least one key prefix is needed")
-    missing_keys = [p for p in storage.PROTECTED_PREFIXES if p not in params["prefixes"]]
+    missing_keys = [p for p in dify_storage.PROTECTED_PREFIXES if p not in params["prefixes"]]
     if missing_keys:
         log.warning("prefixes leave out %s: the target will lack the workspace keys that decrypt model credentials", missing_keys)
     if not params["dry_run"]:
@@ -90,7 +89,7 @@ def copy(shard: int, inv: dict) -> dict:
         raise migration.MigrationFailed(f"shard {shard}: {len(result['failed'])} objects failed ({first}); rerun to retry them")
     sha3 = result.pop("sha3", {})
     if params["check_database"] and not params["dry_run"]:
-        found = filecheck.hash_mismatches(airflow_connector(current_policy().conn_id), sha3)
+        found = filecheck.hash_mismatches(connections.dify_database(current_policy().conn_id), sha3)
         result["hash_mismatch"], result["hash_mismatch_count"] = found[: filecheck.REPORT_LIMIT], len(found)
     return result
 
@@ -103,7 +102,7 @@ def check_database(ready: dict, copied: list[dict]) -> dict:
     if not params["check_database"]:
         return {"skipped": "check_database is off"}
     source, _ = _stores(params)
-    return filecheck.named_but_missing(airflow_connector(current_policy().conn_id), source, params["prefixes"])
+    return filecheck.named_but_missing(connections.dify_database(current_policy().conn_id), source, params["prefixes"])
 
 
 @task
@@ -112,7 +111,7 @@ def update_storage_type(checked: dict) -> dict:
     params = _params()
     if params["dry_run"] or not params.get("set_storage_type"):
         return {"updated": 0, "note": "not asked" if not params.get("set_storage_type") else "dry run"}
-    updated = filecheck.set_storage_type(airflow_connector(current_policy().conn_id), params["set_storage_type"])
+    updated = filecheck.set_storage_type(connections.dify_database(current_policy().conn_id), params["set_storage_type"])
     return {"updated": updated}
 
 

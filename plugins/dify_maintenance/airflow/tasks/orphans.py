@@ -9,6 +9,7 @@ from datetime import datetime
 from airflow.sdk import TriggerRule, Variable, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from dify_maintenance.airflow import connections
 from dify_maintenance.airflow.tasks.common import (
     archive_store,
     connector_for,
@@ -22,7 +23,6 @@ from dify_maintenance.airflow.tasks.common import (
 )
 from dify_maintenance.core.db import Connector
 from dify_maintenance.core.errors import InvalidPolicy
-from dify_maintenance.files import dify_storage as storage
 from dify_maintenance.files import orphans, quarantine
 from dify_maintenance.files.orphans import Request
 from dify_maintenance.files.stores import StoreConfig
@@ -53,8 +53,8 @@ def _request() -> Request:
 def dify_store(values: dict) -> StoreConfig:
     """Dify's storage: from its ``.env`` when given, else from the Airflow connection."""
     if values.get("dify_env"):
-        return storage.resolve(dify_env_file=values["dify_env"])
-    return storage.resolve(conn_id=values.get("storage_conn_id") or None)
+        return connections.dify_storage(dify_env_file=values["dify_env"])
+    return connections.dify_storage(conn_id=values.get("storage_conn_id") or None)
 
 
 def _db() -> Connector:

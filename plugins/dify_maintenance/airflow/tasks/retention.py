@@ -8,6 +8,7 @@ from datetime import timedelta
 from airflow.sdk import TriggerRule, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from dify_maintenance.airflow import connections
 from dify_maintenance.airflow.tasks.common import (
     archive_store,
     connector_for,
@@ -25,7 +26,6 @@ from dify_maintenance.airflow.tasks.common import (
     stop_switch,
 )
 from dify_maintenance.core.catalog import family as family_def
-from dify_maintenance.files import dify_storage as storage
 from dify_maintenance.files import orphans
 from dify_maintenance.retention import report as report_mod
 from dify_maintenance.retention import steps as retention
@@ -143,7 +143,7 @@ def collect_files(ctx: dict, verified: dict) -> dict:
     )
     rep = orphans.run_all(
         connector_for(policy),
-        storage.resolve(conn_id=policy.storage_conn_id),
+        connections.dify_storage(conn_id=policy.storage_conn_id),
         archive_store(policy),
         req,
         dag_id=dag_run.dag_id,

@@ -1,1 +1,0 @@
-SELECT to_regclass('public.alembic_version') IS NOT NULL AS present

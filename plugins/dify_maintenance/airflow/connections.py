@@ -1,0 +1,71 @@
+"""Airflow connections, turned into what the engine takes: a ``DbTarget`` for the Dify database
+and ``StoreConfig`` objects for the archive, backup and Dify storages.
+
+Connections are resolved through the Task SDK (secrets backends included); libpq keywords and
+store options are passed on as arguments, so a password never appears in a URL, argv or log.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import BaseHook
+
+from dify_maintenance.core.db import DbTarget
+from dify_maintenance.core.errors import MaintenanceError
+from dify_maintenance.files.dify_storage import StorageConfigError, from_dify_env_file
+from dify_maintenance.files.stores import StoreConfig, default_store
+
+_LIBPQ_EXTRA = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "options", "passfile")
+# object stores whose access key and secret may come from the connection's login and password
+_KEYED_SCHEMES = ("s3", "oss", "obs", "cos")
+
+
+def dify_database(conn_id: str) -> DbTarget:
+    """The Dify database of an Airflow connection; fails clearly when the id is unknown."""
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except Exception as exc:  # the SDK raises its own not-found type; keep the message clear
+        raise MaintenanceError(
+            f"Airflow connection {conn_id!r} is not defined; create it (for example "
+            f"AIRFLOW_CONN_{conn_id.upper()}) pointing at the Dify PostgreSQL database"
+        ) from exc
+    params: dict[str, object] = {
+        "host": conn.host or None,
+        "port": conn.port or None,
+        "user": conn.login or None,
+        "password": conn.password or None,
+        "dbname": conn.schema or None,
+    }
+    extra = conn.extra_dejson or {}
+    params.update({key: extra[key] for key in _LIBPQ_EXTRA if key in extra})
+    return DbTarget(params)
+
+
+def store(conn_id: str, default: StoreConfig | None = None) -> StoreConfig:
+    """A store from an Airflow connection's extra (``{"scheme": "s3", ...options}``); the local
+    default folder when no such connection exists."""
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except Exception:
+        return default or default_store()
+    extra = dict(conn.extra_dejson or {})
+    scheme = extra.pop("scheme", None) or conn.conn_type
+    prefix = extra.pop("prefix", "")
+    if conn.login and "access_key_id" not in extra and scheme in _KEYED_SCHEMES:
+        extra["access_key_id"] = conn.login
+    if conn.password and "secret_access_key" not in extra and scheme in _KEYED_SCHEMES:
+        extra["secret_access_key"] = conn.password
+    return StoreConfig(scheme, {k: str(v) for k, v in extra.items()}, prefix)
+
+
+def dify_storage(conn_id: str | None = None, dify_env_file: str | None = None) -> StoreConfig:
+    """Dify's storage, named by an Airflow connection (OpenDAL scheme and options in its extra)
+    or by the path of a Dify ``.env``; exactly one of the two."""
+    if bool(conn_id) == bool(dify_env_file):
+        raise StorageConfigError("name a storage either by an Airflow connection id or by a Dify .env file, not both or neither")
+    if dify_env_file:
+        return from_dify_env_file(dify_env_file)
+    try:
+        BaseHook.get_connection(conn_id)
+    except Exception as exc:
+        raise StorageConfigError(f"Airflow connection {conn_id!r} for a storage is not defined") from exc
+    return store(conn_id)

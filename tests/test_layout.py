@@ -1,0 +1,88 @@
+"""The package's rooms keep their walls: only ``dify_maintenance.airflow`` imports Airflow, the
+engine never imports the development tools, the tests or the benchmarks, and ``include/sql``
+holds exactly the SQL that some code path runs."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from conftest import ROOT
+
+ENGINE = ROOT / "plugins" / "dify_maintenance"
+SQL = ROOT / "include" / "sql"
+# development-only packages and folders the shipped code must never reach
+DEV_ONLY = ("devtools", "tests", "bench", "conftest", "orphan_scenario", "storage_helpers", "pgserver", "pytest", "moto")
+
+
+def imports(path: Path) -> list[tuple[int, str]]:
+    """Every module a file imports, at the top or inside a function: (line, dotted name)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def engine_files() -> list[Path]:
+    return sorted(ENGINE.rglob("*.py"))
+
+
+def test_only_the_airflow_room_imports_airflow():
+    outside = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for path in engine_files()
+        if "airflow" not in path.relative_to(ENGINE).parts[:1]
+        for line, name in imports(path)
+        if name == "airflow" or name.startswith("airflow.")
+    ]
+    assert outside == []
+
+
+def test_shipped_code_never_imports_development_tools():
+    shipped = [*engine_files(), *sorted((ROOT / "dags").glob("*.py")), *sorted((ROOT / "plugins").glob("*.py"))]
+    reaching = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for path in shipped
+        for line, name in imports(path)
+        if name.split(".")[0] in DEV_ONLY
+    ]
+    assert reaching == []
+
+
+def test_the_rule_catches_a_violation(tmp_path):
+    """The two walks above see lazy imports inside functions too."""
+    sample = tmp_path / "x.py"
+    sample.write_text("def f():\n    from airflow.sdk import Variable\n    import devtools.fixtures\n")
+    assert [name for _, name in imports(sample)] == ["airflow.sdk", "devtools.fixtures"]
+
+
+_TEMPLATE_NAME = re.compile(r"""["']([a-z_]+/[a-z0-9_]+\.sql)["']""")
+
+
+def referenced_templates() -> dict[str, list[str]]:
+    """Template names that shipped code renders (string literals), and those a template imports."""
+    found: dict[str, list[str]] = {}
+    for path in [*engine_files(), *sorted((ROOT / "dags").glob("*.py"))]:
+        for name in _TEMPLATE_NAME.findall(path.read_text()):
+            found.setdefault(name, []).append(str(path.relative_to(ROOT)))
+    for path in SQL.rglob("*.sql"):
+        for name in _TEMPLATE_NAME.findall(path.read_text()):
+            found.setdefault(name, []).append(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_every_template_in_include_sql_is_run_and_every_name_exists():
+    present = {path.relative_to(SQL).as_posix() for path in SQL.rglob("*.sql")}
+    named = referenced_templates()
+    assert sorted(present - set(named)) == [], "templates no code path renders (move them to devtools/ or bench/, or delete)"
+    assert {name: where for name, where in named.items() if name not in present} == {}, "rendered names with no template"
+
+
+def test_include_sql_folders_match_the_code_that_runs_them():
+    """Each folder of include/sql serves one room (or state, the core's bookkeeping)."""
+    folders = {path.parent.name for path in SQL.rglob("*.sql")}
+    assert "bench" not in folders and "generate" not in folders
