@@ -19,7 +19,7 @@ from dify_maintenance.core.errors import InvalidPolicy
 from dify_maintenance.files import orphans
 from dify_maintenance.files.quarantine import Quarantine
 from dify_maintenance.files.stores import StoreConfig
-from dify_maintenance.retention import archive
+from dify_maintenance.retention import restore
 
 
 def find(sc, run_id: str, **request) -> dict:
@@ -133,7 +133,7 @@ def test_real_run_quarantines_and_one_restore_brings_everything_back(scenario_db
     box = Quarantine(sc.store, ctx["quarantine_id"])
     restored = box.restore()
     assert restored["restored"] == moved["quarantined"] and restored["conflict"] == 0
-    rows = archive.restore(connector, archive_store, box.info()["archive_prefix"])
+    rows = restore.restore(connector, archive_store, box.info()["archive_prefix"])
     assert rows["upload_files"]["inserted"] == deleted["upload_files"]
     assert tree(sc.root) == objects_before
     assert file_rows(sc.url) == rows_before

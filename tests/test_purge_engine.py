@@ -12,7 +12,7 @@ from dify_maintenance.core import catalog, state
 from dify_maintenance.core.db import url_connector
 from dify_maintenance.core.policy import resolve
 from dify_maintenance.files.stores import StoreConfig
-from dify_maintenance.retention import archive, purge
+from dify_maintenance.retention import batches, progress, restore, verify
 from dify_maintenance.retention import steps as retention
 
 TABLES = catalog.all_tables()
@@ -35,7 +35,7 @@ def run_all(url: str, store: StoreConfig | None, run_id: str, **params):
     pol = resolve(None, params)
     ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id=run_id, logical_date=ANCHOR)
     results = [retention.run_purge(connector, ctx, fam, pol, store) for fam in ctx["families"]]
-    verified = retention.verify(connector, ctx, pol, results, store)
+    verified = verify.verify(connector, ctx, pol, results, store)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("delete from dify_maintenance.claim")
     return ctx, results, verified
@@ -48,10 +48,10 @@ def test_purge_then_restore_gives_back_identical_tables(generation, databases, t
     store = StoreConfig("fs", {"root": str(tmp_path / "archive")})
     ctx, results, _ = run_all(url, store, "roundtrip")
     assert fingerprints(url) != before
-    restored = archive.restore(url_connector(url), store, ctx["archive_prefix"])
+    restored = restore.restore(url_connector(url), store, ctx["archive_prefix"])
     assert sum(s["inserted"] for s in restored.values()) == sum(c["deleted"] for r in results for c in r["tables"].values())
     assert fingerprints(url) == before
-    again = archive.restore(url_connector(url), store, ctx["archive_prefix"])  # idempotent
+    again = restore.restore(url_connector(url), store, ctx["archive_prefix"])  # idempotent
     assert sum(s["inserted"] for s in again.values()) == 0
     assert fingerprints(url) == before
 
@@ -132,7 +132,7 @@ def test_resume_after_crash_matches_a_clean_run(generation, databases, tmp_path,
     assert done == 3  # three batches committed, the fourth rolled back
     monkeypatch.setattr(state, "save_progress", real_save)
     results = [retention.run_purge(connector, ctx, fam, pol, store) for fam in ctx["families"]]
-    verified = retention.verify(connector, ctx, pol, results, store)
+    verified = verify.verify(connector, ctx, pol, results, store)
     assert verified["failed"] == 0
     assert fingerprints(crashed) == fingerprints(clean)
 
@@ -171,7 +171,7 @@ def test_dry_run_engine_reports_without_writing(databases):
     connector = url_connector(url)
     pol = resolve(None, {"dry_run": True})
     ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id="dry", logical_date=ANCHOR)
-    result = purge.purge_family(connector, retention.context_from(ctx), catalog.WORKFLOW_LOGS, pol, None)
+    result = batches.purge_family(connector, ctx, catalog.WORKFLOW_LOGS, pol, None)
     assert result["tables"]["workflow_node_executions"]["would_delete"] > 0
     assert fingerprints(url) == before
 
@@ -224,12 +224,12 @@ def test_stop_switch_defers_and_the_next_run_finishes(databases, tmp_path):
     first = retention.run_purge(connector, ctx, "workflow_logs", pol, store, stop_after_three)
     assert first["deferred"] == "stopped by the operator (stop switch)"
     assert first["batches"] == 3
-    verified = retention.verify(connector, ctx, pol, [first], store)  # archives match, remaining is expected
+    verified = verify.verify(connector, ctx, pol, [first], store)  # archives match, remaining is expected
     rep = report.build(ctx, {}, {}, [first], {}, verified, "success")
     assert rep["outcome"] == "deferred"
     second = retention.run_purge(connector, ctx, "workflow_logs", pol, store)
     assert second["deferred"] is None
-    assert retention.verify(connector, ctx, pol, [second], store)["failed"] == 0
+    assert verify.verify(connector, ctx, pol, [second], store)["failed"] == 0
 
 
 def test_time_budget_defers(databases):
@@ -288,8 +288,7 @@ def test_batch_size_adapts_to_the_target_duration(target, direction, databases):
     else:
         assert sizes["max"] > 40 and sizes["min"] == 40
     assert (
-        retention.verify(connector, ctx, pol, [retention.run_purge(connector, ctx, "workflow_logs", pol, None)], None)["failed"]
-        == 0
+        verify.verify(connector, ctx, pol, [retention.run_purge(connector, ctx, "workflow_logs", pol, None)], None)["failed"] == 0
     )
 
 
@@ -308,17 +307,17 @@ KILLED_WORKER = """
 import sys, time
 sys.path.insert(0, {plugins!r})
 from datetime import datetime, timedelta
-from dify_maintenance.retention import purge
+from dify_maintenance.retention import batches
 from dify_maintenance.retention import steps as retention
 from dify_maintenance.files.stores import StoreConfig
 from dify_maintenance.core.db import url_connector
 from dify_maintenance.core.policy import resolve
 
-slow = purge._session
+slow = batches._session
 def session_then_pause(conn, policy):  # test-only: make batches slow enough to be killed mid-run
     slow(conn, policy)
     time.sleep(0.05)
-purge._session = session_then_pause
+batches._session = session_then_pause
 pol = resolve(None, {{"batch_size": 10, "adaptive_batches": False, "families": ["workflow_logs"]}})
 connector = url_connector({url!r})
 ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id="sigkill", logical_date=datetime.fromisoformat({anchor!r}))
@@ -366,7 +365,7 @@ def test_resume_after_sigkill_of_the_purging_process(databases, tmp_path):
     store = StoreConfig("fs", {"root": str(archive_root)})
     ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id="sigkill", logical_date=ANCHOR)
     result = retention.run_purge(connector, ctx, "workflow_logs", pol, store)
-    assert retention.verify(connector, ctx, pol, [result], store)["failed"] == 0
+    assert verify.verify(connector, ctx, pol, [result], store)["failed"] == 0
     assert fingerprints(killed) == fingerprints(clean)
 
 
@@ -399,7 +398,7 @@ def test_missing_index_is_built_concurrently_used_and_dropped(keep, databases, t
     assert result["deferred"] is None
     assert "dm_tmp_workflow_app_logs_workflow_run_id" in result["indexes"]["built"]
     assert result["tables"]["workflow_app_logs"]["deleted"] > 0
-    assert retention.verify(connector, ctx, pol, [result], store)["failed"] == 0
+    assert verify.verify(connector, ctx, pol, [result], store)["failed"] == 0
     index_query = (
         "select indisvalid from pg_index where indexrelid = to_regclass('public.dm_tmp_workflow_app_logs_workflow_run_id')"
     )
@@ -418,11 +417,11 @@ def test_missing_index_is_built_concurrently_used_and_dropped(keep, databases, t
 def test_progress_lines_say_what_is_left(generation, expected, databases, monkeypatch, caplog):
     """Keyset walks estimate rows left from the planner, ctid walks know their block position."""
     url = databases.fresh(generation)
-    monkeypatch.setattr(purge, "PROGRESS_EVERY_SECONDS", 0.0)
+    monkeypatch.setattr(progress, "PROGRESS_EVERY_SECONDS", 0.0)
     connector = url_connector(url)
     pol = resolve(None, {"families": ["workflow_logs"], "batch_size": 50, "adaptive_batches": False, "archive": False})
     ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id="progress", logical_date=ANCHOR)
-    with caplog.at_level("INFO", logger="dify_maintenance.retention.purge"):
+    with caplog.at_level("INFO", logger="dify_maintenance.retention.progress"):
         retention.run_purge(connector, ctx, "workflow_logs", pol, None)
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("workflow_logs/workflow_runs")]
     assert any(expected in line and "left" in line for line in lines), lines

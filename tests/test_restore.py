@@ -14,7 +14,7 @@ from test_purge_engine import fingerprints, run_all
 from dify_maintenance.core.db import url_connector
 from dify_maintenance.core.errors import ArchiveRefused, ArchiveStoreUnreachable, MaintenanceError
 from dify_maintenance.files.stores import StoreConfig
-from dify_maintenance.retention import archive
+from dify_maintenance.retention import archive, restore
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def test_a_manifest_naming_a_table_we_never_archive_restores_nothing(purged):
     with psycopg.connect(url) as conn:
         accounts = conn.execute("select count(*) from accounts").fetchone()[0]
     with pytest.raises(ArchiveRefused, match=r"'accounts' is not a table the '\w+' family archives"):
-        archive.restore(url_connector(url), store, prefix)
+        restore.restore(url_connector(url), store, prefix)
     assert restored_rows(url) == rows_before
     with psycopg.connect(url) as conn:
         assert conn.execute("select count(*) from accounts").fetchone()[0] == accounts
@@ -57,7 +57,7 @@ def test_a_family_the_recorded_run_never_purged_is_refused(purged):
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("update dify_maintenance.runs set cutoffs = cutoffs - 'workflow_logs'")
     with pytest.raises(ArchiveRefused, match="did not purge family 'workflow_logs'"):
-        archive.restore(url_connector(url), store, prefix)
+        restore.restore(url_connector(url), store, prefix)
 
 
 def test_a_corrupt_object_stops_the_restore_before_the_first_row_and_a_rerun_completes(purged):
@@ -68,10 +68,10 @@ def test_a_corrupt_object_stops_the_restore_before_the_first_row_and_a_rerun_com
     good = part.read_bytes()
     part.write_bytes(good[:-8] + b"corrupt!")
     with pytest.raises(MaintenanceError):
-        archive.restore(url_connector(url), store, prefix)
+        restore.restore(url_connector(url), store, prefix)
     assert restored_rows(url) == rows_before  # nothing of the earlier, sound batches went back
     part.write_bytes(good)
-    archive.restore(url_connector(url), store, prefix)
+    restore.restore(url_connector(url), store, prefix)
     assert fingerprints(url) == before
 
 
@@ -97,10 +97,10 @@ def test_rows_whose_key_dify_reused_are_conflicts_not_already_restored(purged):
             ),
             list(values.values()),
         )
-    first_pass = archive.restore(url_connector(url), store, prefix)["workflow_runs"]
+    first_pass = restore.restore(url_connector(url), store, prefix)["workflow_runs"]
     assert first_pass["conflicts"] == 1 and first_pass["already_present"] == 0
     assert first_pass["inserted"] == first_pass["archived"] - 1
-    again = archive.restore(url_connector(url), store, prefix)["workflow_runs"]
+    again = restore.restore(url_connector(url), store, prefix)["workflow_runs"]
     assert again == {**first_pass, "inserted": 0, "already_present": first_pass["inserted"]}
 
 
@@ -122,5 +122,5 @@ def test_an_unreachable_store_is_worth_the_tasks_retries(purged):
         },
     )
     with pytest.raises(ArchiveStoreUnreachable) as err:
-        archive.restore(url_connector(url), down, prefix)
+        restore.restore(url_connector(url), down, prefix)
     assert err.value.retryable

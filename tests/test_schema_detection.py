@@ -10,7 +10,7 @@ from dify_maintenance.core.db import connection, url_connector
 from dify_maintenance.core.errors import NotDifyDatabase, UnsupportedDifyVersion
 from dify_maintenance.core.policy import resolve
 from dify_maintenance.core.schema import detect_version, snapshot
-from dify_maintenance.retention import purge
+from dify_maintenance.retention.plan import plan_root
 
 
 def detect(url):
@@ -55,8 +55,8 @@ def test_walk_follows_indexes(generation, runs_walk, messages_walk, databases):
     with connection(url_connector(url)) as conn:
         snap = snapshot(conn)
     pol = resolve(None, {})
-    assert purge.plan_root(catalog.WORKFLOW_LOGS.roots[0], snap, pol).walk == runs_walk
-    assert purge.plan_root(catalog.MESSAGES.roots[0], snap, pol).walk == messages_walk
+    assert plan_root(catalog.WORKFLOW_LOGS.roots[0], snap, pol).walk == runs_walk
+    assert plan_root(catalog.MESSAGES.roots[0], snap, pol).walk == messages_walk
 
 
 def test_walk_without_tid_range_scans_is_one_primary_key_pass(databases):
@@ -65,7 +65,7 @@ def test_walk_without_tid_range_scans_is_one_primary_key_pass(databases):
     with connection(url_connector(url)) as conn:
         snap = snapshot(conn)
     snap.server_version_num = 130011
-    plan = purge.plan_root(catalog.WORKFLOW_LOGS.roots[0], snap, resolve(None, {}))
+    plan = plan_root(catalog.WORKFLOW_LOGS.roots[0], snap, resolve(None, {}))
     assert plan.walk == "pk" and "PostgreSQL 14" in plan.walk_reason
 
 
@@ -73,7 +73,7 @@ def test_missing_tables_are_skipped_with_a_note(databases):
     url = databases.fresh("0.15")
     with connection(url_connector(url)) as conn:
         snap = snapshot(conn)
-    plan = purge.plan_root(catalog.WORKFLOW_LOGS.roots[0], snap, resolve(None, {}))
+    plan = plan_root(catalog.WORKFLOW_LOGS.roots[0], snap, resolve(None, {}))
     tables = {p.table for p in plan.paths}
     assert "workflow_pauses" not in tables and "workflow_node_executions" in tables
     assert any("workflow_pauses" in n for n in plan.notes)
@@ -89,7 +89,7 @@ def test_child_lookup_index_per_generation(generation, index, databases):
     url = databases.fresh(generation)
     with connection(url_connector(url)) as conn:
         snap = snapshot(conn)
-    plan = purge.plan_root(catalog.WORKFLOW_LOGS.roots[0], snap, resolve(None, {}))
+    plan = plan_root(catalog.WORKFLOW_LOGS.roots[0], snap, resolve(None, {}))
     served = {(lk.table, lk.column): lk.index for lk in plan.lookups}
     assert served[("workflow_node_executions", "workflow_run_id")] == index
     assert served[("workflow_app_logs", "workflow_run_id")] == (

@@ -11,398 +11,28 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 import time
-import uuid
 from collections.abc import Callable, Generator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
 from psycopg import errors as pg_errors
 
 from dify_maintenance.core import catalog, state
-from dify_maintenance.core.catalog import Edge, Family, Path, Root
+from dify_maintenance.core.catalog import Family
 from dify_maintenance.core.db import Connector, connection, execute, fetch_one
-from dify_maintenance.core.errors import LockContention, MaintenanceError
+from dify_maintenance.core.errors import LockContention
 from dify_maintenance.core.policy import MAX_BATCH, Policy
 from dify_maintenance.core.schema import SchemaSnapshot, snapshot
 from dify_maintenance.core.sqltemplates import render
 from dify_maintenance.retention import health, indexes
 from dify_maintenance.retention.archive import ArchiveWriter, TablePart, copy_out
 from dify_maintenance.retention.batching import BatchSizer
-from dify_maintenance.retention.indexes import Lookup
+from dify_maintenance.retention.plan import HeapExtent, OrphanPlan, RootPlan, cutoff, heap_extent, plan_orphans, plan_root
+from dify_maintenance.retention.progress import Reporter, estimate_expired
 
 log = logging.getLogger(__name__)
-
-PROGRESS_EVERY_SECONDS = 5.0
-# Rows per heap block assumed for a table never analyzed (Dify's log rows are a few hundred bytes).
-DEFAULT_ROWS_PER_BLOCK = 10.0
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """What every task of one run shares; fixed at preflight and read back on retries."""
-
-    run_key: str
-    cutoffs: dict[str, datetime]
-    dify_version: str
-    archive_prefix: str
-    families: tuple[str, ...] = ()
-
-
-@dataclass
-class Step:
-    """One edge of a path, reduced to what exists in this database."""
-
-    table: str
-    parent_column: str
-    parent_key: str
-    match: list[tuple[str, str]]
-    match_values: list[tuple[str, str]]
-
-
-@dataclass
-class PathPlan:
-    table: str
-    steps: list[Step]
-    recency_column: str | None
-
-    def render_steps(self) -> list[dict]:
-        return [step.__dict__ for step in self.steps]
-
-
-@dataclass
-class KeepRule:
-    """One reason to keep a candidate; ``sql`` is what the keep_condition macro renders."""
-
-    reason: str
-    sql: dict
-
-
-@dataclass
-class RootPlan:
-    """How one root is walked on this database, and what it drags along."""
-
-    root: Root
-    walk: str
-    walk_reason: str
-    carry: list[str]
-    paths: list[PathPlan]
-    keep_rules: list[KeepRule]
-    template: dict
-    params: dict
-    notes: list[str]
-    lookups: list[Lookup] = field(default_factory=list)
-    # dry runs: the primary key of each table whose would-be-deleted rows go into the ledger
-    ledger_keys: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def cand(self) -> str:
-        return f"_dm_cand_{self.root.name}"
-
-
-def _filters(policy: Policy) -> tuple[dict, dict]:
-    names = ("tenant_ids", "exclude_tenant_ids", "app_ids", "exclude_app_ids")
-    flags = {n: bool(getattr(policy, n)) for n in names}
-    params = {n: [uuid.UUID(v) for v in getattr(policy, n)] for n in names if getattr(policy, n)}
-    return flags, params
-
-
-def _path_plan(path: Path, snap: SchemaSnapshot, params: dict, notes: list[str]) -> PathPlan | None:
-    """Reduce a declared path to this schema; None when a table or reference column is missing."""
-    steps: list[Step] = []
-    parent = path.root.table
-    for depth, edge in enumerate(path.edges, start=1):
-        if not snap.has_table(edge.table):
-            notes.append(f"{edge.table}: not in this Dify version, skipped")
-            return None
-        if not snap.has_column(edge.table, edge.parent_column):
-            notes.append(f"{edge.table}.{edge.parent_column}: missing, {edge.table} skipped")
-            return None
-        # The hints exist for composite indexes that hold the reference column last; where an
-        # index leads with the reference column they only tempt the planner into a worse index.
-        direct = snap.index_leading(edge.table, [edge.parent_column]) is not None
-        match = [] if direct else [(c, p) for c, p in edge.match if snap.has_column(edge.table, c) and snap.has_column(parent, p)]
-        values = []
-        for col, vals in () if direct else edge.match_values:
-            if snap.has_column(edge.table, col):
-                name = f"mv{depth}_{col}"
-                params[name] = list(vals)
-                values.append((col, name))
-        steps.append(Step(edge.table, edge.parent_column, edge.parent_key, match, values))
-        parent = edge.table
-    last: Edge = path.edges[-1]
-    recency = last.recency_column if last.recency_column and snap.has_column(last.table, last.recency_column) else None
-    return PathPlan(path.table, steps, recency)
-
-
-def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy, ledger: frozenset[str] = frozenset()) -> RootPlan | None:
-    """Decide the walk and the statements for ``root`` from the live schema.
-
-    ``ledger`` (dry runs) names the tables whose would-be-deleted rows are noted in the run's
-    ledger and ignored by reference keep rules, so a dry run counts what the real run deletes."""
-    notes: list[str] = []
-    if not snap.has_table(root.table):
-        return None
-    needed = [root.key, *root.recency_columns, *root.only_null]
-    missing = [c for c in needed if not snap.has_column(root.table, c)]
-    if missing:
-        raise MaintenanceError(f"{root.table} lacks {', '.join(missing)}: this schema is not one the purge understands")
-    flag_names, params = _filters(policy)
-    scope_columns = [c for c in root.scope_columns if snap.has_column(root.table, c)]
-    if (policy.app_ids or policy.exclude_app_ids or policy.tenant_ids or policy.exclude_tenant_ids) and not scope_columns:
-        raise MaintenanceError(f"{root.table} has no tenant or app column to apply the tenant/app filters to")
-
-    paths = [p for p in (_path_plan(path, snap, params, notes) for path in catalog.descendants(root, policy.keep_curated)) if p]
-
-    keyset_column = root.recency_columns[0]
-    walk, reason = choose_walk(root, snap)
-
-    carry: list[str] = [root.key]
-    for col in [*root.recency_columns, *root.only_null, *scope_columns]:
-        if col not in carry:
-            carry.append(col)
-    if root.status_column and snap.has_column(root.table, root.status_column):
-        carry.append(root.status_column)
-    for path in paths:
-        for _child, parent_col in path.steps[0].match:
-            if parent_col not in carry:
-                carry.append(parent_col)
-
-    blank = {
-        "key": root.key,
-        "status_column": None,
-        "ref_table": None,
-        "ref_column": None,
-        "role_column": None,
-        "ledger_key": None,
-    }
-    ledger_keys = {table: keys[0] for table in ledger if snap.has_table(table) and len(keys := snap.primary_key(table)) == 1}
-    rules: list[KeepRule] = []
-    if root.status_column and root.status_column in carry:
-        params["statuses"] = list(root.purgeable_statuses)
-        rules.append(KeepRule("in flight (status not ended)", {**blank, "kind": "status", "status_column": root.status_column}))
-    for ref in root.references:
-        if not (snap.has_table(ref.table) and snap.has_column(ref.table, ref.column)):
-            continue
-        if ref.curated and not policy.keep_curated:
-            continue
-        role = ref.role_column if ref.role_column and snap.has_column(ref.table, ref.role_column) else None
-        role_param = f"role_{len(rules)}"
-        if role:
-            params[role_param] = ref.role_value
-        ledger_param = f"ledger_{len(rules)}"
-        if ref.table in ledger_keys:
-            params[ledger_param] = ref.table
-        rules.append(
-            KeepRule(
-                ref.reason,
-                {
-                    **blank,
-                    "kind": "reference",
-                    "ref_table": ref.table,
-                    "ref_column": ref.column,
-                    "role_column": role,
-                    "role_param": role_param,
-                    "ledger_key": ledger_keys.get(ref.table),
-                    "ledger_param": ledger_param,
-                },
-            )
-        )
-    if policy.keep_curated:
-        for cpath in catalog.curated_paths(root):
-            plan = _path_plan(cpath, snap, params, [])
-            if plan:
-                rules.append(
-                    KeepRule(
-                        f"has curated {plan.table}",
-                        {**blank, "kind": "descendant", "path": plan.render_steps(), "newer_column": None},
-                    )
-                )
-    for path in paths:
-        if path.recency_column:
-            rules.append(
-                KeepRule(
-                    f"has {path.table} newer than the cutoff",
-                    {**blank, "kind": "descendant", "path": path.render_steps(), "newer_column": path.recency_column},
-                )
-            )
-    template = {
-        "table": root.table,
-        "key": root.key,
-        "carry": carry,
-        "recency": list(root.recency_columns),
-        "only_null": list(root.only_null),
-        "scope_columns": scope_columns,
-        "filters": flag_names,
-        "keyset_column": keyset_column,
-        "walk": walk,
-    }
-    noted = {t: k for t, k in ledger_keys.items() if t == root.table or any(p.table == t for p in paths)}
-    return RootPlan(root, walk, reason, carry, paths, rules, template, params, notes, _lookups(root, paths, rules, snap), noted)
-
-
-def choose_walk(root: Root, snap: SchemaSnapshot) -> tuple[str, str]:
-    """How to find the expired rows of ``root``, from the indexes and server this database has."""
-    keyset_column = root.recency_columns[0]
-    index = snap.index_leading(root.table, [keyset_column, root.key]) or snap.index_leading(root.table, [keyset_column])
-    if index:
-        return "keyset", f"index {index.name} on ({', '.join(c or '?' for c in index.columns)}): batches visit only expired rows"
-    if snap.has_tid_range_scans:
-        return "ctid", f"no index leads with {keyset_column}; one forward pass over heap blocks by TID ranges"
-    return "pk", f"no index leads with {keyset_column} and no TID range scans before PostgreSQL 14; one primary-key pass"
-
-
-def _lookups(root: Root, paths: list[PathPlan], rules: list[KeepRule], snap: SchemaSnapshot) -> list[Lookup]:
-    """Every per-batch equality lookup and the index that serves it (child rows by parent id,
-    and keep rules asking whether another table still names the candidate)."""
-    out = []
-    for path in paths:
-        step = path.steps[-1]
-        also = {*(c for c, _ in step.match), *(c for c, _ in step.match_values)}
-        out.append(indexes.find_lookup(snap, step.table, step.parent_column, also, f"{path.table} rows of a purged {root.table}"))
-    for rule in rules:
-        if rule.sql["kind"] == "reference":
-            also = {rule.sql["role_column"]} if rule.sql["role_column"] else set()
-            out.append(
-                indexes.find_lookup(snap, rule.sql["ref_table"], rule.sql["ref_column"], also, f"keep rule '{rule.reason}'")
-            )
-    return out
-
-
-@dataclass(frozen=True)
-class HeapExtent:
-    """A ctid walk's range (blocks when the walk began) and the rows a block holds on average."""
-
-    blocks: int
-    rows_per_block: float
-
-    def blocks_for(self, rows: int) -> int:
-        return max(1, math.ceil(rows / (self.rows_per_block or DEFAULT_ROWS_PER_BLOCK)))
-
-
-def heap_extent(conn: psycopg.Connection, table: str) -> HeapExtent:
-    row = fetch_one(conn, "purge/heap_extent.sql", {"table": table})
-    return HeapExtent(int(row["blocks"]), float(row["rows_per_block"])) if row else HeapExtent(0, 0.0)
-
-
-@dataclass
-class OrphanPlan:
-    stage: str
-    table: str
-    keys: list[str]
-    parent_table: str
-    parent_column: str
-    parent_key: str
-    recency: str
-    null_is_orphan: bool
-
-    @property
-    def cand(self) -> str:
-        return f"_dm_orph_{self.table}"
-
-
-def plan_orphans(fam: Family, snap: SchemaSnapshot, policy: Policy) -> list[OrphanPlan]:
-    """Every edge of the family whose child may have outlived its parent, shallow edges first."""
-    seen: dict[tuple[str, str], tuple[int, OrphanPlan]] = {}
-    for root in fam.roots:
-        for path in catalog.descendants(root, policy.keep_curated):
-            edge = path.edges[-1]
-            parent_table = path.parent_table
-            if not (snap.has_table(edge.table) and snap.has_table(parent_table)):
-                continue
-            recency = edge.recency_column
-            keys = list(snap.primary_key(edge.table))
-            if not recency or not snap.has_column(edge.table, recency) or not keys:
-                continue
-            if not snap.has_column(edge.table, edge.parent_column):
-                continue
-            plan = OrphanPlan(
-                stage=f"orphans:{edge.table}.{edge.parent_column}",
-                table=edge.table,
-                keys=keys,
-                parent_table=parent_table,
-                parent_column=edge.parent_column,
-                parent_key=edge.parent_key,
-                recency=recency,
-                null_is_orphan=edge.null_is_orphan,
-            )
-            seen.setdefault((edge.table, edge.parent_column), (len(path.edges), plan))
-    return [plan for _depth, plan in sorted(seen.values(), key=lambda item: item[0])]
-
-
-class _Reporter:
-    """Progress lines in the task log every few seconds: rows done, rate, rows or blocks left, ETA."""
-
-    def __init__(self, family: str) -> None:
-        self.family = family
-        self.started = time.monotonic()
-        self.last = 0.0
-        self.stage_started = self.started
-        self.table = ""
-        self.expected: int | None = None
-        self.matched_at_begin = 0
-
-    def begin(self, progress: state.Progress, table: str, expected: int | None) -> None:
-        """A new stage; ``expected`` is the planner's estimate of the root rows still to walk."""
-        self.stage_started = time.monotonic()
-        self.table = table
-        self.expected = expected
-        self.matched_at_begin = int(progress.counter(table)["matched"])
-
-    def maybe(self, stage: str, progress: state.Progress, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self.last < PROGRESS_EVERY_SECONDS:
-            return
-        self.last = now
-        deleted = sum(c.get("deleted", 0) for c in (progress.counters or {}).values())
-        elapsed = max(now - self.started, 1e-6)
-        log.info(
-            "%s/%s: %d batches, %d rows deleted, %.0f rows/s; %s",
-            self.family,
-            stage,
-            progress.batches,
-            deleted,
-            deleted / elapsed,
-            "done" if progress.done else self._left(progress, max(now - self.stage_started, 1e-6)),
-        )
-
-    def _left(self, progress: state.Progress, stage_elapsed: float) -> str:
-        cursor = progress.cursor or {}
-        if "end" in cursor:  # ctid walk: the block position is exact
-            fraction = cursor["block"] / cursor["end"] if cursor["end"] else 1.0
-            eta = stage_elapsed * (1 - fraction) / fraction if fraction else None
-            return f"block {cursor['block']} of {cursor['end']} ({fraction:.0%}), {_eta(eta)}"
-        if self.expected is None:
-            return f"cursor {cursor or 'start'}"
-        walked = int(progress.counter(self.table)["matched"]) - self.matched_at_begin
-        left = max(self.expected - walked, 0)
-        eta = left / (walked / stage_elapsed) if walked else None
-        return f"~{left} {self.table} rows left (planner estimate), {_eta(eta)}"
-
-
-def _eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "time left unknown yet"
-    return f"about {seconds / 60:.1f} min left" if seconds >= 90 else f"about {seconds:.0f}s left"
-
-
-def estimate_expired(conn: psycopg.Connection, plan: RootPlan, cutoff: datetime) -> int:
-    """The planner's estimate of expired root rows: free, unlike a count over a 100 GB table."""
-    tmpl = plan.template
-    row = fetch_one(
-        conn,
-        "plan/expired_estimate.sql",
-        {**plan.params, "cutoff": cutoff},
-        table=tmpl["table"],
-        recency=tmpl["recency"],
-        only_null=tmpl["only_null"],
-        scope_columns=tmpl["scope_columns"],
-        filters=tmpl["filters"],
-    )
-    return int(row["QUERY PLAN"][0]["Plan"]["Plan Rows"]) if row else 0
 
 
 def _session(conn: psycopg.Connection, policy: Policy) -> None:
@@ -414,14 +44,14 @@ def _session(conn: psycopg.Connection, policy: Policy) -> None:
 
 
 @contextmanager
-def _batch_transaction(conn: psycopg.Connection, policy: Policy, ctx: RunContext) -> Generator[None]:
+def _batch_transaction(conn: psycopg.Connection, policy: Policy, ctx: dict) -> Generator[None]:
     """One batch = one short transaction with local timeouts; a real one first proves it still
     holds the maintenance claim. A dry run writes nothing of Dify's (its statements only count),
     only its ledger in our schema, and commits that."""
     with conn.transaction():
         _session(conn, policy)
         if not policy.dry_run:
-            state.heartbeat(conn, ctx.run_key)
+            state.heartbeat(conn, ctx["run_key"])
         yield
 
 
@@ -468,7 +98,7 @@ def _root_batch(
     conn: psycopg.Connection,
     plan: RootPlan,
     stage: state.Progress,
-    ctx: RunContext,
+    ctx: dict,
     policy: Policy,
     family: str,
     writer: ArchiveWriter | None,
@@ -476,9 +106,8 @@ def _root_batch(
     limit: int,
     extent: HeapExtent | None = None,
 ) -> state.Progress:
-    cutoff = ctx.cutoffs[family]
     tmpl = plan.template
-    params = {**plan.params, "cutoff": cutoff, "limit": limit, "run_key": ctx.run_key}
+    params = {**plan.params, "cutoff": cutoff(ctx, family), "limit": limit, "run_key": ctx["run_key"]}
     has_cursor = stage.cursor is not None
     blocks: tuple[int, int, int] | None = None
     if plan.walk == "ctid":
@@ -551,7 +180,7 @@ def _root_batch(
         if upload is not None:
             upload.finish()
         if not policy.dry_run:
-            state.save_progress(conn, ctx.run_key, new)
+            state.save_progress(conn, ctx["run_key"], new)
     return new
 
 
@@ -572,7 +201,7 @@ def _orphan_batch(
     conn: psycopg.Connection,
     plan: OrphanPlan,
     stage: state.Progress,
-    ctx: RunContext,
+    ctx: dict,
     policy: Policy,
     family: str,
     writer: ArchiveWriter | None,
@@ -580,7 +209,7 @@ def _orphan_batch(
     ledger: frozenset[str] = frozenset(),
 ) -> state.Progress:
     window_size = max(policy.batch_size * 10, 1000)
-    params: dict = {"cutoff": ctx.cutoffs[family], "limit": window_size, "run_key": ctx.run_key, "ledger_table": plan.table}
+    params: dict = {"cutoff": cutoff(ctx, family), "limit": window_size, "run_key": ctx["run_key"], "ledger_table": plan.table}
     has_cursor = stage.cursor is not None
     if has_cursor:
         for i, value in enumerate(stage.cursor["keys"]):
@@ -626,13 +255,13 @@ def _orphan_batch(
             upload.add(part)
             upload.finish()
         if not policy.dry_run:
-            state.save_progress(conn, ctx.run_key, new)
+            state.save_progress(conn, ctx["run_key"], new)
     return new
 
 
 def purge_family(
     connector: Connector,
-    ctx: RunContext,
+    ctx: dict,
     fam: Family,
     policy: Policy,
     writer: ArchiveWriter | None,
@@ -644,7 +273,7 @@ def purge_family(
     waits out red signals; a reason from either ends the purge after the last committed batch and
     the family is reported as deferred, never as done. Batch size adapts per root.
     """
-    reporter = _Reporter(fam.name)
+    reporter = Reporter(fam.name)
     gate = health.Gate(policy)
     sizes: dict[str, list[int]] = {}
     deferred: str | None = None
@@ -653,12 +282,14 @@ def purge_family(
     stages: list[state.Progress] = []
     started = time.monotonic()
     with connection(connector) as conn:
-        ledger = catalog.ledger_tables(ctx.families or (fam.name,), policy.keep_curated) if policy.dry_run else frozenset()
+        ledger = (
+            catalog.ledger_tables(tuple(ctx["families"]) or (fam.name,), policy.keep_curated) if policy.dry_run else frozenset()
+        )
         snap, plans, prep = _prepare_family(conn, fam, policy, ledger)
         notes.extend(prep.notes)
         if prep.blocked:
             deferred = "blocked by a missing index: " + "; ".join(prep.blocked)
-        progress = {} if policy.dry_run else state.load_progress(conn, ctx.run_key, fam.name)
+        progress = {} if policy.dry_run else state.load_progress(conn, ctx["run_key"], fam.name)
         for root in fam.roots if not deferred else ():
             plan = plans.get(root.name)
             if plan is None:
@@ -671,7 +302,7 @@ def purge_family(
             stage = progress.get(root.name) or state.Progress(fam.name, root.name)
             extent = heap_extent(conn, root.table) if plan.walk == "ctid" and not stage.done else None
             if not stage.done:
-                reporter.begin(stage, root.table, None if extent else estimate_expired(conn, plan, ctx.cutoffs[fam.name]))
+                reporter.begin(stage, root.table, None if extent else estimate_expired(conn, plan, cutoff(ctx, fam.name)))
             sizer = BatchSizer(policy.batch_size, policy.batch_target_seconds, max_size=MAX_BATCH)  # per root: rows differ
             sizes[root.name] = [sizer.size]
             while not stage.done and not (

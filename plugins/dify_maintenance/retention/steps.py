@@ -15,14 +15,15 @@ from datetime import UTC, datetime, timedelta
 
 from dify_maintenance.core import catalog, state
 from dify_maintenance.core.db import Connector, connection, execute, fetch_all, fetch_one
-from dify_maintenance.core.errors import MaintenanceError, VerificationFailed
+from dify_maintenance.core.errors import MaintenanceError
 from dify_maintenance.core.policy import Policy
 from dify_maintenance.core.schema import detect_version, snapshot
 from dify_maintenance.database import reclaim
 from dify_maintenance.files.stores import StoreConfig, check_store, key_part
-from dify_maintenance.retention import indexes, purge
-from dify_maintenance.retention.archive import ArchiveWriter, archived_rows
+from dify_maintenance.retention import batches, indexes
+from dify_maintenance.retention.archive import ArchiveWriter
 from dify_maintenance.retention.indexes import Lookup
+from dify_maintenance.retention.plan import cutoff, plan_root
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +44,6 @@ def compute_cutoffs(policy: Policy, logical_date: datetime) -> dict[str, str]:
     """Cutoffs in Dify's convention (naive UTC), from the run's logical date, per family."""
     moment = logical_date.astimezone(UTC).replace(tzinfo=None) if logical_date.tzinfo else logical_date
     return {name: (moment - timedelta(days=policy.days_for(name))).isoformat() for name in policy.families}
-
-
-def context_from(ctx: dict) -> purge.RunContext:
-    return purge.RunContext(
-        run_key=ctx["run_key"],
-        cutoffs={k: datetime.fromisoformat(v) for k, v in ctx["cutoffs"].items()},
-        dify_version=ctx["dify_version"],
-        archive_prefix=ctx["archive_prefix"],
-        families=tuple(ctx["families"]),
-    )
 
 
 def preflight(
@@ -84,7 +75,7 @@ def preflight(
         for name in policy.families:
             fam = catalog.family(name)
             for root in fam.roots:
-                plan = purge.plan_root(root, snap, policy)
+                plan = plan_root(root, snap, policy)
                 if plan is None:
                     notes.append(f"{root.table}: not in {version.version}, skipped")
                     continue
@@ -141,10 +132,10 @@ def plan(connector: Connector, ctx: dict, policy: Policy) -> dict:
         tables: set[str] = set()
         for name in ctx["families"]:
             fam = catalog.family(name)
-            cutoff = datetime.fromisoformat(ctx["cutoffs"][name])
+            family_cutoff = cutoff(ctx, name)
             tables.update(t for t in catalog.tables_of(fam, policy.keep_curated) if snap.has_table(t))
             for root in fam.roots:
-                rplan = purge.plan_root(root, snap, policy)
+                rplan = plan_root(root, snap, policy)
                 if rplan is None:
                     continue
                 tmpl = rplan.template
@@ -152,7 +143,7 @@ def plan(connector: Connector, ctx: dict, policy: Policy) -> dict:
                 row = fetch_one(
                     conn,
                     "plan/expired_roots.sql",
-                    {**params, "cutoff": cutoff},
+                    {**params, "cutoff": family_cutoff},
                     table=root.table,
                     recency=tmpl["recency"],
                     only_null=tmpl["only_null"],
@@ -223,7 +214,6 @@ def run_purge(
     fam = catalog.family(family_name)
     if family_name not in ctx["families"]:
         raise MaintenanceError(f"family {family_name!r} is not part of this run")
-    run_ctx = context_from(ctx)
     writer = None
     if policy.archive and not policy.dry_run:
         if store is None:
@@ -237,7 +227,7 @@ def run_purge(
         db_now = fetch_one(conn, "introspect/server.sql")["now"]
     try:
         stop = stop_condition(ctx, policy, stop_requested, db_now)
-        result = purge.purge_family(connector, run_ctx, fam, policy, writer, stop)
+        result = batches.purge_family(connector, ctx, fam, policy, writer, stop)
     finally:
         if writer is not None:
             writer.close()
@@ -297,88 +287,3 @@ def vacuum(connector: Connector, tables: list[str], dry_run: bool) -> dict:
                 after["method"],
             )
     return out
-
-
-def verify(connector: Connector, ctx: dict, policy: Policy, results: list[dict], store: StoreConfig | None) -> dict:
-    """Prove the invariants: no purgeable row left, no orphan of a purged parent, and every
-    deleted row in the archive. Any mismatch fails the run loudly."""
-    checks: list[dict] = []
-    deferred = {r["family"]: r["deferred"] for r in results if r.get("deferred")}
-    with connection(connector) as conn:
-        snap = snapshot(conn)
-        for name in ctx["families"]:
-            fam = catalog.family(name)
-            cutoff = datetime.fromisoformat(ctx["cutoffs"][name])
-            for root in fam.roots:
-                rplan = purge.plan_root(root, snap, policy)
-                if rplan is None:
-                    continue
-                tmpl = rplan.template
-                params = {**rplan.params, "cutoff": cutoff}
-                rules = [rule.sql for rule in rplan.keep_rules]
-                row = fetch_one(
-                    conn,
-                    "verify/remaining_roots.sql",
-                    params,
-                    table=root.table,
-                    key=root.key,
-                    recency=tmpl["recency"],
-                    only_null=tmpl["only_null"],
-                    scope_columns=tmpl["scope_columns"],
-                    filters=tmpl["filters"],
-                    rules=rules,
-                )
-                check = {"check": f"no purgeable {root.table} left", "family": name, "found": int(row["remaining"])}
-                if name in deferred:
-                    check["note"] = f"deferred ({deferred[name]}): left for the next run"
-                checks.append(check)
-            for oplan in purge.plan_orphans(fam, snap, policy):
-                row = fetch_one(
-                    conn,
-                    "verify/orphans.sql",
-                    {"cutoff": cutoff},
-                    table=oplan.table,
-                    recency=oplan.recency,
-                    parent_table=oplan.parent_table,
-                    parent_column=oplan.parent_column,
-                    parent_key=oplan.parent_key,
-                    null_is_orphan=oplan.null_is_orphan,
-                )
-                check = {
-                    "check": f"no orphaned {oplan.table} ({oplan.parent_column})",
-                    "family": name,
-                    "found": int(row["orphans"]),
-                }
-                if name in deferred:
-                    check["note"] = f"deferred ({deferred[name]}): the orphan sweep continues next run"
-                checks.append(check)
-    if policy.dry_run:
-        for check in checks:
-            check["ok"] = True
-            check["note"] = "dry run: reported, not enforced"
-    else:
-        for check in checks:
-            check["ok"] = check["found"] == 0 or "deferred" in check.get("note", "")
-    if policy.archive and not policy.dry_run and store is not None:
-        archived = archived_rows(store, ctx["archive_prefix"])
-        deleted: dict[str, int] = {}
-        for result in results:
-            for table, counters in result["tables"].items():
-                deleted[table] = deleted.get(table, 0) + int(counters.get("deleted", 0))
-        for table in sorted(set(deleted) | set(archived)):
-            ok = archived.get(table, 0) == deleted.get(table, 0)
-            checks.append(
-                {
-                    "check": f"archived {table} == deleted",
-                    "found": archived.get(table, 0),
-                    "expected": deleted.get(table, 0),
-                    "ok": ok,
-                }
-            )
-    failed = [c for c in checks if not c["ok"]]
-    for check in checks:
-        log.info("verify %s: %s", "ok  " if check["ok"] else "FAIL", check)
-    summary = {"checks": checks, "failed": len(failed)}
-    if failed:
-        raise VerificationFailed("verification failed: " + "; ".join(f"{c['check']} (found {c['found']})" for c in failed))
-    return summary

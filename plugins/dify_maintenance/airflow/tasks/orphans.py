@@ -26,8 +26,8 @@ from dify_maintenance.core.errors import InvalidPolicy
 from dify_maintenance.files import orphans, quarantine
 from dify_maintenance.files.orphans import Request
 from dify_maintenance.files.stores import StoreConfig
-from dify_maintenance.retention import archive
 from dify_maintenance.retention.report import first_error, record
+from dify_maintenance.retention.restore import restore as restore_archive
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +167,6 @@ def restore() -> dict:
     objects = box.restore()
     rows = {}
     if params.get("restore_rows", True):
-        rows = archive.restore(_db(), archive_store(current_policy()), info["archive_prefix"])
+        rows = restore_archive(_db(), archive_store(current_policy()), info["archive_prefix"])
     log.info("restored quarantine %s: objects %s, rows %s", qid, objects, rows)
     return {"quarantine_id": qid, "objects": objects, "rows": rows}

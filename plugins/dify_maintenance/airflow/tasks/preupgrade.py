@@ -23,7 +23,7 @@ from dify_maintenance.airflow.tasks.common import (
 from dify_maintenance.core.policy import POLICY_VARIABLE
 from dify_maintenance.database import preupgrade
 from dify_maintenance.retention import report as report_mod
-from dify_maintenance.retention import steps as retention
+from dify_maintenance.retention.verify import verify as verify_run
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def verify_purge(ctx: dict, first: list[dict], second: list[dict]) -> dict:
     """The retention invariants: nothing purgeable left, no orphans, archive complete."""
     policy = recorded_policy(ctx)
     results = mapped_results(first, second)
-    checks = retention.verify(connector_for(policy), ctx, policy, results, deletion_store(policy))
+    checks = verify_run(connector_for(policy), ctx, policy, results, deletion_store(policy))
     return {"results": results, "verify": checks}
 
 

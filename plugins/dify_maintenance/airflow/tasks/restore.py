@@ -9,7 +9,7 @@ from airflow.sdk import task
 from dify_maintenance.airflow.tasks.common import archive_store, connector_for, current_policy, fail_fast, run_params
 from dify_maintenance.core import policy as policy_mod
 from dify_maintenance.core.errors import InvalidPolicy
-from dify_maintenance.retention import archive
+from dify_maintenance.retention.restore import restore as restore_archive
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def restore() -> dict:
     if not prefix.startswith("retention/") or ".." in prefix:
         raise InvalidPolicy(f"archive_prefix must name a run under retention/, got {prefix!r}")
     policy = policy_mod.resolve(None, {}) if params.get("use_defaults") else current_policy()
-    result = archive.restore(connector_for(policy), archive_store(policy), prefix, set(params.get("tables") or []) or None)
+    result = restore_archive(connector_for(policy), archive_store(policy), prefix, set(params.get("tables") or []) or None)
     for table, stats in result.items():
         log.info("restored %s: %s", table, stats)
     return result

@@ -29,6 +29,7 @@ from dify_maintenance.core.catalog import family as family_def
 from dify_maintenance.files import orphans
 from dify_maintenance.retention import report as report_mod
 from dify_maintenance.retention import steps as retention
+from dify_maintenance.retention.verify import verify as verify_run
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ def vacuum(ctx: dict, first: list[dict], second: list[dict]) -> dict:
 def verify(ctx: dict, purged: dict) -> dict:
     """Fail loudly unless the invariants hold."""
     policy = recorded_policy(ctx)
-    return retention.verify(connector_for(policy), ctx, policy, purged["results"], deletion_store(policy))
+    return verify_run(connector_for(policy), ctx, policy, purged["results"], deletion_store(policy))
 
 
 @task

@@ -1,0 +1,315 @@
+"""How each root table of a family is purged on this database: the walk (keyset, ctid or
+primary key), the descendant paths reduced to the tables and columns that exist, the keep
+rules, the lookups and their indexes, and the orphan sweeps. Pure planning: no row is read.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import psycopg
+
+from dify_maintenance.core import catalog
+from dify_maintenance.core.catalog import Edge, Family, Path, Root
+from dify_maintenance.core.db import fetch_one
+from dify_maintenance.core.errors import MaintenanceError
+from dify_maintenance.core.policy import Policy
+from dify_maintenance.core.schema import SchemaSnapshot
+from dify_maintenance.retention import indexes
+from dify_maintenance.retention.indexes import Lookup
+
+log = logging.getLogger(__name__)
+
+
+def cutoff(ctx: dict, family: str) -> datetime:
+    """The family's cutoff, fixed at preflight and stored with the run (naive UTC)."""
+    return datetime.fromisoformat(ctx["cutoffs"][family])
+
+
+# Rows per heap block assumed for a table never analyzed (Dify's log rows are a few hundred bytes).
+DEFAULT_ROWS_PER_BLOCK = 10.0
+
+
+@dataclass
+class Step:
+    """One edge of a path, reduced to what exists in this database."""
+
+    table: str
+    parent_column: str
+    parent_key: str
+    match: list[tuple[str, str]]
+    match_values: list[tuple[str, str]]
+
+
+@dataclass
+class PathPlan:
+    table: str
+    steps: list[Step]
+    recency_column: str | None
+
+    def render_steps(self) -> list[dict]:
+        return [step.__dict__ for step in self.steps]
+
+
+@dataclass
+class KeepRule:
+    """One reason to keep a candidate; ``sql`` is what the keep_condition macro renders."""
+
+    reason: str
+    sql: dict
+
+
+@dataclass
+class RootPlan:
+    """How one root is walked on this database, and what it drags along."""
+
+    root: Root
+    walk: str
+    walk_reason: str
+    carry: list[str]
+    paths: list[PathPlan]
+    keep_rules: list[KeepRule]
+    template: dict
+    params: dict
+    notes: list[str]
+    lookups: list[Lookup] = field(default_factory=list)
+    # dry runs: the primary key of each table whose would-be-deleted rows go into the ledger
+    ledger_keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def cand(self) -> str:
+        return f"_dm_cand_{self.root.name}"
+
+
+def _filters(policy: Policy) -> tuple[dict, dict]:
+    names = ("tenant_ids", "exclude_tenant_ids", "app_ids", "exclude_app_ids")
+    flags = {n: bool(getattr(policy, n)) for n in names}
+    params = {n: [uuid.UUID(v) for v in getattr(policy, n)] for n in names if getattr(policy, n)}
+    return flags, params
+
+
+def _path_plan(path: Path, snap: SchemaSnapshot, params: dict, notes: list[str]) -> PathPlan | None:
+    """Reduce a declared path to this schema; None when a table or reference column is missing."""
+    steps: list[Step] = []
+    parent = path.root.table
+    for depth, edge in enumerate(path.edges, start=1):
+        if not snap.has_table(edge.table):
+            notes.append(f"{edge.table}: not in this Dify version, skipped")
+            return None
+        if not snap.has_column(edge.table, edge.parent_column):
+            notes.append(f"{edge.table}.{edge.parent_column}: missing, {edge.table} skipped")
+            return None
+        # The hints exist for composite indexes that hold the reference column last; where an
+        # index leads with the reference column they only tempt the planner into a worse index.
+        direct = snap.index_leading(edge.table, [edge.parent_column]) is not None
+        match = [] if direct else [(c, p) for c, p in edge.match if snap.has_column(edge.table, c) and snap.has_column(parent, p)]
+        values = []
+        for col, vals in () if direct else edge.match_values:
+            if snap.has_column(edge.table, col):
+                name = f"mv{depth}_{col}"
+                params[name] = list(vals)
+                values.append((col, name))
+        steps.append(Step(edge.table, edge.parent_column, edge.parent_key, match, values))
+        parent = edge.table
+    last: Edge = path.edges[-1]
+    recency = last.recency_column if last.recency_column and snap.has_column(last.table, last.recency_column) else None
+    return PathPlan(path.table, steps, recency)
+
+
+def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy, ledger: frozenset[str] = frozenset()) -> RootPlan | None:
+    """Decide the walk and the statements for ``root`` from the live schema.
+
+    ``ledger`` (dry runs) names the tables whose would-be-deleted rows are noted in the run's
+    ledger and ignored by reference keep rules, so a dry run counts what the real run deletes."""
+    notes: list[str] = []
+    if not snap.has_table(root.table):
+        return None
+    needed = [root.key, *root.recency_columns, *root.only_null]
+    missing = [c for c in needed if not snap.has_column(root.table, c)]
+    if missing:
+        raise MaintenanceError(f"{root.table} lacks {', '.join(missing)}: this schema is not one the purge understands")
+    flag_names, params = _filters(policy)
+    scope_columns = [c for c in root.scope_columns if snap.has_column(root.table, c)]
+    if (policy.app_ids or policy.exclude_app_ids or policy.tenant_ids or policy.exclude_tenant_ids) and not scope_columns:
+        raise MaintenanceError(f"{root.table} has no tenant or app column to apply the tenant/app filters to")
+
+    paths = [p for p in (_path_plan(path, snap, params, notes) for path in catalog.descendants(root, policy.keep_curated)) if p]
+
+    keyset_column = root.recency_columns[0]
+    walk, reason = choose_walk(root, snap)
+
+    carry: list[str] = [root.key]
+    for col in [*root.recency_columns, *root.only_null, *scope_columns]:
+        if col not in carry:
+            carry.append(col)
+    if root.status_column and snap.has_column(root.table, root.status_column):
+        carry.append(root.status_column)
+    for path in paths:
+        for _child, parent_col in path.steps[0].match:
+            if parent_col not in carry:
+                carry.append(parent_col)
+
+    blank = {
+        "key": root.key,
+        "status_column": None,
+        "ref_table": None,
+        "ref_column": None,
+        "role_column": None,
+        "ledger_key": None,
+    }
+    ledger_keys = {table: keys[0] for table in ledger if snap.has_table(table) and len(keys := snap.primary_key(table)) == 1}
+    rules: list[KeepRule] = []
+    if root.status_column and root.status_column in carry:
+        params["statuses"] = list(root.purgeable_statuses)
+        rules.append(KeepRule("in flight (status not ended)", {**blank, "kind": "status", "status_column": root.status_column}))
+    for ref in root.references:
+        if not (snap.has_table(ref.table) and snap.has_column(ref.table, ref.column)):
+            continue
+        if ref.curated and not policy.keep_curated:
+            continue
+        role = ref.role_column if ref.role_column and snap.has_column(ref.table, ref.role_column) else None
+        role_param = f"role_{len(rules)}"
+        if role:
+            params[role_param] = ref.role_value
+        ledger_param = f"ledger_{len(rules)}"
+        if ref.table in ledger_keys:
+            params[ledger_param] = ref.table
+        rules.append(
+            KeepRule(
+                ref.reason,
+                {
+                    **blank,
+                    "kind": "reference",
+                    "ref_table": ref.table,
+                    "ref_column": ref.column,
+                    "role_column": role,
+                    "role_param": role_param,
+                    "ledger_key": ledger_keys.get(ref.table),
+                    "ledger_param": ledger_param,
+                },
+            )
+        )
+    if policy.keep_curated:
+        for cpath in catalog.curated_paths(root):
+            plan = _path_plan(cpath, snap, params, [])
+            if plan:
+                rules.append(
+                    KeepRule(
+                        f"has curated {plan.table}",
+                        {**blank, "kind": "descendant", "path": plan.render_steps(), "newer_column": None},
+                    )
+                )
+    for path in paths:
+        if path.recency_column:
+            rules.append(
+                KeepRule(
+                    f"has {path.table} newer than the cutoff",
+                    {**blank, "kind": "descendant", "path": path.render_steps(), "newer_column": path.recency_column},
+                )
+            )
+    template = {
+        "table": root.table,
+        "key": root.key,
+        "carry": carry,
+        "recency": list(root.recency_columns),
+        "only_null": list(root.only_null),
+        "scope_columns": scope_columns,
+        "filters": flag_names,
+        "keyset_column": keyset_column,
+        "walk": walk,
+    }
+    noted = {t: k for t, k in ledger_keys.items() if t == root.table or any(p.table == t for p in paths)}
+    return RootPlan(root, walk, reason, carry, paths, rules, template, params, notes, _lookups(root, paths, rules, snap), noted)
+
+
+def choose_walk(root: Root, snap: SchemaSnapshot) -> tuple[str, str]:
+    """How to find the expired rows of ``root``, from the indexes and server this database has."""
+    keyset_column = root.recency_columns[0]
+    index = snap.index_leading(root.table, [keyset_column, root.key]) or snap.index_leading(root.table, [keyset_column])
+    if index:
+        return "keyset", f"index {index.name} on ({', '.join(c or '?' for c in index.columns)}): batches visit only expired rows"
+    if snap.has_tid_range_scans:
+        return "ctid", f"no index leads with {keyset_column}; one forward pass over heap blocks by TID ranges"
+    return "pk", f"no index leads with {keyset_column} and no TID range scans before PostgreSQL 14; one primary-key pass"
+
+
+def _lookups(root: Root, paths: list[PathPlan], rules: list[KeepRule], snap: SchemaSnapshot) -> list[Lookup]:
+    """Every per-batch equality lookup and the index that serves it (child rows by parent id,
+    and keep rules asking whether another table still names the candidate)."""
+    out = []
+    for path in paths:
+        step = path.steps[-1]
+        also = {*(c for c, _ in step.match), *(c for c, _ in step.match_values)}
+        out.append(indexes.find_lookup(snap, step.table, step.parent_column, also, f"{path.table} rows of a purged {root.table}"))
+    for rule in rules:
+        if rule.sql["kind"] == "reference":
+            also = {rule.sql["role_column"]} if rule.sql["role_column"] else set()
+            out.append(
+                indexes.find_lookup(snap, rule.sql["ref_table"], rule.sql["ref_column"], also, f"keep rule '{rule.reason}'")
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class HeapExtent:
+    """A ctid walk's range (blocks when the walk began) and the rows a block holds on average."""
+
+    blocks: int
+    rows_per_block: float
+
+    def blocks_for(self, rows: int) -> int:
+        return max(1, math.ceil(rows / (self.rows_per_block or DEFAULT_ROWS_PER_BLOCK)))
+
+
+def heap_extent(conn: psycopg.Connection, table: str) -> HeapExtent:
+    row = fetch_one(conn, "purge/heap_extent.sql", {"table": table})
+    return HeapExtent(int(row["blocks"]), float(row["rows_per_block"])) if row else HeapExtent(0, 0.0)
+
+
+@dataclass
+class OrphanPlan:
+    stage: str
+    table: str
+    keys: list[str]
+    parent_table: str
+    parent_column: str
+    parent_key: str
+    recency: str
+    null_is_orphan: bool
+
+    @property
+    def cand(self) -> str:
+        return f"_dm_orph_{self.table}"
+
+
+def plan_orphans(fam: Family, snap: SchemaSnapshot, policy: Policy) -> list[OrphanPlan]:
+    """Every edge of the family whose child may have outlived its parent, shallow edges first."""
+    seen: dict[tuple[str, str], tuple[int, OrphanPlan]] = {}
+    for root in fam.roots:
+        for path in catalog.descendants(root, policy.keep_curated):
+            edge = path.edges[-1]
+            parent_table = path.parent_table
+            if not (snap.has_table(edge.table) and snap.has_table(parent_table)):
+                continue
+            recency = edge.recency_column
+            keys = list(snap.primary_key(edge.table))
+            if not recency or not snap.has_column(edge.table, recency) or not keys:
+                continue
+            if not snap.has_column(edge.table, edge.parent_column):
+                continue
+            plan = OrphanPlan(
+                stage=f"orphans:{edge.table}.{edge.parent_column}",
+                table=edge.table,
+                keys=keys,
+                parent_table=parent_table,
+                parent_column=edge.parent_column,
+                parent_key=edge.parent_key,
+                recency=recency,
+                null_is_orphan=edge.null_is_orphan,
+            )
+            seen.setdefault((edge.table, edge.parent_column), (len(path.edges), plan))
+    return [plan for _depth, plan in sorted(seen.values(), key=lambda item: item[0])]

@@ -1,0 +1,95 @@
+"""Restore an archived run (or a part of it): only what this package archives, every object
+checked before the first row goes back, idempotent, completed by a rerun, with rows whose key
+Dify reused since reported as conflicts."""
+
+from __future__ import annotations
+
+from dify_maintenance.core import catalog, state
+from dify_maintenance.core.db import Connector, connection, execute, fetch_one
+from dify_maintenance.core.errors import ArchiveRefused
+from dify_maintenance.core.schema import snapshot
+from dify_maintenance.core.sqltemplates import render
+from dify_maintenance.files.stores import StoreConfig
+from dify_maintenance.retention.archive import FILES_FAMILY, FILES_TABLES, iter_manifests, read_part
+
+
+def _archivable(family: str) -> frozenset[str]:
+    """The tables a batch of ``family`` may hold: what that family purges, or the file rows."""
+    if family == FILES_FAMILY:
+        return FILES_TABLES
+    if family in catalog.FAMILY_NAMES:
+        return frozenset(catalog.tables_of(catalog.family(family), keep_curated=False))
+    return frozenset()
+
+
+def _select(manifests: list[dict], snap, recorded: dict[str, list[str]], tables: set[str] | None) -> list[tuple[dict, list]]:
+    """The manifests' entries to restore, each checked against what this package archives: a
+    table the batch's family purges (and, where this database recorded the run, a family that
+    run purged), columns that exist, once each. A manifest naming anything else was not
+    written by us, or not for this purpose: refuse the whole restore before touching a row."""
+    selected: list[tuple[dict, list]] = []
+    problems: list[str] = []
+    for manifest in manifests:
+        family = str(manifest.get("family", ""))
+        run_families = recorded.get(str(manifest.get("run_key", "")))
+        if run_families is not None and family != FILES_FAMILY and family not in run_families:
+            problems.append(f"{manifest.get('run_key')} did not purge family {family!r}")
+        entries = []
+        for entry in manifest.get("tables", []):
+            table, columns = entry.get("table"), entry.get("columns") or []
+            if tables and table not in tables:
+                continue
+            if table not in _archivable(family):
+                problems.append(f"{table!r} is not a table the {family!r} family archives")
+            elif not snap.has_table(table):
+                problems.append(f"{table} does not exist in this database")
+            elif len(set(columns)) != len(columns) or not columns:
+                problems.append(f"{table}: the manifest's column list is empty or repeats a column")
+            elif missing := [c for c in columns if not snap.has_column(table, c)]:
+                problems.append(f"{table}: archived columns {', '.join(missing)} are not in this database")
+            else:
+                entries.append(entry)
+        if entries:
+            selected.append((manifest, entries))
+    if problems:
+        raise ArchiveRefused("refusing to restore: " + "; ".join(sorted(set(problems))[:10]))
+    return selected
+
+
+def restore(connector: Connector, store: StoreConfig, prefix: str, tables: set[str] | None = None) -> dict[str, dict]:
+    """Reload archived rows, parents before children, skipping rows already present.
+
+    All or nothing where it matters: every manifest is checked against the catalog and every
+    selected object read back against its checksum and row count before the first insert. Each
+    batch then restores in one transaction, so an interrupted restore is completed by a rerun;
+    running it twice changes nothing the second time. Rows whose key Dify has since given to a
+    different row are counted as conflicts, apart from rows already restored.
+    """
+    op = store.operator()
+    manifests = list(iter_manifests(store, prefix))
+    result: dict[str, dict] = {}
+    with connection(connector) as conn:
+        snap = snapshot(conn)
+        recorded = {r["run_key"]: r["families"] for r in state.recorded_families(conn)} if state.has_runs(conn) else {}
+        selection = _select(manifests, snap, recorded, tables)
+        for _manifest, entries in selection:
+            for entry in entries:
+                read_part(op, entry)  # raises on a missing, corrupt or short object
+        for _manifest, entries in selection:
+            with conn.transaction(), conn.cursor() as cur:
+                for entry in reversed(entries):
+                    table, columns = entry["table"], list(entry["columns"])
+                    keys = [c for c in snap.primary_key(table) if c in columns]
+                    execute(conn, "archive/staging.sql", table=table, columns=columns)
+                    with cur.copy(render("archive/copy_in.sql", columns=columns)) as copy:
+                        copy.write(read_part(op, entry))
+                    inserted = execute(conn, "archive/insert_missing.sql", table=table, columns=columns)
+                    row = fetch_one(conn, "archive/conflicts.sql", table=table, columns=columns, keys=keys) if keys else None
+                    conflicts = int(row["conflicts"]) if row else 0
+                    execute(conn, "archive/drop_staging.sql")
+                    stats = result.setdefault(table, {"archived": 0, "inserted": 0, "already_present": 0, "conflicts": 0})
+                    stats["archived"] += entry["rows"]
+                    stats["inserted"] += inserted
+                    stats["conflicts"] += conflicts
+                    stats["already_present"] += entry["rows"] - inserted - conflicts
+    return result
