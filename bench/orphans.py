@@ -140,7 +140,7 @@ def run_ours(url: str, root: Path, archive: Path) -> dict:
     from dify_maintenance.files.stores import StoreConfig
 
     store, report_store = StoreConfig("fs", {"root": str(root)}), StoreConfig("fs", {"root": str(archive)})
-    connector, req = url_connector(url), orphans.Request(prefixes=["upload_files/"])
+    connector, req = url_connector(url), orphans.request_from({"prefixes": ["upload_files/"]})
     baseline = rss_mb()
     started = time.monotonic()
     # orphans.run_all's dry run, step by step for the time of each

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Param, dag
+from airflow.sdk import dag
 
 from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier
+from dify_maintenance.airflow.params import restore_archive_params
 from dify_maintenance.airflow.tasks.restore import restore
 
 
@@ -31,11 +32,7 @@ from dify_maintenance.airflow.tasks.restore import restore
     dagrun_timeout=timedelta(hours=12),
     tags=["dify", "maintenance", "restore"],
     doc_md=__doc__,
-    params={
-        "archive_prefix": Param(type="string", pattern="^retention/[A-Za-z0-9._=/-]+$", title="Archive prefix to restore"),
-        "tables": Param(None, type=["null", "array"], items={"type": "string"}, title="Only these tables (empty: all)"),
-        "use_defaults": Param(False, type="boolean", title="Ignore the deployment policy Variable"),
-    },
+    params=restore_archive_params(),
     on_failure_callback=MaintenanceFailureNotifier("Dify restore failed"),
     default_args={
         "owner": "data-platform",

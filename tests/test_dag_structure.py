@@ -192,3 +192,44 @@ def test_the_pre_upgrade_form_says_what_to_type_and_the_retention_form_what_empt
     retention = bag.dags["dify_retention"].params
     for name, days in (("workflow_logs_days", 30), ("messages_days", 90), ("end_users_days", 180)):
         assert f"{days} days by default" in retention.get_param(name).description
+
+
+def declared_forms():
+    from dify_maintenance.core.policy import RETENTION_FORM
+    from dify_maintenance.database.backup import BACKUP_FORM
+    from dify_maintenance.database.preupgrade import PRE_UPGRADE_FORM
+    from dify_maintenance.files.migration import MIGRATION_FORM
+    from dify_maintenance.files.orphans import ORPHANS_FORM
+    from dify_maintenance.files.quarantine import RESTORE_QUARANTINE_FORM
+    from dify_maintenance.retention.restore import RESTORE_ARCHIVE_FORM
+
+    forms = (
+        RETENTION_FORM,
+        PRE_UPGRADE_FORM,
+        BACKUP_FORM,
+        MIGRATION_FORM,
+        ORPHANS_FORM,
+        RESTORE_QUARANTINE_FORM,
+        RESTORE_ARCHIVE_FORM,
+    )
+    return {form.dag_id: form for form in forms}
+
+
+@pytest.mark.parametrize("dag_id", sorted(declared_forms()))
+def test_each_dags_params_are_its_declared_form_and_the_engine_checks_the_same_bounds(bag, dag_id):
+    """One declaration per form: the Params a DAG shows and the checks the engine runs come from
+    the same fields, so a bound or a default cannot differ between the two."""
+    from airflow.sdk.exceptions import ParamValidationError
+
+    form = declared_forms()[dag_id]
+    params = bag.dags[dag_id].params
+    assert list(params.keys()) == form.names()
+    for field in form.fields:
+        param = params.get_param(field.name)
+        assert {k: v for k, v in param.schema.items() if k in field.schema()} == field.schema(), field.name
+        assert param.value == field.default or (param.value is None and field.default is None)
+        for outside in [b for b in ((field.minimum, -1), (field.maximum, 1)) if b[0] is not None]:
+            bad = outside[0] + outside[1]
+            with pytest.raises(ParamValidationError):
+                param.resolve(bad)
+            assert any(e.startswith(f"{field.name}:") for e in form.values({field.name: bad})[1]), (field.name, bad)

@@ -28,6 +28,7 @@ import psycopg
 from dify_maintenance.core import catalog
 from dify_maintenance.core.db import DbTarget, connection, execute, fetch_all, fetch_one
 from dify_maintenance.core.errors import MaintenanceError
+from dify_maintenance.core.forms import Field, Form
 from dify_maintenance.core.schema import detect_version, snapshot
 from dify_maintenance.database import pgclient
 from dify_maintenance.files.stores import StoreConfig, check_store, key_part
@@ -47,15 +48,30 @@ class BackupFailed(MaintenanceError):
     """The backup could not be written, stored or verified; nothing downstream may delete."""
 
 
+# The trigger form of dify_backup.
+BACKUP_FORM = Form(
+    "dify_backup",
+    (
+        Field("scope", "Scope", "string", "full", "Backup", enum=SCOPES),
+        Field("tables", "Tables (scope: tables)", "array", [], "Backup", items={"type": "string"}),
+        Field("jobs", "Parallel dump jobs", "integer", 2, "Backup", minimum=1, maximum=32),
+        Field("compression", "Compression", "string", "auto", "Backup", enum=COMPRESSIONS),
+        Field("restore_check", "Restore check into a scratch database", "boolean", False, "Verify"),
+        Field("keep_count", "Backups to keep", "integer", 7, "Rotation", minimum=1, maximum=1000),
+        Field("keep_days", "Max backup age (days)", "integer", 30, "Rotation", minimum=1, maximum=3650),
+    ),
+)
+
+
 @dataclass(frozen=True)
 class BackupRequest:
     """What to back up and how. ``tables`` only with scope "tables"."""
 
-    scope: str = "full"
+    scope: str = BACKUP_FORM.field("scope").default
     tables: tuple[str, ...] = ()
-    jobs: int = 2
-    compression: str = "auto"
-    exact_counts: bool = False
+    jobs: int = BACKUP_FORM.field("jobs").default
+    compression: str = BACKUP_FORM.field("compression").default
+    exact_counts: bool = BACKUP_FORM.field("restore_check").default
 
     def validate(self) -> None:
         errors = []
@@ -65,8 +81,9 @@ class BackupRequest:
             errors.append("backup scope 'tables' needs at least one table")
         if self.scope != "tables" and self.tables:
             errors.append("backup tables are only used with scope 'tables'")
-        if not 1 <= self.jobs <= 32:
-            errors.append(f"backup jobs must be between 1 and 32, got {self.jobs}")
+        jobs = BACKUP_FORM.field("jobs")
+        if not jobs.minimum <= self.jobs <= jobs.maximum:
+            errors.append(f"backup jobs must be between {jobs.minimum} and {jobs.maximum}, got {self.jobs}")
         if self.compression not in COMPRESSIONS:
             errors.append(f"backup compression must be one of {', '.join(COMPRESSIONS)}, got {self.compression!r}")
         if errors:

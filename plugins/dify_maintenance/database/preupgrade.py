@@ -8,7 +8,7 @@ A dry run (the default) measures, plans and reports, and writes nothing to Dify 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -16,8 +16,8 @@ from dify_maintenance.core import catalog
 from dify_maintenance.core.catalog import FAMILY_NAMES
 from dify_maintenance.core.db import DbTarget, connection, execute, fetch_one
 from dify_maintenance.core.errors import InvalidPolicy
-from dify_maintenance.core.forms import known_values
-from dify_maintenance.core.policy import Policy, from_dict, resolve
+from dify_maintenance.core.forms import Field, Form
+from dify_maintenance.core.policy import MAX_DAYS, MIN_DAYS, Policy, from_dict, load_defaults, resolve
 from dify_maintenance.core.schema import detect_version, snapshot
 from dify_maintenance.database import backup, reclaim, schema_diff
 from dify_maintenance.database import upgrade_impact as upgrade
@@ -28,46 +28,122 @@ from dify_maintenance.retention import steps as retention
 log = logging.getLogger(__name__)
 
 
+# The trigger form of dify_pre_upgrade_cleanup; its defaults make a harmless dry run.
+PRE_UPGRADE_FORM = Form(
+    "dify_pre_upgrade_cleanup",
+    (
+        Field("keep_days", "Keep logs (days)", "integer", 30, "Retention", minimum=MIN_DAYS, maximum=MAX_DAYS),
+        Field(
+            "archive",
+            "Also archive deleted rows",
+            "boolean",
+            False,
+            "Retention",
+            "The verified backup already protects them; the archive makes single rows easy to restore.",
+        ),
+        Field(
+            "target_version",
+            "Target Dify version",
+            "string",
+            upgrade.known_targets()[-1],
+            "Upgrade",
+            enum=tuple(upgrade.known_targets()),
+        ),
+        Field(
+            "target_schema",
+            "Target schema (optional)",
+            "string",
+            None,
+            "Upgrade",
+            "Path on the worker to a pg_dump -s file of the target version, or a saved snapshot .json.",
+            nullable=True,
+        ),
+        Field(
+            "backup_scope",
+            "Backup scope",
+            "string",
+            "full",
+            "Backup",
+            enum=backup.SCOPES,
+            values_display={"full": "Everything", "no_log_data": "All but the data of the log tables", "tables": "Chosen tables"},
+        ),
+        Field("backup_tables", "Tables", "array", [], "Backup", items={"type": "string"}),
+        Field("restore_check", "Restore into a scratch database and compare row counts", "boolean", False, "Backup"),
+        Field(
+            "skip_backup",
+            "Skip the backup",
+            "boolean",
+            False,
+            "Backup",
+            "Only if you have one already: without it nothing protects the deleted rows (unless archive is on).",
+        ),
+        Field(
+            "reclaim_strategy",
+            "Space reclamation",
+            "string",
+            "auto",
+            "Reclaim",
+            enum=reclaim.STRATEGIES,
+            values_display={
+                "auto": "Choose per table",
+                "vacuum": "VACUUM (online, no space returned)",
+                "vacuum_full": "VACUUM FULL (blocks reads and writes)",
+                "repack": "pg_repack (online, needs the extension)",
+                "rebuild": "Copy kept rows and swap (blocks writes)",
+            },
+        ),
+        Field("reclaim_min_mb", "Rewrite only tables with at least this many MB to gain", "integer", 64, "Reclaim", minimum=0),
+        Field("disk_check", "Check free disk before VACUUM FULL", "boolean", True, "Reclaim"),
+        Field("dry_run", "Dry run (measure and plan only)", "boolean", True, "Safety"),
+        Field(
+            "confirm_database",
+            "Type the database name to allow a real run",
+            "string",
+            None,
+            "Safety",
+            "Leave empty for a dry run. With dry run off it must equal the name of the Dify database "
+            f"(the Schema field of the Airflow connection {load_defaults()['conn_id']}); "
+            "a dry run's report prints the name to type.",
+            nullable=True,
+        ),
+    ),
+)
+
+
 @dataclass(frozen=True)
 class Request:
-    """The trigger form, validated. ``confirm_database`` must name the database for a real run."""
+    """The trigger form, validated (fields, bounds and defaults: ``PRE_UPGRADE_FORM``).
+    ``confirm_database`` must name the database for a real run."""
 
-    keep_days: int = 30
-    target_version: str = "1.14.1"
-    target_schema: str | None = None
-    backup_scope: str = "full"
-    backup_tables: tuple[str, ...] = ()
-    skip_backup: bool = False
-    restore_check: bool = False
-    reclaim_strategy: str = "auto"
-    reclaim_min_mb: int = 64
-    disk_check: bool = True
-    archive: bool = False
-    dry_run: bool = True
-    confirm_database: str | None = None
-    errors: tuple[str, ...] = field(default=(), compare=False)
+    keep_days: int
+    target_version: str
+    target_schema: str | None
+    backup_scope: str
+    backup_tables: tuple[str, ...]
+    skip_backup: bool
+    restore_check: bool
+    reclaim_strategy: str
+    reclaim_min_mb: int
+    disk_check: bool
+    archive: bool
+    dry_run: bool
+    confirm_database: str | None
 
     def backup_request(self) -> BackupRequest:
         return BackupRequest(scope=self.backup_scope, tables=self.backup_tables, exact_counts=self.restore_check)
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        data.pop("errors")
         data["backup_tables"] = list(self.backup_tables)
         return data
 
 
 def request_from(params: dict) -> Request:
     """Build and validate the request from Params (or a recorded dict); every problem at once."""
-    values, errors = known_values(params, Request)
-    values["backup_tables"] = tuple(values.get("backup_tables") or ())
-    req = Request(**values)
-    if not isinstance(req.keep_days, int) or not 1 <= req.keep_days <= 3650:
-        errors.append(f"keep_days must be between 1 and 3650, got {req.keep_days!r}")
-    if req.target_version not in upgrade.known_targets():
-        errors.append(f"unknown target Dify version {req.target_version!r}; known: {', '.join(upgrade.known_targets())}")
-    if req.reclaim_strategy not in reclaim.STRATEGIES:
-        errors.append(f"reclaim_strategy must be one of {', '.join(reclaim.STRATEGIES)}, got {req.reclaim_strategy!r}")
+    values, errors = PRE_UPGRADE_FORM.values(params)
+    if errors:
+        raise InvalidPolicy("invalid pre-upgrade parameters: " + "; ".join(errors))
+    req = Request(**{**values, "backup_tables": tuple(values["backup_tables"] or ())})
     if req.target_schema and not Path(req.target_schema).is_file():
         errors.append(f"target_schema {req.target_schema} is not a file (a pg_dump -s file or a snapshot .json)")
     try:

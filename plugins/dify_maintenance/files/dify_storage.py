@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from dify_maintenance.core.errors import MaintenanceError
+from dify_maintenance.core.forms import Field
 from dify_maintenance.files.stores import StoreConfig
 
 # Key prefixes Dify writes to (dify-facts §4.2). privkeys/ holds the per-workspace RSA keys that
@@ -150,6 +151,21 @@ def from_dify_settings(env: Mapping[str, str], base_dir: Path | None = None) -> 
 def from_dify_env_file(path: str | Path) -> StoreConfig:
     env_path = Path(path)
     return from_dify_settings(read_env_file(env_path), env_path.parent)
+
+
+# How a form names Dify's storage: a connection, or the deployment's own .env (which wins).
+STORAGE_FIELDS = (
+    Field(
+        "storage_conn_id",
+        "Dify storage: Airflow connection",
+        "string",
+        "dify_storage",
+        "Storage",
+        "OpenDAL scheme and options in the extra; ignored when a Dify .env is given.",
+        nullable=True,
+    ),
+    Field("dify_env", "Dify storage: path of Dify's .env", "string", None, "Storage", nullable=True),
+)
 
 
 def is_protected(key: str) -> bool:

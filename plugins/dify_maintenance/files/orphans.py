@@ -23,17 +23,17 @@ import csv
 import io
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
 from dify_maintenance.core import state
 from dify_maintenance.core.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.core.errors import InvalidPolicy
-from dify_maintenance.core.forms import known_values
+from dify_maintenance.core.forms import Field, Form
 from dify_maintenance.core.schema import detect_version, snapshot
 from dify_maintenance.core.sqltemplates import render
 from dify_maintenance.files import filerefs
-from dify_maintenance.files.dify_storage import DIFY_PREFIXES, PROTECTED_PREFIXES, is_protected
+from dify_maintenance.files.dify_storage import DIFY_PREFIXES, PROTECTED_PREFIXES, STORAGE_FIELDS, is_protected
 from dify_maintenance.files.filecheck import load_listing
 from dify_maintenance.files.quarantine import Quarantine, quarantine_id
 from dify_maintenance.files.stores import StoreConfig, check_store, key_part
@@ -50,59 +50,83 @@ TID_RANGE_SCAN_VERSION = 140000
 FORGET_AFTER_DAYS = 90
 
 
+# The trigger form of dify_orphaned_files (scheduled runs: the Variable dify_maintenance_orphans
+# sets the same fields); a dry run by default.
+ORPHANS_FORM = Form(
+    "dify_orphaned_files",
+    (
+        Field(
+            "grace_days",
+            "Grace period (days)",
+            "integer",
+            7,
+            "Scope",
+            "Rows and objects younger than this are never candidates (uploads still in flight).",
+            minimum=1,
+            maximum=3650,
+        ),
+        Field(
+            "prefixes",
+            "Key prefixes to scan",
+            "array",
+            list(DEFAULT_PREFIXES),
+            "Scope",
+            "privkeys/ and .dify_secret_key are never scanned or touched.",
+            items={"type": "string", "enum": list(SCANNABLE_PREFIXES)},
+            min_items=1,
+        ),
+        Field(
+            "created_before",
+            "Only files created before",
+            "string",
+            None,
+            "Scope",
+            "For example a retention run's cutoff: collect only what the purged rows referenced.",
+            nullable=True,
+            format="date-time",
+        ),
+        *STORAGE_FIELDS,
+        Field("dry_run", "Dry run (report and CSV only)", "boolean", True, "Safety"),
+        Field("archive", "Archive rows before deleting them", "boolean", True, "Safety"),
+        Field("quarantine_days", "Empty quarantines older than (days)", "integer", 30, "Safety", minimum=1, maximum=3650),
+        Field("batch_size", "Rows or objects per batch", "integer", 1000, "Tuning", minimum=1, maximum=50000),
+        Field("slice_pages", "Heap pages per reference-scan statement", "integer", 8192, "Tuning", minimum=1, maximum=10_000_000),
+    ),
+)
+
+
 @dataclass(frozen=True)
 class Request:
-    """The trigger form, validated."""
+    """The trigger form, validated (fields, bounds and defaults: ``ORPHANS_FORM``)."""
 
-    grace_days: int = 7
-    prefixes: tuple[str, ...] = DEFAULT_PREFIXES
-    dry_run: bool = True
-    archive: bool = True
-    quarantine_days: int = 30
-    batch_size: int = 1000
-    slice_pages: int = 8192
-    created_before: str | None = None
-    storage_conn_id: str | None = "dify_storage"
-    dify_env: str | None = None
-    errors: tuple[str, ...] = field(default=(), compare=False)
+    grace_days: int
+    prefixes: tuple[str, ...]
+    created_before: str | None
+    storage_conn_id: str | None
+    dify_env: str | None
+    dry_run: bool
+    archive: bool
+    quarantine_days: int
+    batch_size: int
+    slice_pages: int
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        data.pop("errors")
         data["prefixes"] = list(self.prefixes)
         return data
 
 
 def request_from(params: dict) -> Request:
     """Build and validate the request from Params (or a recorded dict); every problem at once."""
-    values, errors = known_values(params, Request)
-    if "prefixes" in values:
-        values["prefixes"] = tuple(values["prefixes"])
-    req = Request(**values)
-    for name, low, high in (
-        ("grace_days", 1, 3650),
-        ("quarantine_days", 1, 3650),
-        ("batch_size", 1, 50000),
-        ("slice_pages", 1, 10**7),
-    ):
-        value = getattr(req, name)
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            errors.append(f"{name} must be an integer between {low} and {high}, got {value!r}")
-    if not req.prefixes:
-        errors.append("at least one prefix is needed")
-    bad = [p for p in req.prefixes if p not in SCANNABLE_PREFIXES]
-    if bad:
-        errors.append(
-            f"prefixes {bad} are not Dify file prefixes this cleanup may scan; allowed: {', '.join(SCANNABLE_PREFIXES)}"
-        )
-    if req.created_before:
+    values, errors = ORPHANS_FORM.values(params)
+    if values.get("created_before"):
         try:
-            datetime.fromisoformat(req.created_before)
-        except ValueError:
-            errors.append(f"created_before {req.created_before!r} is not an ISO date-time")
+            datetime.fromisoformat(values["created_before"])
+        except (TypeError, ValueError):
+            errors.append(f"created_before {values['created_before']!r} is not an ISO date-time")
     if errors:
         raise InvalidPolicy("invalid orphaned-files parameters: " + "; ".join(errors))
-    return req
+    return Request(**{**values, "prefixes": tuple(values["prefixes"])})
 
 
 def _naive_utc(moment: datetime) -> datetime:
@@ -185,7 +209,8 @@ def _cutoff_params(ctx: dict) -> dict:
         "object_cutoff": datetime.fromisoformat(ctx["cutoffs"]["object_cutoff"]),
     }
     if req.get("created_before"):
-        params["created_before"] = _naive_utc(datetime.fromisoformat(req["created_before"]).replace(tzinfo=UTC))
+        moment = datetime.fromisoformat(req["created_before"])
+        params["created_before"] = _naive_utc(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
     return params
 
 

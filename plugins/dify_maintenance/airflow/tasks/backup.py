@@ -9,22 +9,27 @@ from airflow.sdk import task
 from dify_maintenance.airflow import connections
 from dify_maintenance.airflow.tasks.common import backup_store, current_policy, fail_fast, run_params
 from dify_maintenance.core.db import connection
+from dify_maintenance.core.errors import InvalidPolicy
 from dify_maintenance.core.policy import Policy
 from dify_maintenance.core.schema import detect_version, snapshot
 from dify_maintenance.database import backup as backup_mod
-from dify_maintenance.database.backup import BackupRequest
+from dify_maintenance.database.backup import BACKUP_FORM, BackupRequest
 from dify_maintenance.files.stores import check_store
 
 log = logging.getLogger(__name__)
 
 
 def _request(params: dict) -> BackupRequest:
+    """The form's values, checked against the declared form, as the engine's backup request."""
+    values, errors = BACKUP_FORM.values(params)
+    if errors:
+        raise InvalidPolicy("invalid backup parameters: " + "; ".join(errors))
     req = BackupRequest(
-        scope=params["scope"],
-        tables=tuple(params.get("tables") or ()),
-        jobs=int(params["jobs"]),
-        compression=params["compression"],
-        exact_counts=bool(params["restore_check"]),
+        scope=values["scope"],
+        tables=tuple(values["tables"] or ()),
+        jobs=values["jobs"],
+        compression=values["compression"],
+        exact_counts=values["restore_check"],
     )
     req.validate()
     return req

@@ -12,13 +12,18 @@ from dify_maintenance.airflow import connections
 from dify_maintenance.airflow.tasks.common import current_policy, fail_fast, run_params
 from dify_maintenance.core.errors import InvalidPolicy
 from dify_maintenance.files import dify_storage, filecheck, migration
+from dify_maintenance.files.migration import MIGRATION_FORM
 from dify_maintenance.files.stores import StoreConfig, check_store
 
 log = logging.getLogger(__name__)
 
 
 def _params() -> dict:
-    return run_params()
+    """The form's values, checked against the declared form (also what the conf sets)."""
+    values, errors = MIGRATION_FORM.values(run_params())
+    if errors:
+        raise InvalidPolicy("invalid storage-migration parameters: " + "; ".join(errors))
+    return values
 
 
 def _stores(params: dict) -> tuple[StoreConfig, StoreConfig]:

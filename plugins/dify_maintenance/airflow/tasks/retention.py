@@ -136,11 +136,14 @@ def collect_files(ctx: dict, verified: dict) -> dict:
     if not policy.collect_files:
         return {"skipped": "collect_files is off"}
     dag_run = get_current_context()["dag_run"]
-    req = orphans.Request(
-        dry_run=policy.dry_run,
-        archive=policy.archive,
-        created_before=max(ctx["cutoffs"].values()),
-        storage_conn_id=policy.storage_conn_id,
+    req = orphans.request_from(
+        {
+            "dry_run": policy.dry_run,
+            "archive": policy.archive,
+            # the cutoffs are naive UTC (Dify's convention); the form takes RFC 3339
+            "created_before": max(ctx["cutoffs"].values()) + "+00:00",
+            "storage_conn_id": policy.storage_conn_id,
+        }
     )
     rep = orphans.run_all(
         connector_for(policy),
