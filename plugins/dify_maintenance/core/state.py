@@ -1,4 +1,5 @@
-"""Our bookkeeping in the ``dify_maintenance`` schema: runs, the claim, progress and history.
+"""Our bookkeeping in the ``dify_maintenance`` schema: runs, the claim, progress, a dry run's
+ledger, and the history every run ends in (with its outcome and first error).
 
 Progress rows are written in the same transaction as the batch they describe, so after a crash
 (even SIGKILL) the cursor and the deleted rows always agree and a retry neither redoes nor skips.
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.types.json import Jsonb
 
-from dify_maintenance.core.db import execute, fetch_all, fetch_one
+from dify_maintenance.core.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.core.errors import AnotherRunActive
 
 LOCK_NAME = "dify-maintenance"
@@ -164,3 +165,31 @@ def append_history(conn: psycopg.Connection, *, run_key: str, dag_id: str, outco
         )
     assert row is not None
     return int(row["id"])
+
+
+# ---------------------------------------------------------------- the end of a run
+
+
+def first_error(errors: dict[str, str]) -> str | None:
+    """The error of the first task that failed, in the DAG's task order, as "task: error"."""
+    return next((f"{task}: {error}" for task, error in errors.items()), None)
+
+
+def record_failure(connector: Connector, report: dict) -> bool:
+    """A run that failed before its preflight finished: into the history, but only where our
+    schema already exists (a database that failed the checks gets nothing written into it)."""
+    with connection(connector) as conn:
+        if not has_history(conn):
+            return False
+        append_history(conn, run_key=report["run_key"], dag_id=report["dag_id"], outcome="failed", report=report)
+    return True
+
+
+def record(connector: Connector, ctx: dict, report: dict) -> int:
+    """Append to the history table, close the run and give the database back."""
+    with connection(connector) as conn:
+        history_id = append_history(conn, run_key=ctx["run_key"], dag_id=ctx["dag_id"], outcome=report["outcome"], report=report)
+        finish_run(conn, ctx["run_key"], report["outcome"])
+        forget_ledger(conn, ctx["run_key"])
+        release(conn, ctx["run_key"])
+    return history_id

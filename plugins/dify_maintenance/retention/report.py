@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dify_maintenance.core import state
 from dify_maintenance.core.catalog import FAMILY_NAMES
-from dify_maintenance.core.db import Connector, connection
 from dify_maintenance.files.orphans import render_lines
 
 TITLES = {
@@ -13,11 +12,6 @@ TITLES = {
 }
 # The task log pane in Airflow's UI shows about this many characters without wrapping.
 WIDTH = 110
-
-
-def first_error(errors: dict[str, str]) -> str | None:
-    """The error of the first task that failed, in the DAG's task order, as "task: error"."""
-    return next((f"{task}: {error}" for task, error in errors.items()), None)
 
 
 def build(
@@ -88,7 +82,7 @@ def build(
         "unindexed_lookups": ctx.get("unindexed_lookups", []),
         "deferred": deferred,
         "errors": errors,
-        "error": first_error(errors),
+        "error": state.first_error(errors),
         "indexes_built": [name for r in results for name in r.get("indexes", {}).get("built", [])],
         "vacuum": vacuumed,
     }
@@ -213,25 +207,3 @@ def note_text(report: dict, title: str | None = None) -> str:
     title = title or TITLES.get(report.get("dag_id", ""), "Dify maintenance report")
     text = f"**{title}**\n\n" + "\n".join(f"- {line}" for line in summary_lines(report))
     return text[:1000]
-
-
-def record_failure(connector: Connector, report: dict) -> bool:
-    """A run that failed before its preflight finished: into the history, but only where our
-    schema already exists (a database that failed the checks gets nothing written into it)."""
-    with connection(connector) as conn:
-        if not state.has_history(conn):
-            return False
-        state.append_history(conn, run_key=report["run_key"], dag_id=report["dag_id"], outcome="failed", report=report)
-    return True
-
-
-def record(connector: Connector, ctx: dict, report: dict) -> int:
-    """Append to the history table, close the run and give the database back."""
-    with connection(connector) as conn:
-        history_id = state.append_history(
-            conn, run_key=ctx["run_key"], dag_id=ctx["dag_id"], outcome=report["outcome"], report=report
-        )
-        state.finish_run(conn, ctx["run_key"], report["outcome"])
-        state.forget_ledger(conn, ctx["run_key"])
-        state.release(conn, ctx["run_key"])
-    return history_id

@@ -12,13 +12,12 @@ from airflow.sdk import Variable, get_current_context
 from airflow.sdk.exceptions import AirflowFailException
 
 from dify_maintenance.airflow import connections
-from dify_maintenance.core import forms
+from dify_maintenance.core import forms, state
 from dify_maintenance.core import policy as policy_mod
 from dify_maintenance.core.db import Connector
 from dify_maintenance.core.errors import MaintenanceError
 from dify_maintenance.core.policy import Policy
 from dify_maintenance.files.stores import StoreConfig, default_backup_store
-from dify_maintenance.retention import report as report_mod
 
 log = logging.getLogger(__name__)
 
@@ -166,11 +165,11 @@ def preflight_context(ti, what_was_spared: str, title: str) -> dict:
         return ctx
     dag_run = get_current_context()["dag_run"]
     errors = run_errors()
-    error = report_mod.first_error(errors) or "preflight did not complete"
+    error = state.first_error(errors) or "preflight did not complete"
     rep = {"run_key": f"{dag_run.dag_id}/{dag_run.run_id}", "dag_id": dag_run.dag_id, "outcome": "failed", "error": error}
     rep["errors"] = errors
     try:
-        recorded = report_mod.record_failure(connector_for(current_policy()), rep)
+        recorded = state.record_failure(connector_for(current_policy()), rep)
     except Exception as exc:  # the database may be what failed; the log, the alert and the note still say it
         recorded = False
         log.warning("could not record the failed run in the history table: %s", error_line(exc))

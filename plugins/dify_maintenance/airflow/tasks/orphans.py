@@ -21,12 +21,12 @@ from dify_maintenance.airflow.tasks.common import (
     run_moment,
     run_params,
 )
+from dify_maintenance.core import state
 from dify_maintenance.core.db import Connector
 from dify_maintenance.core.errors import InvalidPolicy
 from dify_maintenance.files import orphans, quarantine
 from dify_maintenance.files.orphans import Request
 from dify_maintenance.files.stores import StoreConfig
-from dify_maintenance.retention.report import first_error, record
 from dify_maintenance.retention.restore import restore as restore_archive
 
 log = logging.getLogger(__name__)
@@ -143,10 +143,10 @@ def report() -> dict:
     complete = bool(found) and bool(collected) and emptied is not None
     rep = orphans.build_report(ctx, listed, final, found.get("csv", {}), collected, emptied or {}, complete)
     rep["errors"] = run_errors()
-    rep["error"] = first_error(rep["errors"])
+    rep["error"] = state.first_error(rep["errors"])
     lines = orphans.render_lines(rep)
     log.info("\n%s", "\n".join(lines))
-    record(db, ctx, rep)
+    state.record(db, ctx, rep)
     publish_summary("\n".join(lines[:2] + ([f"error: {rep['error']}"] if rep["error"] else []))[:1000])
     if not complete:
         why = rep["error"] or "see the failed task"

@@ -20,6 +20,7 @@ from dify_maintenance.airflow.tasks.common import (
     run_moment,
     run_params,
 )
+from dify_maintenance.core import state
 from dify_maintenance.core.policy import POLICY_VARIABLE
 from dify_maintenance.database import preupgrade
 from dify_maintenance.retention import report as report_mod
@@ -134,7 +135,7 @@ def report() -> dict:
     )
     text = report_mod.render_text(rep, title) + "\n" + "\n".join(preupgrade.render_lines(rep))
     log.info("\n%s", text)
-    report_mod.record(connector_for(recorded_policy(ctx)), ctx, rep)
+    state.record(connector_for(recorded_policy(ctx)), ctx, rep)
     publish_summary(report_mod.note_text(rep, title))
     if rep["outcome"] == "failed":
         raise AirflowFailException(

@@ -25,6 +25,7 @@ from dify_maintenance.airflow.tasks.common import (
     run_params,
     stop_switch,
 )
+from dify_maintenance.core import state
 from dify_maintenance.core.catalog import family as family_def
 from dify_maintenance.files import orphans
 from dify_maintenance.retention import report as report_mod
@@ -184,7 +185,7 @@ def report() -> dict:
     if files and "skipped" not in files:
         rep["files"] = files
     log.info("\n%s", report_mod.render_text(rep))
-    report_mod.record(connector_for(policy), ctx, rep)
+    state.record(connector_for(policy), ctx, rep)
     publish_summary(report_mod.note_text(rep))
     if rep["outcome"] == "failed":
         raise AirflowFailException(f"retention run failed ({rep['error'] or 'see the failed task'}). The claim was released.")
