@@ -276,6 +276,27 @@ def test_health_gate_pauses_on_a_long_transaction_then_defers(databases, tmp_pat
     assert resumed["deferred"] is None and resumed["batches"] > 0
 
 
+def test_a_long_transaction_in_another_database_does_not_hold_the_purge(databases, tmp_path):
+    """Only what holds back this database's xmin horizon counts: a transaction left open in
+    another database of the same server (a shared server, another app) must not defer us."""
+    import time
+
+    url = databases.fresh("1.14")
+    elsewhere = databases.fresh(empty=True)
+    connector = url_connector(url)
+    pol = resolve(
+        None,
+        {"families": ["workflow_logs"], "archive": False, "max_transaction_age_seconds": 1, "health_max_wait_seconds": 0},
+    )
+    ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id="other-db", logical_date=ANCHOR)
+    with psycopg.connect(elsewhere) as blocker:
+        blocker.execute("select txid_current()")
+        time.sleep(1.5)
+        result = retention.run_purge(connector, ctx, "workflow_logs", pol, None)
+        blocker.rollback()
+    assert result["deferred"] is None and result["batches"] > 0
+
+
 @pytest.mark.parametrize(("target", "direction"), [(0.001, "shrinks"), (30.0, "grows")])
 def test_batch_size_adapts_to_the_target_duration(target, direction, databases):
     url = databases.fresh("1.14")

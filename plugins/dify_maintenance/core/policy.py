@@ -48,6 +48,8 @@ class Policy:
     max_transaction_age_seconds: int = 900
     max_replication_lag_seconds: int = 60
     max_wal_ready_files: int = 42
+    # transactions a replication slot's xmin may lag behind before the purge waits
+    max_slot_xmin_age: int = 1_000_000
     health_pause_seconds: int = 10
     health_max_wait_seconds: int = 600
     batch_target_seconds: float = 0.5
@@ -124,6 +126,7 @@ def validate(data: dict[str, Any]) -> Policy:
         "max_transaction_age_seconds": _int(data, "max_transaction_age_seconds", 1, 86_400, errors),
         "max_replication_lag_seconds": _int(data, "max_replication_lag_seconds", 1, 86_400, errors),
         "max_wal_ready_files": _int(data, "max_wal_ready_files", 1, 100_000, errors),
+        "max_slot_xmin_age": _int(data, "max_slot_xmin_age", 1, 2_000_000_000, errors),
         "health_pause_seconds": _int(data, "health_pause_seconds", 1, 3_600, errors),
         "health_max_wait_seconds": _int(data, "health_max_wait_seconds", 0, 86_400, errors),
     }

@@ -30,6 +30,8 @@ class Gate:
         p = self.policy
         if row["oldest_transaction_seconds"] > p.max_transaction_age_seconds:
             return f"a transaction open for {row['oldest_transaction_seconds']:.0f}s holds back the xmin horizon"
+        if row["slot_xmin_age"] > p.max_slot_xmin_age:
+            return f"a replication slot holds back the xmin horizon by {row['slot_xmin_age']} transactions"
         if row["replication_lag_seconds"] > p.max_replication_lag_seconds:
             return f"standby replay lag {row['replication_lag_seconds']:.0f}s"
         if row["autovacuum_on_table"]:
