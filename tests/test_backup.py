@@ -87,7 +87,7 @@ def test_scope_without_log_data_keeps_their_schema(databases, tmp_path):
 def test_rotation_by_count_and_age_keeps_the_newest_verified(tmp_path):
     store = StoreConfig("fs", {"root": str(tmp_path / "store")})
     op = store.operator()
-    now = datetime(2026, 11, 24, tzinfo=UTC)
+    now = datetime.now(UTC)  # rotation is told its moment: everything is relative to it
     ids = [backup.new_backup_id(now - timedelta(days=d)) for d in (40, 20, 3, 2, 1)]
     for i, bid in enumerate(ids):
         prefix = backup.backup_prefix(store, "dify") + bid + "/"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import psycopg
 import pytest
@@ -237,7 +237,8 @@ def test_time_budget_defers(databases):
     connector = url_connector(url)
     pol = resolve(None, {"time_budget_minutes": 1, "families": ["workflow_logs"], "archive": False})
     ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id="budget", logical_date=ANCHOR)
-    ctx = {**ctx, "started_at": "2020-01-01T00:00:00+00:00"}  # the run began long ago: the budget is spent
+    long_ago = datetime.fromisoformat(ctx["started_at"]) - timedelta(days=1)
+    ctx = {**ctx, "started_at": long_ago.isoformat()}  # the run began a day ago: the 1-minute budget is spent
     result = retention.run_purge(connector, ctx, "workflow_logs", pol, None)
     assert result["deferred"] == "time budget of 1 minutes used up"
     assert result["batches"] == 0
