@@ -19,8 +19,9 @@ from datetime import datetime, timedelta
 from airflow.sdk import dag
 
 from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier
-from dify_maintenance.airflow.params import backup_params
+from dify_maintenance.airflow.params import params_for
 from dify_maintenance.airflow.tasks import backup as b
+from dify_maintenance.database.backup import BACKUP_FORM
 
 
 @dag(
@@ -32,7 +33,7 @@ from dify_maintenance.airflow.tasks import backup as b
     dagrun_timeout=timedelta(hours=12),
     tags=["dify", "maintenance", "backup"],
     doc_md=__doc__,
-    params=backup_params(),
+    params=params_for(BACKUP_FORM),
     on_failure_callback=MaintenanceFailureNotifier("Dify backup run failed"),
     default_args={
         "owner": "data-platform",

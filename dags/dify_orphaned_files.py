@@ -22,8 +22,9 @@ from datetime import datetime, timedelta
 from airflow.sdk import dag
 
 from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier
-from dify_maintenance.airflow.params import orphan_params
+from dify_maintenance.airflow.params import params_for
 from dify_maintenance.airflow.tasks import orphans as o
+from dify_maintenance.files.orphans import ORPHANS_FORM
 
 
 @dag(
@@ -35,7 +36,7 @@ from dify_maintenance.airflow.tasks import orphans as o
     dagrun_timeout=timedelta(hours=24),
     tags=["dify", "maintenance", "storage"],
     doc_md=__doc__,
-    params=orphan_params(),
+    params=params_for(ORPHANS_FORM),
     on_failure_callback=MaintenanceFailureNotifier("Dify orphaned-files run failed"),
     default_args={
         "owner": "data-platform",

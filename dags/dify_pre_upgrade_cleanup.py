@@ -21,9 +21,10 @@ from datetime import datetime, timedelta
 from airflow.sdk import dag
 
 from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier
-from dify_maintenance.airflow.params import pre_upgrade_params
+from dify_maintenance.airflow.params import params_for
 from dify_maintenance.airflow.tasks import preupgrade as p
 from dify_maintenance.airflow.tasks import retention as r
+from dify_maintenance.database.preupgrade import PRE_UPGRADE_FORM
 
 
 @dag(
@@ -36,7 +37,7 @@ from dify_maintenance.airflow.tasks import retention as r
     dagrun_timeout=timedelta(hours=24),
     tags=["dify", "maintenance", "upgrade"],
     doc_md=__doc__,
-    params=pre_upgrade_params(),
+    params=params_for(PRE_UPGRADE_FORM),
     on_failure_callback=MaintenanceFailureNotifier("Dify pre-upgrade cleanup run failed"),
     default_args={
         "owner": "data-platform",

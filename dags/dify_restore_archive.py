@@ -18,8 +18,9 @@ from datetime import datetime, timedelta
 from airflow.sdk import dag
 
 from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier
-from dify_maintenance.airflow.params import restore_archive_params
+from dify_maintenance.airflow.params import params_for
 from dify_maintenance.airflow.tasks.restore import restore
+from dify_maintenance.retention.restore import RESTORE_ARCHIVE_FORM
 
 
 @dag(
@@ -32,7 +33,7 @@ from dify_maintenance.airflow.tasks.restore import restore
     dagrun_timeout=timedelta(hours=12),
     tags=["dify", "maintenance", "restore"],
     doc_md=__doc__,
-    params=restore_archive_params(),
+    params=params_for(RESTORE_ARCHIVE_FORM),
     on_failure_callback=MaintenanceFailureNotifier("Dify restore failed"),
     default_args={
         "owner": "data-platform",

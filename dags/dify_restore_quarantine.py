@@ -13,8 +13,9 @@ from datetime import datetime
 from airflow.sdk import dag
 
 from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier
-from dify_maintenance.airflow.params import restore_quarantine_params
+from dify_maintenance.airflow.params import params_for
 from dify_maintenance.airflow.tasks import orphans as o
+from dify_maintenance.files.quarantine import RESTORE_QUARANTINE_FORM
 
 
 @dag(
@@ -26,7 +27,7 @@ from dify_maintenance.airflow.tasks import orphans as o
     allowed_run_types=["manual"],
     tags=["dify", "maintenance", "storage"],
     doc_md=__doc__,
-    params=restore_quarantine_params(),
+    params=params_for(RESTORE_QUARANTINE_FORM),
     on_failure_callback=MaintenanceFailureNotifier("Dify quarantine restore failed"),
     default_args={"owner": "data-platform", "retries": 0},
 )

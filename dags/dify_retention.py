@@ -30,8 +30,9 @@ from datetime import datetime, timedelta
 from airflow.sdk import dag
 
 from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier, deadline_alerts
-from dify_maintenance.airflow.params import retention_params
+from dify_maintenance.airflow.params import params_for
 from dify_maintenance.airflow.tasks import retention as t
+from dify_maintenance.core.policy import RETENTION_FORM
 
 
 @dag(
@@ -43,7 +44,7 @@ from dify_maintenance.airflow.tasks import retention as t
     dagrun_timeout=timedelta(hours=12),
     tags=["dify", "maintenance", "retention"],
     doc_md=__doc__,
-    params=retention_params(),
+    params=params_for(RETENTION_FORM),
     on_failure_callback=MaintenanceFailureNotifier("Dify retention run failed"),
     default_args={
         "owner": "data-platform",

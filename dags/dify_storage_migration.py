@@ -19,8 +19,9 @@ from datetime import datetime, timedelta
 from airflow.sdk import dag
 
 from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier
-from dify_maintenance.airflow.params import storage_migration_params
+from dify_maintenance.airflow.params import params_for
 from dify_maintenance.airflow.tasks import migration as m
+from dify_maintenance.files.migration import MIGRATION_FORM
 
 
 @dag(
@@ -33,7 +34,7 @@ from dify_maintenance.airflow.tasks import migration as m
     dagrun_timeout=timedelta(hours=48),
     tags=["dify", "maintenance", "storage"],
     doc_md=__doc__,
-    params=storage_migration_params(),
+    params=params_for(MIGRATION_FORM),
     on_failure_callback=MaintenanceFailureNotifier("Dify storage migration run failed"),
     default_args={
         "owner": "data-platform",

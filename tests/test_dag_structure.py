@@ -8,7 +8,8 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import Param
 
-from dify_maintenance.airflow.params import retention_params
+from dify_maintenance.airflow.params import params_for
+from dify_maintenance.core.policy import RETENTION_FORM
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,7 +72,7 @@ def test_retention_task_order(bag):
 
 
 def test_param_defaults_are_valid_and_mean_use_the_policy():
-    for name, param in retention_params().items():
+    for name, param in params_for(RETENTION_FORM).items():
         assert isinstance(param, Param)
         assert param.resolve(None) is None, name
 
@@ -83,12 +84,12 @@ def test_restore_dag_is_manual_only(bag):
 
 
 def test_pre_upgrade_dag_is_manual_with_a_safe_form(bag):
-    from dify_maintenance.airflow.params import pre_upgrade_params
+    from dify_maintenance.database.preupgrade import PRE_UPGRADE_FORM
 
     dag = bag.dags["dify_pre_upgrade_cleanup"]
     assert type(dag.timetable).__name__ == "NullTimetable"
     assert list(dag.allowed_run_types) == ["manual"]
-    params = pre_upgrade_params()
+    params = params_for(PRE_UPGRADE_FORM)
     assert params["dry_run"].value is True and params["keep_days"].value == 30
     assert params["confirm_database"].value is None and "null" in params["confirm_database"].schema["type"]
     sections = {p.schema.get("section") for p in params.values()}
@@ -116,22 +117,22 @@ def test_backup_dag_is_unscheduled_unless_configured(bag):
 
 
 def test_storage_migration_dag_is_manual_and_copies_privkeys_by_default(bag):
-    from dify_maintenance.airflow.params import storage_migration_params
+    from dify_maintenance.files.migration import MIGRATION_FORM
 
     dag = bag.dags["dify_storage_migration"]
     assert list(dag.allowed_run_types) == ["manual"]
-    params = storage_migration_params()
+    params = params_for(MIGRATION_FORM)
     assert "privkeys/" in params["prefixes"].value and params["dry_run"].value is True
     down = {t.task_id: t.downstream_task_ids for t in dag.tasks}
     assert "inventory" in down["preflight"] and "check_database" in down["copy"] and "report" in down["update_storage_type"]
 
 
 def test_orphaned_files_dag_is_a_weekly_dry_run_that_never_scans_private_keys(bag):
-    from dify_maintenance.airflow.params import orphan_params
+    from dify_maintenance.files.orphans import ORPHANS_FORM
 
     dag = bag.dags["dify_orphaned_files"]
     assert dag.timetable.expression == "0 5 * * 0" and dag.max_active_runs == 1
-    params = orphan_params()
+    params = params_for(ORPHANS_FORM)
     assert params["dry_run"].value is True and params["grace_days"].value == 7 and params["archive"].value is True
     assert "privkeys/" not in params["prefixes"].schema["items"]["enum"]
     down = {t.task_id: t.downstream_task_ids for t in dag.tasks}
@@ -195,7 +196,6 @@ def test_the_pre_upgrade_form_says_what_to_type_and_the_retention_form_what_empt
 
 
 def declared_forms():
-    from dify_maintenance.core.policy import RETENTION_FORM
     from dify_maintenance.database.backup import BACKUP_FORM
     from dify_maintenance.database.preupgrade import PRE_UPGRADE_FORM
     from dify_maintenance.files.migration import MIGRATION_FORM

@@ -9,7 +9,7 @@ checked here, before anything connects.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,3 +107,13 @@ class Form:
             validator = jsonschema.Draft202012Validator(f.schema(), format_checker=jsonschema.FormatChecker())
             errors.extend(f"{f.name}: {error.message}" for error in validator.iter_errors(values[f.name]))
         return values, errors
+
+    def checked(self, given: dict[str, Any], what: str, check: Callable[[dict], list[str]] | None = None) -> dict[str, Any]:
+        """``values`` that must pass: the schema of every field, then ``check`` (rules across
+        fields); every problem in one operator message, before anything connects."""
+        values, errors = self.values(given)
+        if not errors and check is not None:
+            errors = check(values)
+        if errors:
+            raise InvalidPolicy(f"invalid {what} parameters: " + "; ".join(errors))
+        return values

@@ -15,7 +15,7 @@ from pathlib import Path
 from dify_maintenance.core import catalog
 from dify_maintenance.core.catalog import FAMILY_NAMES
 from dify_maintenance.core.db import DbTarget, connection, execute, fetch_one
-from dify_maintenance.core.errors import InvalidPolicy
+from dify_maintenance.core.errors import InvalidPolicy, MaintenanceError
 from dify_maintenance.core.forms import Field, Form
 from dify_maintenance.core.policy import MAX_DAYS, MIN_DAYS, Policy, from_dict, load_defaults, resolve
 from dify_maintenance.core.schema import detect_version, snapshot
@@ -138,21 +138,21 @@ class Request:
         return data
 
 
+def _cross_checks(values: dict) -> list[str]:
+    errors = []
+    if values["target_schema"] and not Path(values["target_schema"]).is_file():
+        errors.append(f"target_schema {values['target_schema']} is not a file (a pg_dump -s file or a snapshot .json)")
+    try:
+        BackupRequest(scope=values["backup_scope"], tables=tuple(values["backup_tables"] or ())).validate()
+    except MaintenanceError as exc:
+        errors.append(str(exc))
+    return errors
+
+
 def request_from(params: dict) -> Request:
     """Build and validate the request from Params (or a recorded dict); every problem at once."""
-    values, errors = PRE_UPGRADE_FORM.values(params)
-    if errors:
-        raise InvalidPolicy("invalid pre-upgrade parameters: " + "; ".join(errors))
-    req = Request(**{**values, "backup_tables": tuple(values["backup_tables"] or ())})
-    if req.target_schema and not Path(req.target_schema).is_file():
-        errors.append(f"target_schema {req.target_schema} is not a file (a pg_dump -s file or a snapshot .json)")
-    try:
-        req.backup_request().validate()
-    except Exception as exc:
-        errors.append(str(exc))
-    if errors:
-        raise InvalidPolicy("invalid pre-upgrade parameters: " + "; ".join(errors))
-    return req
+    values = PRE_UPGRADE_FORM.checked(params, "pre-upgrade", _cross_checks)
+    return Request(**{**values, "backup_tables": tuple(values["backup_tables"] or ())})
 
 
 def policy_for(req: Request, variable: str | dict | None = None) -> Policy:

@@ -116,16 +116,18 @@ class Request:
         return data
 
 
+def _iso_created_before(values: dict) -> list[str]:
+    try:
+        if values["created_before"]:
+            datetime.fromisoformat(values["created_before"])
+    except (TypeError, ValueError):
+        return [f"created_before {values['created_before']!r} is not an ISO date-time"]
+    return []
+
+
 def request_from(params: dict) -> Request:
     """Build and validate the request from Params (or a recorded dict); every problem at once."""
-    values, errors = ORPHANS_FORM.values(params)
-    if values.get("created_before"):
-        try:
-            datetime.fromisoformat(values["created_before"])
-        except (TypeError, ValueError):
-            errors.append(f"created_before {values['created_before']!r} is not an ISO date-time")
-    if errors:
-        raise InvalidPolicy("invalid orphaned-files parameters: " + "; ".join(errors))
+    values = ORPHANS_FORM.checked(params, "orphaned-files", _iso_created_before)
     return Request(**{**values, "prefixes": tuple(values["prefixes"])})
 
 

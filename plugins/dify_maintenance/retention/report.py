@@ -88,6 +88,10 @@ def build(
     }
 
 
+def _title(report: dict) -> str:
+    return TITLES.get(report.get("dag_id", ""), "Dify maintenance report")
+
+
 def _mb(value: int | None) -> str:
     return "-" if value is None else f"{value / 1_048_576:.1f}"
 
@@ -150,7 +154,7 @@ def render_text(report: dict, title: str | None = None) -> str:
     """The readable report: summary first, then a table that fits the log pane, then details."""
     dry = report["dry_run"]
     head = "would delete" if dry else "deleted"
-    title = title or TITLES.get(report.get("dag_id", ""), "Dify maintenance report")
+    title = title or _title(report)
     lines = [f"{title}  {report['run_key']}", "=" * min(WIDTH, len(title) + 2 + len(report["run_key"]))]
     for line in summary_lines(report):
         lines.extend(_wrap(line))
@@ -204,6 +208,6 @@ def render_text(report: dict, title: str | None = None) -> str:
 
 def note_text(report: dict, title: str | None = None) -> str:
     """The run's note on Airflow's run page (at most 1000 characters, Markdown)."""
-    title = title or TITLES.get(report.get("dag_id", ""), "Dify maintenance report")
+    title = title or _title(report)
     text = f"**{title}**\n\n" + "\n".join(f"- {line}" for line in summary_lines(report))
     return text[:1000]

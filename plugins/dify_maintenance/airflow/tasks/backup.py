@@ -9,21 +9,17 @@ from airflow.sdk import task
 from dify_maintenance.airflow import connections
 from dify_maintenance.airflow.tasks.common import backup_store, current_policy, fail_fast, run_params
 from dify_maintenance.core.db import connection
-from dify_maintenance.core.errors import InvalidPolicy
 from dify_maintenance.core.policy import Policy
 from dify_maintenance.core.schema import detect_version, snapshot
 from dify_maintenance.database import backup as backup_mod
 from dify_maintenance.database.backup import BACKUP_FORM, BackupRequest
-from dify_maintenance.files.stores import check_store
 
 log = logging.getLogger(__name__)
 
 
 def _request(params: dict) -> BackupRequest:
     """The form's values, checked against the declared form, as the engine's backup request."""
-    values, errors = BACKUP_FORM.values(params)
-    if errors:
-        raise InvalidPolicy("invalid backup parameters: " + "; ".join(errors))
+    values = BACKUP_FORM.checked(params, "backup")
     req = BackupRequest(
         scope=values["scope"],
         tables=tuple(values["tables"] or ()),
@@ -43,13 +39,17 @@ def _conn_id() -> str:
 @task
 @fail_fast
 def preflight() -> dict:
-    """The database is Dify and reachable, the request is valid, the store takes and gives back bytes."""
+    """The database is Dify and reachable, the request is valid, and what the dump needs is there
+    (clients of the server's version, a store that takes and gives back bytes, room): the same
+    readiness check the pre-upgrade cleanup makes."""
     params = run_params()
     req = _request(params)
     conn_id = _conn_id()
-    with connection(connections.dify_database(conn_id)) as conn:
+    target = connections.dify_database(conn_id)
+    with connection(target) as conn:
         version = detect_version(conn, snapshot(conn))
-    return {"conn_id": conn_id, "dify_version": version.version, "store": check_store(backup_store()), "scope": req.scope}
+    ready = backup_mod.readiness(target, backup_store(), req)
+    return {"conn_id": conn_id, "dify_version": version.version, "store": ready["store"], "scope": req.scope, "ready": ready}
 
 
 @task(retries=0)

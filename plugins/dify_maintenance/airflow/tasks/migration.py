@@ -20,10 +20,7 @@ log = logging.getLogger(__name__)
 
 def _params() -> dict:
     """The form's values, checked against the declared form (also what the conf sets)."""
-    values, errors = MIGRATION_FORM.values(run_params())
-    if errors:
-        raise InvalidPolicy("invalid storage-migration parameters: " + "; ".join(errors))
-    return values
+    return MIGRATION_FORM.checked(run_params(), "storage-migration")
 
 
 def _stores(params: dict) -> tuple[StoreConfig, StoreConfig]:
