@@ -189,7 +189,8 @@ def test_tenant_scope_leaves_other_tenants_alone(databases, tmp_path):
     assert {t: checksum(url, t, other) for t in before} == before
     with psycopg.connect(url) as conn:
         left = conn.execute(
-            "select count(*) from workflow_runs where tenant_id = %s and created_at < %s and status = 'succeeded'",
+            "select count(*) from workflow_runs r where tenant_id = %s and created_at < %s and status = 'succeeded' "
+            "and not exists (select 1 from messages m where m.workflow_run_id = r.id)",
             [first, ANCHOR - timedelta(days=30)],
         ).fetchone()[0]
     assert left == 0

@@ -10,6 +10,11 @@ from airflow.utils.state import DagRunState
 from conftest import ANCHOR, run_note
 
 WORKFLOW_CUTOFF = ANCHOR - timedelta(days=30)
+# chatflow history loads each message's run (Dify issue #32674): never one missing
+DANGLING_CHATFLOW_RUNS = (
+    "select count(*) from messages m where m.workflow_run_id is not null "
+    "and not exists (select 1 from workflow_runs r where r.id = m.workflow_run_id)"
+)
 # The form's explicit choice: without it the first run on a fresh database is a dry run.
 REAL = {"dry_run": False}
 
@@ -47,7 +52,11 @@ def test_retention_runs_green_and_purges(generation, databases, run_dag, tmp_pat
     assert checksum(url, "workflow_runs", newer, [WORKFLOW_CUTOFF]) == newer_runs
     # runs still in flight are never purged, however old
     assert count(url, "select count(*) from workflow_runs where status in ('running', 'paused')") == in_flight
-    assert count(url, "select count(*) from workflow_runs where created_at < %s and status = 'succeeded'", [WORKFLOW_CUTOFF]) == 0
+    # an ended run goes unless a remaining chatflow message shows it; no message names a missing run
+    ended_old = "select count(*) from workflow_runs r where created_at < %s and status = 'succeeded'"
+    shown = " and exists (select 1 from messages m where m.workflow_run_id = r.id)"
+    assert count(url, ended_old, [WORKFLOW_CUTOFF]) == count(url, ended_old + shown, [WORKFLOW_CUTOFF]) > 0
+    assert count(url, DANGLING_CHATFLOW_RUNS) == 0
     assert count(url, "select count(*) from dify_maintenance.history where outcome = 'success'") == 1
     assert count(url, "select count(*) from dify_maintenance.claim") == 0
     # the report reads top-down in the log pane: summary first, nothing wider than the pane,
@@ -99,12 +108,16 @@ def test_deployment_variable_then_params(databases, run_dag, tmp_path, monkeypat
     """The Airflow Variable overrides the defaults file; Params override the Variable."""
     url = databases.fresh("1.14")
     monkeypatch.setenv("AIRFLOW_VAR_DIFY_MAINTENANCE_POLICY", '{"families": ["messages"], "messages_days": 365}')
-    runs_before = checksum(url, "workflow_runs", "true")
+    runs_before = checksum(url, "workflow_runs", "type <> 'chat'")
+    chat_runs_before = count(url, "select count(*) from workflow_runs where type = 'chat'")
     dr, xcoms, states = run_dag("dify_retention", url, conf={"messages_days": 60, **REAL}, archive_root=tmp_path / "arch")
     assert dr.state == DagRunState.SUCCESS, states
     assert list(xcoms["report"]["cutoffs"]) == ["messages"]
     assert xcoms["report"]["cutoffs"]["messages"] == (ANCHOR - timedelta(days=60)).isoformat()
-    assert checksum(url, "workflow_runs", "true") == runs_before
+    # only the messages family ran: workflow runs go only as a purged chatflow message's own run
+    assert checksum(url, "workflow_runs", "type <> 'chat'") == runs_before
+    assert count(url, "select count(*) from workflow_runs where type = 'chat'") < chat_runs_before
+    assert count(url, DANGLING_CHATFLOW_RUNS) == 0
 
 
 def test_restore_dag_gives_back_what_retention_archived(databases, run_dag, tmp_path):

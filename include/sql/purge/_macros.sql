@@ -81,6 +81,38 @@ EXISTS (
     SELECT 1 FROM {{ path_tables(rule.path) }}
     WHERE {{ path_join(rule.path, anchor) }}
     {% if rule.newer_column %}AND t{{ rule.path|length }}.{{ rule.newer_column|ident }} >= %(cutoff)s{% endif %}
+    {% if rule.status %}AND (t{{ rule.path|length }}.{{ rule.status[0]|ident }} IS NULL OR NOT (t{{ rule.path|length }}.{{ rule.status[0]|ident }} = ANY(%({{ rule.status[1] }})s))){% endif %}
 )
 {% endif %}
+{%- endmacro %}
+
+{# Does row `anchor` still have a row in the child edge `step` (the same join the child delete
+   uses, so the same index serves it)? #}
+{% macro child_exists(step, anchor) -%}
+EXISTS (
+    SELECT 1 FROM {{ "public"|ident }}.{{ step.table|ident }} AS x
+    WHERE x.{{ step.parent_column|ident }} = {{ anchor }}.{{ step.parent_key|ident }}
+    {% for child_col, parent_col in step.match %}
+    AND x.{{ child_col|ident }} = {{ anchor }}.{{ parent_col|ident }}
+    {% endfor %}
+    {% for child_col, param in step.match_values %}
+    AND x.{{ child_col|ident }} = ANY(%({{ param }})s)
+    {% endfor %}
+)
+{%- endmacro %}
+
+{# A row the purge may delete right now, judged on the live row in the DELETE itself: older than
+   the cutoff (no date counts as old, as for the keep rules), and nothing left under it in the
+   tables the family deletes: a row written there since the batch began keeps it. #}
+{% macro deletable(alias, recency, children, status=None) -%}
+TRUE
+{% if status %}
+  AND {{ alias }}.{{ status[0]|ident }} = ANY(%({{ status[1] }})s)
+{% endif %}
+{% if recency %}
+  AND ({{ alias }}.{{ recency|ident }} < %(cutoff)s OR {{ alias }}.{{ recency|ident }} IS NULL)
+{% endif %}
+{% for step in children %}
+  AND NOT {{ child_exists(step, alias) }}
+{% endfor %}
 {%- endmacro %}

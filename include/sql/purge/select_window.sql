@@ -20,6 +20,10 @@ WITH win AS (
     SELECT {{ m.cols("w", carry) }}
     FROM win AS w
     WHERE {{ m.expired("w", recency, only_null, scope_columns, filters) }}
+{% if has_exclusions %}
+      {# a redone batch leaves out the roots a concurrent write touched while it ran #}
+      AND NOT (w.{{ key|ident }}::text = ANY(%(excluded)s))
+{% endif %}
     RETURNING 1
 ){% if walk != "ctid" %}, last AS (
     SELECT {% if walk == "keyset" %}w.{{ keyset_column|ident }} AS last_ts, {% endif %}w.{{ key|ident }}::text AS last_key

@@ -38,6 +38,12 @@ class Edge:
     recency_column: str | None = "created_at"
     curated: bool = False
     null_is_orphan: bool = False
+    # A parent-to-child pointer in reverse (the child's key is named by the parent row, e.g. a
+    # chatflow message's workflow run): the child has no column naming its parent, so there is
+    # no orphan sweep below such an edge, and rows of it in another status than these stay.
+    status_column: str | None = None
+    purgeable_statuses: tuple[str, ...] = ()
+    sweep_orphans: bool = True
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,9 @@ class Reference:
     role_value: str | None = None
     reason: str = "still referenced"
     curated: bool = False
+    # False where the referencing row, when purged, takes the referenced one with it: a dry run
+    # must then not count the root as freed by the referencing row's (noted) deletion
+    freed_by_purge: bool = True
 
 
 @dataclass(frozen=True)
@@ -91,40 +100,50 @@ _OFFLOAD = Edge(
     null_is_orphan=True,
 )
 
+# What a workflow run takes with it, wherever it is purged from.
+_RUN_CHILDREN = (
+    Edge(
+        "workflow_node_executions",
+        "workflow_run_id",
+        match=(
+            ("tenant_id", "tenant_id"),
+            ("app_id", "app_id"),
+            ("workflow_id", "workflow_id"),
+        ),
+        match_values=(("triggered_from", NODE_RUN_TRIGGERS),),
+        children=(_OFFLOAD,),
+    ),
+    Edge(
+        "workflow_app_logs",
+        "workflow_run_id",
+        match=(("tenant_id", "tenant_id"), ("app_id", "app_id")),
+    ),
+    Edge(
+        "workflow_pauses",
+        "workflow_run_id",
+        children=(Edge("workflow_pause_reasons", "pause_id"),),
+    ),
+    Edge("workflow_trigger_logs", "workflow_run_id"),
+)
+
 WORKFLOW_LOGS = Family(
     name="workflow_logs",
     retention_key="workflow_logs_days",
     description="Ended workflow runs with their node executions, offloads, app logs, pauses and "
-    "trigger logs; single-step debug node executions by their own age.",
+    "trigger logs; single-step debug node executions by their own age. A chatflow's run stays "
+    "while its message does, and goes with it.",
     roots=(
         Root(
             name="workflow_runs",
             table="workflow_runs",
             status_column="status",
             purgeable_statuses=ENDED_RUN_STATUSES,
-            children=(
-                Edge(
-                    "workflow_node_executions",
-                    "workflow_run_id",
-                    match=(
-                        ("tenant_id", "tenant_id"),
-                        ("app_id", "app_id"),
-                        ("workflow_id", "workflow_id"),
-                    ),
-                    match_values=(("triggered_from", NODE_RUN_TRIGGERS),),
-                    children=(_OFFLOAD,),
-                ),
-                Edge(
-                    "workflow_app_logs",
-                    "workflow_run_id",
-                    match=(("tenant_id", "tenant_id"), ("app_id", "app_id")),
-                ),
-                Edge(
-                    "workflow_pauses",
-                    "workflow_run_id",
-                    children=(Edge("workflow_pause_reasons", "pause_id"),),
-                ),
-                Edge("workflow_trigger_logs", "workflow_run_id"),
+            children=_RUN_CHILDREN,
+            # Chatflow history loads each message's workflow run (Dify issue #32674: Dify's own
+            # clean-workflow-runs leaves them dangling and the history then fails to load). A run
+            # that a remaining message names stays; the messages family deletes it with the message.
+            references=(
+                Reference("messages", "workflow_run_id", reason="shown by a remaining chatflow message", freed_by_purge=False),
             ),
         ),
         Root(
@@ -152,10 +171,26 @@ _MESSAGE_CHILDREN = (
 MESSAGES = Family(
     name="messages",
     retention_key="messages_days",
-    description="Messages with every message child table; then conversations that have no "
-    "message left, with their pins and variables.",
+    description="Messages with every message child table and a chatflow message's workflow run; then "
+    "conversations that have no message left, with their pins and variables.",
     roots=(
-        Root(name="messages", table="messages", children=_MESSAGE_CHILDREN),
+        Root(
+            name="messages",
+            table="messages",
+            children=(
+                *_MESSAGE_CHILDREN,
+                # a chatflow message's run (and its logs) goes with the message, never before it
+                Edge(
+                    "workflow_runs",
+                    "id",
+                    parent_key="workflow_run_id",
+                    children=_RUN_CHILDREN,
+                    status_column="status",
+                    purgeable_statuses=ENDED_RUN_STATUSES,
+                    sweep_orphans=False,
+                ),
+            ),
+        ),
         Root(
             name="conversations",
             table="conversations",

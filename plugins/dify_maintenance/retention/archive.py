@@ -109,6 +109,13 @@ class BatchUpload:
         key = f"{self.prefix}{part.table}.copy.zst"
         self.pending.append((part, key, self.writer.pool.submit(self.writer.op.write, key, part.data)))
 
+    def abandon(self) -> None:
+        """A try of the batch that rolled back: wait for its parts, since a redo of the batch writes
+        the same keys and must not race them; objects no manifest names are never restored."""
+        for _part, _key, future in self.pending:
+            future.exception()
+        self.pending.clear()
+
     def finish(self) -> dict | None:
         if not self.pending:
             self.writer.op.delete(self.prefix + MANIFEST_NAME)

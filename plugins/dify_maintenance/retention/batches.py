@@ -21,8 +21,8 @@ from psycopg import errors as pg_errors
 
 from dify_maintenance.core import catalog, state
 from dify_maintenance.core.catalog import Family
-from dify_maintenance.core.db import Connector, connection, execute, fetch_one
-from dify_maintenance.core.errors import LockContention
+from dify_maintenance.core.db import Connector, connection, execute, fetch_all, fetch_one
+from dify_maintenance.core.errors import LockContention, MaintenanceError
 from dify_maintenance.core.policy import MAX_BATCH, Policy
 from dify_maintenance.core.schema import SchemaSnapshot, snapshot
 from dify_maintenance.core.sqltemplates import render
@@ -94,6 +94,20 @@ def _with_lock_retries(policy: Policy, what: str, attempt_batch) -> object:
     raise AssertionError("unreachable")
 
 
+# A batch is redone at most this often (each redo leaves out at least one more root, so this only
+# bounds a pathological writer that touches a new root of the same batch every time).
+MAX_REDOS = 20
+CONCURRENT_WRITE = "written to while its batch ran (left for the next run)"
+
+
+class _ConcurrentWrite(Exception):
+    """The batch's re-check found roots a concurrent write touched: roll back, redo without them."""
+
+    def __init__(self, keys: list[str]) -> None:
+        super().__init__(f"{len(keys)} roots written to during the batch")
+        self.keys = keys
+
+
 def _root_batch(
     conn: psycopg.Connection,
     plan: RootPlan,
@@ -106,8 +120,39 @@ def _root_batch(
     limit: int,
     extent: HeapExtent | None = None,
 ) -> state.Progress:
+    """One batch, redone without the roots that a live Dify wrote under while it ran (a new child,
+    a moved ``updated_at``): those stay, whole, until a later run finds them expired again."""
+    excluded: list[str] = []
+    for _attempt in range(MAX_REDOS + 1):
+        try:
+            return _root_batch_once(conn, plan, stage, ctx, policy, family, writer, snap, limit, extent, excluded)
+        except _ConcurrentWrite as redo:
+            fresh = [key for key in redo.keys if key not in excluded]
+            if not fresh:  # cannot happen: every offender is a candidate, and excluded roots are none
+                raise MaintenanceError(f"{family}/{plan.root.name}: a redone batch found the same roots again") from redo
+            excluded.extend(fresh)
+            log.info("%s/%s: %d roots written to during the batch; redoing it without them", family, plan.root.name, len(fresh))
+    raise LockContention(
+        f"{family}/{plan.root.name}: a live writer touched the batch's rows {MAX_REDOS} times in a row; "
+        "nothing of this batch was deleted; rerun later"
+    )
+
+
+def _root_batch_once(
+    conn: psycopg.Connection,
+    plan: RootPlan,
+    stage: state.Progress,
+    ctx: dict,
+    policy: Policy,
+    family: str,
+    writer: ArchiveWriter | None,
+    snap: SchemaSnapshot,
+    limit: int,
+    extent: HeapExtent | None,
+    excluded: list[str],
+) -> state.Progress:
     tmpl = plan.template
-    params = {**plan.params, "cutoff": cutoff(ctx, family), "limit": limit, "run_key": ctx["run_key"]}
+    params = {**plan.params, "cutoff": cutoff(ctx, family), "limit": limit, "run_key": ctx["run_key"], "excluded": excluded}
     has_cursor = stage.cursor is not None
     blocks: tuple[int, int, int] | None = None
     if plan.walk == "ctid":
@@ -122,65 +167,105 @@ def _root_batch(
     mode = _delete_mode(policy)
     started = time.monotonic()
     new = copy.deepcopy(stage)
-    with _batch_transaction(conn, policy, ctx):
-        window = fetch_one(conn, "purge/select_window.sql", params, cand=plan.cand, has_cursor=has_cursor, **tmpl)
-        assert window is not None
-        root_counter = new.counter(plan.root.table)
-        root_counter["matched"] += int(window["matched"])
-        execute(conn, "purge/analyze_candidates.sql", cand=plan.cand)
-        for rule in plan.keep_rules:
-            row = fetch_one(conn, "purge/keep.sql", params, cand=plan.cand, rule=rule.sql)
-            kept = int(row["kept"]) if row else 0
-            if kept:
-                root_counter["kept"][rule.reason] = root_counter["kept"].get(rule.reason, 0) + kept
-        upload = writer.begin_batch(family, plan.root.name, stage.batches + 1) if writer else None
-        for path in plan.paths:
+    upload = None
+    try:
+        with _batch_transaction(conn, policy, ctx):
+            window = fetch_one(
+                conn,
+                "purge/select_window.sql",
+                params,
+                cand=plan.cand,
+                has_cursor=has_cursor,
+                has_exclusions=bool(excluded),
+                **tmpl,
+            )
+            assert window is not None
+            root_counter = new.counter(plan.root.table)
+            root_counter["matched"] += int(window["matched"]) + len(excluded)
+            if excluded:
+                root_counter["kept"][CONCURRENT_WRITE] = root_counter["kept"].get(CONCURRENT_WRITE, 0) + len(excluded)
+            execute(conn, "purge/analyze_candidates.sql", cand=plan.cand)
+            for rule in plan.keep_rules:
+                row = fetch_one(conn, "purge/keep.sql", params, cand=plan.cand, rule=rule.sql)
+                kept = int(row["kept"]) if row else 0
+                if kept:
+                    root_counter["kept"][rule.reason] = root_counter["kept"].get(rule.reason, 0) + kept
+            upload = writer.begin_batch(family, plan.root.name, stage.batches + 1) if writer else None
+            for path in plan.paths:
+                n, part = _run_step(
+                    conn,
+                    "purge/delete_path.sql",
+                    mode,
+                    {**params, "ledger_table": path.table},
+                    path.table,
+                    list(snap.columns[path.table]),
+                    cand=plan.cand,
+                    path=path.render_steps(),
+                    key=plan.root.key,
+                    ledger_key=plan.ledger_keys.get(path.table),
+                    recency=path.recency_column,
+                    status=path.status,
+                    children=path.children,
+                )
+                _count(new, path.table, n, part, policy.dry_run, is_root=False)
+                if upload is not None:
+                    upload.add(part)
             n, part = _run_step(
                 conn,
                 "purge/delete_path.sql",
                 mode,
-                {**params, "ledger_table": path.table},
-                path.table,
-                list(snap.columns[path.table]),
+                {**params, "ledger_table": plan.root.table},
+                plan.root.table,
+                list(snap.columns[plan.root.table]),
                 cand=plan.cand,
-                path=path.render_steps(),
+                path=[],
                 key=plan.root.key,
-                ledger_key=plan.ledger_keys.get(path.table),
+                ledger_key=plan.ledger_keys.get(plan.root.table),
+                recency=None,
+                status=None,
+                children=plan.children,
+                guards=plan.guard_rules,
+                root_recency=tmpl["recency"],
+                only_null=tmpl["only_null"],
+                scope_columns=tmpl["scope_columns"],
+                filters=tmpl["filters"],
             )
-            _count(new, path.table, n, part, policy.dry_run, is_root=False)
+            _count(new, plan.root.table, n, part, policy.dry_run, is_root=True)
             if upload is not None:
                 upload.add(part)
-        n, part = _run_step(
-            conn,
-            "purge/delete_path.sql",
-            mode,
-            {**params, "ledger_table": plan.root.table},
-            plan.root.table,
-            list(snap.columns[plan.root.table]),
-            cand=plan.cand,
-            path=[],
-            key=plan.root.key,
-            ledger_key=plan.ledger_keys.get(plan.root.table),
-        )
-        _count(new, plan.root.table, n, part, policy.dry_run, is_root=True)
+            if not policy.dry_run:
+                offenders = fetch_all(
+                    conn,
+                    "purge/offenders.sql",
+                    params,
+                    cand=plan.cand,
+                    table=plan.root.table,
+                    key=plan.root.key,
+                    children=plan.children,
+                    guards=plan.guard_rules,
+                )
+                if offenders:
+                    raise _ConcurrentWrite([row["key"] for row in offenders])
+            new.batches += 1
+            if blocks is not None:
+                new.cursor = {"block": blocks[1], "end": blocks[2]}
+                new.done = blocks[1] >= blocks[2]
+            else:
+                if window["last_key"] is None or int(window["scanned"]) < limit:
+                    new.done = True
+                if window["last_key"] is not None:
+                    new.cursor = {"key": window["last_key"]}
+                    if plan.walk == "keyset":
+                        new.cursor["ts"] = window["last_ts"].isoformat()
+            new.seconds += time.monotonic() - started
+            if upload is not None:
+                upload.finish()
+            if not policy.dry_run:
+                state.save_progress(conn, ctx["run_key"], new)
+    except BaseException:
         if upload is not None:
-            upload.add(part)
-        new.batches += 1
-        if blocks is not None:
-            new.cursor = {"block": blocks[1], "end": blocks[2]}
-            new.done = blocks[1] >= blocks[2]
-        else:
-            if window["last_key"] is None or int(window["scanned"]) < limit:
-                new.done = True
-            if window["last_key"] is not None:
-                new.cursor = {"key": window["last_key"]}
-                if plan.walk == "keyset":
-                    new.cursor["ts"] = window["last_ts"].isoformat()
-        new.seconds += time.monotonic() - started
-        if upload is not None:
-            upload.finish()
-        if not policy.dry_run:
-            state.save_progress(conn, ctx["run_key"], new)
+            upload.abandon()
+        raise
     return new
 
 

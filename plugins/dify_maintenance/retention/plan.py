@@ -50,9 +50,29 @@ class PathPlan:
     table: str
     steps: list[Step]
     recency_column: str | None
+    # (column, bind parameter of the statuses that may go) for a child that has a life of its own
+    status: tuple[str, str] | None = None
+    # the edges just below this table that the family also deletes: while one of them still has a
+    # row for a row of this table (one newer than the cutoff, or written since), that row stays
+    children: list[dict] = field(default_factory=list)
 
     def render_steps(self) -> list[dict]:
         return [step.__dict__ for step in self.steps]
+
+    @property
+    def chain(self) -> tuple[str, ...]:
+        return tuple(step.table for step in self.steps)
+
+
+def _link_children(paths: list[PathPlan]) -> list[dict]:
+    """Give every path the edges directly below it; returns the root's own direct edges."""
+    by_chain = {path.chain: path for path in paths}
+    top: list[dict] = []
+    for path in paths:
+        step = path.steps[-1].__dict__
+        parent = by_chain.get(path.chain[:-1]) if len(path.chain) > 1 else None
+        (parent.children if parent else top).append(step)
+    return top
 
 
 @dataclass
@@ -77,6 +97,9 @@ class RootPlan:
     params: dict
     notes: list[str]
     lookups: list[Lookup] = field(default_factory=list)
+    # the root's direct child edges, and the keep rules the root's DELETE re-checks on the live row
+    children: list[dict] = field(default_factory=list)
+    guard_rules: list[dict] = field(default_factory=list)
     # dry runs: the primary key of each table whose would-be-deleted rows go into the ledger
     ledger_keys: dict[str, str] = field(default_factory=dict)
 
@@ -117,7 +140,11 @@ def _path_plan(path: Path, snap: SchemaSnapshot, params: dict, notes: list[str])
         parent = edge.table
     last: Edge = path.edges[-1]
     recency = last.recency_column if last.recency_column and snap.has_column(last.table, last.recency_column) else None
-    return PathPlan(path.table, steps, recency)
+    status = None
+    if last.status_column and snap.has_column(last.table, last.status_column):
+        status = (last.status_column, f"st{len(path.edges)}_{last.table}")
+        params[status[1]] = list(last.purgeable_statuses)
+    return PathPlan(path.table, steps, recency, status)
 
 
 def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy, ledger: frozenset[str] = frozenset()) -> RootPlan | None:
@@ -138,6 +165,7 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy, ledger: frozense
         raise MaintenanceError(f"{root.table} has no tenant or app column to apply the tenant/app filters to")
 
     paths = [p for p in (_path_plan(path, snap, params, notes) for path in catalog.descendants(root, policy.keep_curated)) if p]
+    children = _link_children(paths)
 
     keyset_column = root.recency_columns[0]
     walk, reason = choose_walk(root, snap)
@@ -149,7 +177,7 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy, ledger: frozense
     if root.status_column and snap.has_column(root.table, root.status_column):
         carry.append(root.status_column)
     for path in paths:
-        for _child, parent_col in path.steps[0].match:
+        for parent_col in (path.steps[0].parent_key, *(p for _child, p in path.steps[0].match)):
             if parent_col not in carry:
                 carry.append(parent_col)
 
@@ -160,6 +188,7 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy, ledger: frozense
         "ref_column": None,
         "role_column": None,
         "ledger_key": None,
+        "status": None,
     }
     ledger_keys = {table: keys[0] for table in ledger if snap.has_table(table) and len(keys := snap.primary_key(table)) == 1}
     rules: list[KeepRule] = []
@@ -188,7 +217,7 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy, ledger: frozense
                     "ref_column": ref.column,
                     "role_column": role,
                     "role_param": role_param,
-                    "ledger_key": ledger_keys.get(ref.table),
+                    "ledger_key": ledger_keys.get(ref.table) if ref.freed_by_purge else None,
                     "ledger_param": ledger_param,
                 },
             )
@@ -204,6 +233,13 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy, ledger: frozense
                     )
                 )
     for path in paths:
+        if path.status:
+            rules.append(
+                KeepRule(
+                    f"has an unfinished {path.table}",
+                    {**blank, "kind": "descendant", "path": path.render_steps(), "newer_column": None, "status": path.status},
+                )
+            )
         if path.recency_column:
             rules.append(
                 KeepRule(
@@ -223,7 +259,24 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy, ledger: frozense
         "walk": walk,
     }
     noted = {t: k for t, k in ledger_keys.items() if t == root.table or any(p.table == t for p in paths)}
-    return RootPlan(root, walk, reason, carry, paths, rules, template, params, notes, _lookups(root, paths, rules, snap), noted)
+    # "has a newer descendant" needs no re-check in the DELETE: a newer row is never deleted, so
+    # its parent chain still has a row under the root, which the DELETE's child guard sees
+    guards = [r.sql for r in rules if r.sql["kind"] != "descendant" or not (r.sql["newer_column"] or r.sql["status"])]
+    return RootPlan(
+        root,
+        walk,
+        reason,
+        carry,
+        paths,
+        rules,
+        template,
+        params,
+        notes,
+        _lookups(root, paths, rules, snap),
+        children,
+        guards,
+        noted,
+    )
 
 
 def choose_walk(root: Root, snap: SchemaSnapshot) -> tuple[str, str]:
@@ -291,6 +344,8 @@ def plan_orphans(fam: Family, snap: SchemaSnapshot, policy: Policy) -> list[Orph
     seen: dict[tuple[str, str], tuple[int, OrphanPlan]] = {}
     for root in fam.roots:
         for path in catalog.descendants(root, policy.keep_curated):
+            if not all(e.sweep_orphans for e in path.edges):
+                continue  # below a reverse edge: swept by the family that owns those tables
             edge = path.edges[-1]
             parent_table = path.parent_table
             if not (snap.has_table(edge.table) and snap.has_table(parent_table)):
