@@ -74,7 +74,13 @@ def build(
         "total_deleted": sum(r["deleted"] for r in tables.values()),
         "total_would_delete": sum(r["would_delete"] for r in tables.values()),
         "total_archived": sum(r["archived"] for r in tables.values()),
-        "verify": {"failed": verified["failed"], "checks": len(verified["checks"])} if verified else None,
+        "verify": {
+            "failed": verified["failed"],
+            "checks": len(verified["checks"]),
+            "restored": {t: n for c in verified["checks"] for t, n in c.get("restored", {}).items()},
+        }
+        if verified
+        else None,
         "curated_kept": "saved messages and annotations are kept (keep_curated); messages and conversations they belong to stay"
         if ctx["policy"].get("keep_curated")
         else "curated content purged by policy",
@@ -191,6 +197,13 @@ def render_text(report: dict, title: str | None = None) -> str:
             )
     if report["verify"]:
         lines.append(f"verify: {report['verify']['checks']} checks, {report['verify']['failed']} failed")
+        if restored := report["verify"].get("restored"):
+            lines.extend(
+                _wrap(
+                    "verify put back from the archive parents a live Dify wrote under after the purge deleted them: "
+                    + ", ".join(f"{n} {t}" for t, n in sorted(restored.items()))
+                )
+            )
     lines.extend(_wrap(f"curated content: {report['curated_kept']}"))
     for task_id, error in (report.get("errors") or {}).items():
         lines.extend(_wrap(f"error in {task_id}: {error}"))

@@ -4,8 +4,10 @@ Dify reused since reported as conflicts."""
 
 from __future__ import annotations
 
+import psycopg
+
 from dify_maintenance.core import catalog, state
-from dify_maintenance.core.db import Connector, connection, execute, fetch_one
+from dify_maintenance.core.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.core.errors import ArchiveRefused
 from dify_maintenance.core.forms import Field, Form
 from dify_maintenance.core.schema import snapshot
@@ -104,3 +106,29 @@ def restore(connector: Connector, store: StoreConfig, prefix: str, tables: set[s
                     stats["conflicts"] += conflicts
                     stats["already_present"] += entry["rows"] - inserted - conflicts
     return result
+
+
+def restore_rows(conn: psycopg.Connection, store: StoreConfig, prefix: str, table: str, key: str, keys: list[str]) -> list[str]:
+    """Put back only the listed rows of ``table`` from an archived run (verify's repair of a
+    parent a live write named after the purge deleted it); returns the keys put back."""
+    op = store.operator()
+    wanted = sorted(set(keys))
+    back: list[str] = []
+    for manifest in iter_manifests(store, prefix):
+        for entry in manifest.get("tables", []):
+            if entry.get("table") != table or len(back) == len(wanted):
+                continue
+            columns = list(entry["columns"])
+            data = read_part(op, entry)
+            with conn.transaction(), conn.cursor() as cur:
+                execute(conn, "archive/staging.sql", table=table, columns=columns)
+                with cur.copy(render("archive/copy_in.sql", columns=columns)) as copy:
+                    copy.write(data)
+                back += [
+                    row["key"]
+                    for row in fetch_all(
+                        conn, "archive/insert_listed.sql", {"keys": wanted}, table=table, columns=columns, key=key
+                    )
+                ]
+                execute(conn, "archive/drop_staging.sql")
+    return back

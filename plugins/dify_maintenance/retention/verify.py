@@ -5,15 +5,20 @@ fails the run loudly; a deferred family's leftovers are expected and said so."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import psycopg
 
 from dify_maintenance.core import catalog
-from dify_maintenance.core.db import Connector, connection, fetch_one
+from dify_maintenance.core.db import Connector, connection, fetch_all, fetch_one
 from dify_maintenance.core.errors import VerificationFailed
 from dify_maintenance.core.policy import Policy
-from dify_maintenance.core.schema import snapshot
+from dify_maintenance.core.schema import SchemaSnapshot, snapshot
 from dify_maintenance.files.stores import StoreConfig
 from dify_maintenance.retention.archive import archived_rows
 from dify_maintenance.retention.plan import cutoff, plan_orphans, plan_root
+from dify_maintenance.retention.restore import restore_rows
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +76,8 @@ def verify(connector: Connector, ctx: dict, policy: Policy, results: list[dict],
                 if name in deferred:
                     check["note"] = f"deferred ({deferred[name]}): the orphan sweep continues next run"
                 checks.append(check)
+        if not policy.dry_run:
+            checks.append(_written_under_deleted_parents(conn, snap, ctx, policy, store))
     if policy.dry_run:
         for check in checks:
             check["ok"] = True
@@ -95,9 +102,117 @@ def verify(connector: Connector, ctx: dict, policy: Policy, results: list[dict],
                 }
             )
     failed = [c for c in checks if not c["ok"]]
+    failed.sort(key=lambda c: "rows" not in c)  # the rows a person must look at come first
     for check in checks:
         log.info("verify %s: %s", "ok  " if check["ok"] else "FAIL", check)
     summary = {"checks": checks, "failed": len(failed)}
     if failed:
-        raise VerificationFailed("verification failed: " + "; ".join(f"{c['check']} (found {c['found']})" for c in failed))
+        raise VerificationFailed(
+            "verification failed: "
+            + "; ".join(
+                f"{c['check']} (found {c['found']}{': ' + ', '.join(c['rows'][:5]) if c.get('rows') else ''})" for c in failed
+            )
+        )
     return summary
+
+
+@dataclass(frozen=True)
+class _Link:
+    """A column whose value names a row of a table the run purges (an edge or a reference)."""
+
+    table: str
+    column: str
+    parent_table: str
+    parent_key: str
+    role_column: str | None
+    role_value: str | None
+    recency: str | None
+
+
+def _links(families: list[str], snap: SchemaSnapshot, policy: Policy) -> list[_Link]:
+    links: dict[tuple, _Link] = {}
+    for name in families:
+        for root in catalog.family(name).roots:
+            for path in catalog.descendants(root, policy.keep_curated):
+                edge = path.edges[-1]
+                if edge.sweep_orphans:  # a reverse edge has no column naming its parent
+                    link = _Link(
+                        edge.table, edge.parent_column, path.parent_table, edge.parent_key, None, None, edge.recency_column
+                    )
+                    links.setdefault((link.table, link.column, link.parent_table), link)
+            for ref in root.references:
+                role = ref.role_column if ref.role_column and snap.has_column(ref.table, ref.role_column) else None
+                link = _Link(ref.table, ref.column, root.table, root.key, role, ref.role_value if role else None, "created_at")
+                links.setdefault((link.table, link.column, link.parent_table), link)
+    return [
+        link
+        for link in links.values()
+        if snap.has_table(link.table)
+        and snap.has_table(link.parent_table)
+        and snap.has_column(link.table, link.column)
+        and snap.primary_key(link.table)
+    ]
+
+
+def _written_under_deleted_parents(
+    conn: psycopg.Connection, snap: SchemaSnapshot, ctx: dict, policy: Policy, store: StoreConfig | None
+) -> dict:
+    """Rows a live Dify wrote during the run under a parent the run deleted (in the instant
+    between a batch's re-check and its commit). The run's archive, when there is one, gives the
+    parent back (and its own parent, if that went too); a row whose parent cannot come back is
+    named in the report, since Dify would fail to load it."""
+    started = datetime.fromisoformat(ctx["started_at"])
+    since = started.astimezone(UTC).replace(tzinfo=None) if started.tzinfo else started
+    links = _links(ctx["families"], snap, policy)
+    can_restore = policy.archive and store is not None
+    restored: dict[str, list[str]] = {}
+    dangling: list[str] = []
+    for final in (False, False, False, False, True):
+        dangling, progress = [], False
+        for link in links:
+            rows = fetch_all(
+                conn,
+                "verify/dangling_since.sql",
+                {"since": since, "role": link.role_value, "restored": restored.get(link.table, [])},
+                table=link.table,
+                column=link.column,
+                child_key=snap.primary_key(link.table)[0],
+                parent_table=link.parent_table,
+                parent_key=link.parent_key,
+                role_column=link.role_column,
+                recency=link.recency if link.recency and snap.has_column(link.table, link.recency) else None,
+            )
+            if not rows:
+                continue
+            back: list[str] = []
+            if can_restore and not final:
+                parents = [row["parent"] for row in rows]
+                back = restore_rows(conn, store, ctx["archive_prefix"], link.parent_table, link.parent_key, parents)
+                if back:
+                    progress = True
+                    restored.setdefault(link.parent_table, []).extend(back)
+                    log.warning(
+                        "verify: put %d %s rows back from the archive: a live write named them", len(back), link.parent_table
+                    )
+            dangling += [
+                f"{link.table} {r['child']} -> {link.parent_table} {r['parent']}" for r in rows if r["parent"] not in back
+            ]
+        if not progress:
+            break
+    check = {
+        "check": "no row written during the run under a parent it deleted",
+        "found": len(dangling),
+        "ok": not dangling,
+        "restored": {table: len(keys) for table, keys in restored.items()},
+    }
+    if dangling:
+        check["rows"] = dangling[:20]
+        check["note"] = (
+            "a live Dify wrote these rows under parents this run deleted, and the archive cannot give the parents back"
+            + ("" if can_restore else " (archive off)")
+        )
+    elif restored:
+        check["note"] = "parents put back from the run's archive: " + ", ".join(
+            f"{n} {t}" for t, n in sorted(check["restored"].items())
+        )
+    return check

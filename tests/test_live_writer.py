@@ -1,0 +1,266 @@
+"""The purge beside a live Dify that keeps writing under old parents.
+
+A real Dify writes feedback on old messages, node executions for old runs, messages into old
+conversations, and moves ``conversations.updated_at``, while the purge runs. Each rule is proven
+by a write landing at one exact moment of a batch: PostgreSQL triggers on the purged tables call
+back into the database through ``dblink``, a second session that commits on its own, so the
+write is as concurrent as Dify's and lands deterministically (once, guarded by a sequence, which
+a rollback does not reset):
+
+* after the batch's child deletes, before its root delete: the DELETE's own re-check keeps the root;
+* after the root delete, before the commit: the batch's re-check (a new snapshot) redoes it;
+* inside the commit (a deferred trigger): only verify can see it, and puts the parent back.
+
+A last test runs a writer thread against random and next-in-line parents for a whole run.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from datetime import timedelta
+
+import psycopg
+import pytest
+from conftest import ANCHOR
+from test_purge_engine import run_all
+
+from dify_maintenance.core.errors import VerificationFailed
+from dify_maintenance.files.stores import StoreConfig
+
+WORKFLOW_CUTOFF = ANCHOR - timedelta(days=30)
+MESSAGE_CUTOFF = ANCHOR - timedelta(days=90)
+
+# A "live Dify" inside the database: clone_child writes, in the session dblink opens, a copy of
+# some row of a table re-parented under a given parent and dated now, and notes what it wrote.
+HARNESS = """
+CREATE SCHEMA dm_test;
+CREATE EXTENSION dblink SCHEMA dm_test;
+CREATE TABLE dm_test.conf (conninfo text NOT NULL);
+CREATE TABLE dm_test.written (at text, tbl text, id uuid, parent uuid);
+CREATE SEQUENCE dm_test.fired;
+
+CREATE FUNCTION dm_test.clone_child(at text, tbl text, parent_col text, parent uuid) RETURNS void
+LANGUAGE plpgsql AS $f$
+DECLARE exprs text; cols text; new_id uuid;
+BEGIN
+  SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position),
+         string_agg(CASE WHEN column_name = 'id' THEN 'gen_random_uuid()'
+                         WHEN column_name IN ('created_at', 'updated_at') THEN '(now() AT TIME ZONE ''UTC'')'
+                         WHEN column_name = parent_col THEN quote_literal(parent) || '::uuid'
+                         ELSE quote_ident(column_name) END, ', ' ORDER BY ordinal_position)
+    INTO cols, exprs
+    FROM information_schema.columns WHERE table_schema = 'public' AND table_name = tbl;
+  EXECUTE format('INSERT INTO public.%I (%s) SELECT %s FROM public.%I LIMIT 1 RETURNING id', tbl, cols, exprs, tbl)
+    INTO new_id;
+  INSERT INTO dm_test.written VALUES (at, tbl, new_id, parent);
+END $f$;
+
+CREATE FUNCTION dm_test.touch(at text, conversation uuid) RETURNS void LANGUAGE plpgsql AS $f$
+BEGIN
+  UPDATE public.conversations SET updated_at = now() AT TIME ZONE 'UTC' WHERE id = conversation;
+  INSERT INTO dm_test.written VALUES (at, 'conversations', conversation, conversation);
+END $f$;
+
+-- Statement trigger: once per test, write a child under a parent this statement's rows name.
+-- TG_ARGV: moment label, column of the deleted rows naming the parent, table to write, its parent column.
+CREATE FUNCTION dm_test.write_under_deleted() RETURNS trigger LANGUAGE plpgsql AS $f$
+DECLARE parent uuid;
+BEGIN
+  EXECUTE format('SELECT %I FROM gone WHERE %I IS NOT NULL LIMIT 1', TG_ARGV[1], TG_ARGV[1]) INTO parent;
+  IF parent IS NOT NULL AND nextval('dm_test.fired') = 1 THEN
+    IF TG_ARGV[2] = 'conversations' THEN
+      PERFORM * FROM dm_test.dblink((SELECT conninfo FROM dm_test.conf),
+        format('SELECT dm_test.touch(%L, %L)::text', TG_ARGV[0], parent)) AS t(r text);
+    ELSE
+      PERFORM * FROM dm_test.dblink((SELECT conninfo FROM dm_test.conf),
+        format('SELECT dm_test.clone_child(%L, %L, %L, %L)::text', TG_ARGV[0], TG_ARGV[2], TG_ARGV[3], parent)) AS t(r text);
+    END IF;
+  END IF;
+  RETURN NULL;
+END $f$;
+
+-- Row trigger deferred to the commit: the write lands after the batch's last check.
+CREATE FUNCTION dm_test.write_at_commit() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  IF nextval('dm_test.fired') = 1 THEN
+    PERFORM * FROM dm_test.dblink((SELECT conninfo FROM dm_test.conf),
+      format('SELECT dm_test.clone_child(%L, %L, %L, %L)::text', 'commit', 'workflow_node_executions', 'workflow_run_id', OLD.id))
+      AS t(r text);
+  END IF;
+  RETURN NULL;
+END $f$;
+"""
+
+
+def live_dify(url: str, trigger_sql: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        if not conn.execute("select 1 from pg_available_extensions where name = 'dblink'").fetchone():
+            pytest.skip("this PostgreSQL has no dblink (contrib) to write from a second session")
+        conn.execute(HARNESS)
+        conn.execute("insert into dm_test.conf values (%s)", [url])
+        conn.execute(trigger_sql)
+
+
+def written(url: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute("select at, tbl, id, parent from dm_test.written").fetchall()
+
+
+def q(url: str, sql: str, *params) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql, params).fetchone()[0]
+
+
+def node_counts(url: str) -> dict:
+    with psycopg.connect(url) as conn:
+        return dict(conn.execute("select workflow_run_id, count(*) from workflow_node_executions group by 1").fetchall())
+
+
+def archive(tmp_path) -> StoreConfig:
+    return StoreConfig("fs", {"root": str(tmp_path / "archive")})
+
+
+def test_child_written_after_the_child_deletes_keeps_its_root_whole(databases, tmp_path):
+    """The root DELETE re-checks on the live row: a new node execution keeps its run, and the
+    batch is redone so the run keeps the old node executions it had too."""
+    url = databases.fresh("1.14")
+    live_dify(
+        url,
+        """CREATE TRIGGER live AFTER DELETE ON public.workflow_node_executions REFERENCING OLD TABLE AS gone
+           FOR EACH STATEMENT EXECUTE FUNCTION dm_test.write_under_deleted(
+             'before root delete', 'workflow_run_id', 'workflow_node_executions', 'workflow_run_id')""",
+    )
+    before = node_counts(url)
+    _, results, verified = run_all(url, archive(tmp_path), "live-a", batch_size=50, families=["workflow_logs"])
+    [(_, _, new_id, run_id)] = written(url)
+    assert q(url, "select count(*) from workflow_runs where id = %s", run_id) == 1
+    assert q(url, "select count(*) from workflow_node_executions where id = %s", new_id) == 1
+    assert node_counts(url)[run_id] == before[run_id] + 1  # nothing of the run's own history lost
+    kept = results[0]["tables"]["workflow_runs"]["kept"]
+    assert kept.get("written to while its batch ran (left for the next run)") == 1
+    assert verified["failed"] == 0
+
+
+def test_child_written_after_the_root_delete_is_caught_before_the_commit(databases, tmp_path):
+    url = databases.fresh("1.14")
+    live_dify(
+        url,
+        """CREATE TRIGGER live AFTER DELETE ON public.workflow_runs REFERENCING OLD TABLE AS gone
+           FOR EACH STATEMENT EXECUTE FUNCTION dm_test.write_under_deleted(
+             'before commit', 'id', 'workflow_app_logs', 'workflow_run_id')""",
+    )
+    apps_before = q(url, "select count(*) from workflow_app_logs where created_at < %s", WORKFLOW_CUTOFF)
+    before = node_counts(url)
+    run_all(url, archive(tmp_path), "live-b", batch_size=50, families=["workflow_logs"])
+    [(_, _, new_id, run_id)] = written(url)
+    assert q(url, "select count(*) from workflow_runs where id = %s", run_id) == 1
+    assert node_counts(url)[run_id] == before[run_id]
+    assert q(url, "select count(*) from workflow_app_logs where id = %s", new_id) == 1
+    assert q(url, "select count(*) from workflow_app_logs where created_at < %s", WORKFLOW_CUTOFF) < apps_before
+
+
+def test_conversation_touched_mid_batch_is_kept(databases, tmp_path):
+    """Dify moves ``updated_at`` when a conversation is used again: checked in the DELETE itself."""
+    url = databases.fresh("1.14")
+    live_dify(
+        url,
+        """CREATE TRIGGER live AFTER DELETE ON public.workflow_conversation_variables REFERENCING OLD TABLE AS gone
+           FOR EACH STATEMENT EXECUTE FUNCTION dm_test.write_under_deleted(
+             'touch', 'conversation_id', 'conversations', 'id')""",
+    )
+    run_all(url, archive(tmp_path), "live-d", batch_size=50, families=["messages"])
+    [(_, _, conversation, _)] = written(url)
+    assert q(url, "select count(*) from conversations where id = %s and updated_at >= %s", conversation, MESSAGE_CUTOFF) == 1
+
+
+@pytest.mark.parametrize("archived", [True, False])
+def test_write_inside_the_commit_is_repaired_from_the_archive_or_named(archived, databases, tmp_path):
+    """The one window no check inside the batch can close: verify finds the row, puts its parent
+    back from the run's archive, or (archive off) fails naming it."""
+    url = databases.fresh("1.14")
+    live_dify(
+        url,
+        """CREATE CONSTRAINT TRIGGER live AFTER DELETE ON public.workflow_runs DEFERRABLE INITIALLY DEFERRED
+           FOR EACH ROW EXECUTE FUNCTION dm_test.write_at_commit()""",
+    )
+    if archived:
+        _, _, verified = run_all(url, archive(tmp_path), "live-c", batch_size=50, families=["workflow_logs"])
+        [(_, _, new_id, run_id)] = written(url)
+        assert q(url, "select count(*) from workflow_runs where id = %s", run_id) == 1
+        [check] = [c for c in verified["checks"] if c["check"].startswith("no row written during the run")]
+        assert check["ok"] and check["restored"] == {"workflow_runs": 1}
+    else:
+        with pytest.raises(VerificationFailed) as failed:
+            run_all(url, None, "live-c", batch_size=50, families=["workflow_logs"], archive=False)
+        [(_, _, new_id, run_id)] = written(url)
+        assert str(failed.value).startswith(
+            "verification failed: no row written during the run under a parent it deleted "
+            f"(found 1: workflow_node_executions {new_id} -> workflow_runs {run_id})"
+        )
+        assert q(url, "select count(*) from workflow_runs where id = %s", run_id) == 0
+    assert q(url, "select count(*) from workflow_node_executions where id = %s", new_id) == 1
+
+
+# What a live Dify writes under an old parent: (table, parent column, parent table, the parents' query).
+WRITES = (
+    ("workflow_node_executions", "workflow_run_id", "workflow_runs", "status = 'succeeded' and created_at < %(wf)s"),
+    ("workflow_app_logs", "workflow_run_id", "workflow_runs", "status = 'succeeded' and created_at < %(wf)s"),
+    ("message_feedbacks", "message_id", "messages", "created_at < %(msg)s"),
+    ("message_agent_thoughts", "message_id", "messages", "created_at < %(msg)s"),
+    ("messages", "conversation_id", "conversations", "created_at < %(msg)s and updated_at < %(msg)s"),
+)
+
+
+def _writer(url: str, stop: threading.Event, done: list, seed: int) -> None:
+    """Like Dify: read the parent, then write under it; half the time a random old parent, half the
+    time the oldest one left (the purge's next batch)."""
+    rng = random.Random(seed)
+    cutoffs = {"wf": WORKFLOW_CUTOFF, "msg": MESSAGE_CUTOFF}
+    with psycopg.connect(url, autocommit=True) as conn:
+        pools = {
+            parent: [r[0] for r in conn.execute(f"select id from {parent} where {cond}", cutoffs).fetchall()]  # noqa: S608
+            for _, _, parent, cond in WRITES
+        }
+        while not stop.is_set():
+            table, column, parent, cond = rng.choice(WRITES)
+            if rng.random() < 0.5:
+                target = rng.choice(pools[parent])
+            else:
+                row = conn.execute(f"select id from {parent} where {cond} order by created_at, id limit 1", cutoffs).fetchone()  # noqa: S608
+                target = row[0] if row else rng.choice(pools[parent])
+            if conn.execute(f"select 1 from {parent} where id = %s", [target]).fetchone():  # noqa: S608
+                conn.execute("select dm_test.clone_child('writer', %s, %s, %s)", [table, column, target])
+                done.append(table)
+            time.sleep(0.003)
+
+
+def test_purge_beside_a_live_writer_deletes_nothing_new_and_leaves_nothing_dangling(databases, tmp_path):
+    url = databases.fresh("1.14")
+    live_dify(url, "SELECT 1")
+    stop, done = threading.Event(), []
+    thread = threading.Thread(target=_writer, args=(url, stop, done, 7))
+    thread.start()
+    try:
+        _, results, verified = run_all(url, archive(tmp_path), "live-e", batch_size=50)
+    finally:
+        stop.set()
+        thread.join()
+    rows = written(url)
+    assert len(rows) == len(done) > 50
+    assert sum(c["deleted"] for r in results for c in r["tables"].values()) > 1000
+    with psycopg.connect(url) as conn:
+        for table, column, parent, _ in WRITES:
+            ids = [r[2] for r in rows if r[1] == table]
+            # every row the writer wrote is still there, and so is the parent it names
+            assert conn.execute(f"select count(*) from {table} where id = any(%s)", [ids]).fetchone()[0] == len(ids)  # noqa: S608
+            assert (
+                conn.execute(
+                    f"select count(*) from {table} t where t.id = any(%s) "  # noqa: S608
+                    f"and not exists (select 1 from {parent} p where p.id = t.{column})",
+                    [ids],
+                ).fetchone()[0]
+                == 0
+            )
+    assert verified["failed"] == 0
