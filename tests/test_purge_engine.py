@@ -337,8 +337,8 @@ from dify_maintenance.core.db import url_connector
 from dify_maintenance.core.policy import resolve
 
 slow = batches._session
-def session_then_pause(conn, policy):  # test-only: make batches slow enough to be killed mid-run
-    slow(conn, policy)
+def session_then_pause(conn, policy, *args):  # test-only: make batches slow enough to be killed mid-run
+    slow(conn, policy, *args)
     time.sleep(0.05)
 batches._session = session_then_pause
 pol = resolve(None, {{"batch_size": 10, "adaptive_batches": False, "families": ["workflow_logs"]}})

@@ -59,12 +59,17 @@ TRUE
 
 {# The condition under which a keep rule protects candidate row `anchor` (status still in flight,
    still referenced, or with a curated or newer descendant). Shared by the purge and by verify. #}
-{% macro keep_condition(rule, anchor) -%}
+{# `probe`: the same test as a per-row scalar subquery that the planner cannot turn into a hash of
+   the whole table (an EXISTS under OR becomes a "hashed SubPlan" reading all of it). #}
+{% macro exists_open(probe) -%}{% if probe %}(SELECT true{% else %}EXISTS (SELECT 1{% endif %}{%- endmacro %}
+{% macro exists_close(probe) -%}{% if probe %} LIMIT 1) IS NOT NULL{% else %}){% endif %}{%- endmacro %}
+
+{% macro keep_condition(rule, anchor, probe=False) -%}
 {% if rule.kind == "status" %}
 {{ anchor }}.{{ rule.status_column|ident }} IS NULL OR NOT ({{ anchor }}.{{ rule.status_column|ident }} = ANY(%(statuses)s))
 {% elif rule.kind == "reference" %}
-EXISTS (
-    SELECT 1 FROM {{ "public"|ident }}.{{ rule.ref_table|ident }} AS x
+{{ exists_open(probe) }}
+    FROM {{ "public"|ident }}.{{ rule.ref_table|ident }} AS x
     WHERE x.{{ rule.ref_column|ident }} = {{ anchor }}.{{ rule.key|ident }}
     {% if rule.role_column %}AND x.{{ rule.role_column|ident }} = %({{ rule.role_param }})s{% endif %}
     {% if rule.ledger_key %}
@@ -75,22 +80,22 @@ EXISTS (
           AND l.id = x.{{ rule.ledger_key|ident }}::text
     )
     {% endif %}
-)
+{{ exists_close(probe) }}
 {% else %}
-EXISTS (
-    SELECT 1 FROM {{ path_tables(rule.path) }}
+{{ exists_open(probe) }}
+    FROM {{ path_tables(rule.path) }}
     WHERE {{ path_join(rule.path, anchor) }}
     {% if rule.newer_column %}AND t{{ rule.path|length }}.{{ rule.newer_column|ident }} >= %(cutoff)s{% endif %}
     {% if rule.status %}AND (t{{ rule.path|length }}.{{ rule.status[0]|ident }} IS NULL OR NOT (t{{ rule.path|length }}.{{ rule.status[0]|ident }} = ANY(%({{ rule.status[1] }})s))){% endif %}
-)
+{{ exists_close(probe) }}
 {% endif %}
 {%- endmacro %}
 
 {# Does row `anchor` still have a row in the child edge `step` (the same join the child delete
    uses, so the same index serves it)? #}
-{% macro child_exists(step, anchor) -%}
-EXISTS (
-    SELECT 1 FROM {{ "public"|ident }}.{{ step.table|ident }} AS x
+{% macro child_exists(step, anchor, probe=False) -%}
+{{ exists_open(probe) }}
+    FROM {{ "public"|ident }}.{{ step.table|ident }} AS x
     WHERE x.{{ step.parent_column|ident }} = {{ anchor }}.{{ step.parent_key|ident }}
     {% for child_col, parent_col in step.match %}
     AND x.{{ child_col|ident }} = {{ anchor }}.{{ parent_col|ident }}
@@ -98,7 +103,7 @@ EXISTS (
     {% for child_col, param in step.match_values %}
     AND x.{{ child_col|ident }} = ANY(%({{ param }})s)
     {% endfor %}
-)
+{{ exists_close(probe) }}
 {%- endmacro %}
 
 {# A row the purge may delete right now, judged on the live row in the DELETE itself: older than

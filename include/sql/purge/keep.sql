@@ -2,7 +2,7 @@
 -- Take out of the batch the candidates one keep rule protects, and count them for the report.
 WITH kept AS (
     DELETE FROM {{ cand|ident }} AS c
-    WHERE {{ m.keep_condition(rule, "c") }}
+    WHERE {{ m.keep_condition(rule, "c", probe=probe) }}
     RETURNING 1
 )
 SELECT count(*) AS kept FROM kept

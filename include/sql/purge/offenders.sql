@@ -8,8 +8,8 @@ SELECT c.{{ key|ident }}::text AS key
 FROM {{ cand|ident }} AS c
 WHERE EXISTS (SELECT 1 FROM {{ "public"|ident }}.{{ table|ident }} AS r WHERE r.{{ key|ident }} = c.{{ key|ident }})
 {% for step in children %}
-   OR {{ m.child_exists(step, "c") }}
+   OR {{ m.child_exists(step, "c", probe=True) }}
 {% endfor %}
 {% for rule in guards if rule.kind != "status" %}
-   OR ({{ m.keep_condition(rule, "c") }})
+   OR ({{ m.keep_condition(rule, "c", probe=True) }})
 {% endfor %}

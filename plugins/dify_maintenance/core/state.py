@@ -7,6 +7,7 @@ Progress rows are written in the same transaction as the batch they describe, so
 
 from __future__ import annotations
 
+import time
 import zlib
 from dataclasses import dataclass
 
@@ -77,6 +78,24 @@ def claim(conn: psycopg.Connection, run_key: str, stale_seconds: int = STALE_CLA
 def heartbeat(conn: psycopg.Connection, run_key: str) -> None:
     """Refresh the claim inside the caller's transaction; raise if the run lost it."""
     if fetch_one(conn, "state/heartbeat.sql", {"lock_name": LOCK_NAME, "run_key": run_key}) is None:
+        raise AnotherRunActive(f"run {run_key} no longer holds the maintenance claim; stopping")
+
+
+# How often a running purge writes its heartbeat into the claim row (the claim goes stale only
+# after STALE_CLAIM_SECONDS); in between, every batch only reads the row.
+HEARTBEAT_EVERY_SECONDS = 30.0
+_refreshed: dict[str, float] = {}
+
+
+def check_in(conn: psycopg.Connection, run_key: str) -> None:
+    """Inside every batch: prove the run still holds the claim. Writing the heartbeat in every
+    batch made families purged in parallel take turns on the claim row's lock (each batch held it
+    until its commit), so the write happens every HEARTBEAT_EVERY_SECONDS and batches only read."""
+    now = time.monotonic()
+    if now - _refreshed.get(run_key, float("-inf")) >= HEARTBEAT_EVERY_SECONDS:
+        heartbeat(conn, run_key)
+        _refreshed[run_key] = now
+    elif fetch_one(conn, "state/holds_claim.sql", {"lock_name": LOCK_NAME, "run_key": run_key}) is None:
         raise AnotherRunActive(f"run {run_key} no longer holds the maintenance claim; stopping")
 
 

@@ -107,6 +107,18 @@ class RootPlan:
     def cand(self) -> str:
         return f"_dm_cand_{self.root.name}"
 
+    def scans(self, steps: list[dict] = (), rules: list[dict] = ()) -> bool:
+        """Does a statement over these path steps and keep rules make a lookup no index serves?
+        (It then needs the planner's hash joins; every other statement is held to index plans.)"""
+        unindexed = {(lk.table, lk.column) for lk in self.lookups if lk.index is None}
+        wanted = {(step["table"], step["parent_column"]) for step in steps}
+        for rule in rules:
+            if rule["kind"] == "reference":
+                wanted.add((rule["ref_table"], rule["ref_column"]))
+            elif rule["kind"] == "descendant":
+                wanted.update((step["table"], step["parent_column"]) for step in rule["path"])
+        return bool(wanted & unindexed)
+
 
 def _filters(policy: Policy) -> tuple[dict, dict]:
     names = ("tenant_ids", "exclude_tenant_ids", "app_ids", "exclude_app_ids")
