@@ -37,6 +37,11 @@ REQUIRES = {
     "10_offloads.sql": "workflow_node_execution_offload",
     "11_pauses.sql": "workflow_pauses",
     "12_trigger_logs.sql": "workflow_trigger_logs",
+    "19_human_input_forms.sql": "human_input_forms",
+    "20_agent_sessions.sql": "agent_runtime_sessions",
+    "21_agent_debug_conversations.sql": "agent_debug_conversations",
+    "22_agent_drive_files.sql": "agent_drive_files",
+    "23_archive_bundles.sql": "workflow_run_archive_bundles",
 }
 
 

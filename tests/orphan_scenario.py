@@ -28,6 +28,8 @@ REFERENCE_PATHS = (
     ("workflow_node_execution_offload", "file_id"),
     ("workflow_draft_variable_files", "upload_file_id"),
     ("segment_attachment_bindings", "attachment_id"),
+    ("human_input_form_upload_files", "upload_file_id"),  # 1.15+
+    ("agent_drive_files", "file_id"),  # 1.15+
     ("documents", "data_source_info"),
     ("document_segments", "content"),
     ("child_chunks", "content"),

@@ -100,14 +100,18 @@ def test_two_alembic_heads_are_an_ambiguous_version(databases):
         detect_version(conn, snapshot(conn))
 
 
-def test_unknown_dify_version_fails_preflight(databases, run_dag, tmp_path):
+def test_unknown_dify_version_with_a_new_reference_fails_preflight(databases, run_dag, tmp_path):
+    """An unknown head goes through the schema-drift guard: a new table naming workflow runs stops
+    the run before anything is deleted (without one the run goes on: tests/test_real_dumps.py)."""
     url = databases.fresh("1.14")
-    before = rows(url)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("update alembic_version set version_num = 'ffffffffffff'")
-    dr, _, states = run_dag("dify_retention", url, archive_root=tmp_path / "a")
+        conn.execute("create table run_annotations (id uuid primary key, workflow_run_id uuid, created_at timestamp)")
+    before = rows(url)
+    dr, xcoms, states = run_dag("dify_retention", url, conf={"dry_run": False}, archive_root=tmp_path / "a")
     assert dr.state == DagRunState.FAILED and failed_task(states)
     assert rows(url) == before
+    assert "run_annotations.workflow_run_id (names workflow_runs)" in xcoms["errors"]["preflight"]
 
 
 def test_unreachable_archive_store_stops_before_purge(databases, run_dag, tmp_path):

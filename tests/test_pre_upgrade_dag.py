@@ -189,3 +189,28 @@ def test_target_older_than_current_is_refused(databases, run_dag):
     url = databases.fresh("1.14")
     dr, xcoms, states = run_dag("dify_pre_upgrade_cleanup", url, conf={"target_version": "0.15.3"})
     assert dr.state == DagRunState.FAILED and states[("preflight", -1)] == TaskInstanceState.FAILED
+
+
+@pytest.mark.parametrize("release", ["1.14.1", "1.15.0"])
+def test_confirmed_run_from_recent_releases_to_the_newest_known(release, databases, run_dag, tmp_path, monkeypatch):
+    """From 1.14.1 and 1.15.0 to 1.16.1: backed up, purged (the newer tables with their parents),
+    and the migrations ahead named (1.15.0's unbatched UPDATEs only when coming from 1.14.1)."""
+    dump = SHARED_SCHEMAS / f"dify-{release}.sql"
+    if not dump.is_file():
+        pytest.skip(f"real schema dumps not in {SHARED_SCHEMAS}")
+    url = databases.fresh(empty=True)
+    fixtures.load_dump(url, dump)
+    generator.generate(url_connector(url), anchor=ANCHOR, scale=generator.Scale(runs=300, tenants=2))
+    monkeypatch.setenv("DIFY_MAINT_BACKUP_ROOT", str(tmp_path / "backups"))
+    dbname = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    conf = {"target_version": "1.16.1", "dry_run": False, "confirm_database": dbname, "reclaim_min_mb": 0}
+    dr, xcoms, states = run_dag("dify_pre_upgrade_cleanup", url, conf=conf)
+    assert dr.state == DagRunState.SUCCESS, states
+    assert xcoms["verify_backup"]["ok"] is True
+    deleted = report_tables(url, "deleted")
+    assert deleted["workflow_runs"] > 0 and deleted["human_input_forms"] > 0
+    with psycopg.connect(url) as conn:
+        report = conn.execute("select report from dify_maintenance.history order by id desc limit 1").fetchone()[0]
+    assert report["verify"]["failed"] == 0
+    ahead = {(m["release"], m["table"]) for m in report["impact"]["migrations"]}
+    assert (("1.15.0", "end_users") in ahead) == (release == "1.14.1")

@@ -9,7 +9,7 @@ from devtools import fixtures, generator
 from dify_maintenance.core.db import connection, url_connector
 from dify_maintenance.database import schema_diff, upgrade_impact
 
-DUMPS = {v: SHARED_SCHEMAS / f"dify-{v}.sql" for v in ("0.14.2", "0.15.3", "1.14.1")}
+DUMPS = {v: SHARED_SCHEMAS / f"dify-{v}.sql" for v in ("0.14.2", "0.15.3", "1.14.1", "1.16.1")}
 pytestmark = pytest.mark.skipif(not all(p.is_file() for p in DUMPS.values()), reason=f"real dumps not in {SHARED_SCHEMAS}")
 
 
@@ -50,6 +50,34 @@ def test_0153_to_1141_flags_the_created_at_indexes_as_blocking_builds(snapshots)
     assert ("messages", "index message_created_at_idx dropped") in dropped
     assert not any(c.table == "workflow_runs" and c.impact == schema_diff.REWRITE for c in changes)
     assert {"workflow_pauses", "workflow_trigger_logs"} <= {c.table for c in changes if c.impact == schema_diff.NEW_TABLE}
+
+
+def test_1141_to_1161_names_the_new_tables_and_indexes_and_touches_no_big_table(snapshots):
+    changes = schema_diff.diff(snapshots["1.14.1"], snapshots["1.16.1"])
+    new = {c.table: c.what for c in changes if c.impact == schema_diff.NEW_TABLE}
+    for table in (
+        "agent_runtime_sessions",
+        "human_input_form_upload_files",
+        "human_input_form_upload_tokens",
+        "agent_debug_conversations",
+        "agent_drive_files",
+        "workflow_run_archive_bundles",
+        "app_stars",
+        "customized_snippets",
+        "credential_permissions",
+    ):
+        assert table in new
+    assert "agent_runtime_session_workflow_lookup_idx" in new["agent_runtime_sessions"]
+    assert "workflow_run_archive_bundle_tenant_month_idx" in new["workflow_run_archive_bundles"]
+    touched = {c.table for c in changes if c.impact != schema_diff.NEW_TABLE}
+    assert "human_input_forms" in touched and "apps" in touched  # conversation_id; maintainer and its index
+    big = {"workflow_runs", "workflow_node_executions", "workflow_app_logs", "messages", "conversations", "end_users"}
+    assert not touched & big
+    assert not [c for c in changes if c.impact == schema_diff.REWRITE]
+    # and the migrations that lock or scan tables on the way, from the impact data
+    ahead = {(m["release"], m["table"]) for m in upgrade_impact.migrations_between("1.14.1", "1.16.1")}
+    assert {("1.15.0", "apps"), ("1.15.0", "datasets"), ("1.15.0", "end_users")} <= ahead
+    assert upgrade_impact.known_targets()[-1] == "1.16.1"
 
 
 def test_changes_are_sized_by_the_live_table(databases, snapshots):

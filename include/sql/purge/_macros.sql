@@ -67,6 +67,13 @@ TRUE
 {% macro keep_condition(rule, anchor, probe=False) -%}
 {% if rule.kind == "status" %}
 {{ anchor }}.{{ rule.status_column|ident }} IS NULL OR NOT ({{ anchor }}.{{ rule.status_column|ident }} = ANY(%(statuses)s))
+{% elif rule.kind == "month_index" %}
+{{ exists_open(probe) }}
+    FROM {{ "public"|ident }}.{{ rule.ref_table|ident }} AS b
+    WHERE b.tenant_id = {{ anchor }}.tenant_id
+      AND b.year = extract(year FROM {{ anchor }}.created_at)::int
+      AND b.month = extract(month FROM {{ anchor }}.created_at)::int
+{{ exists_close(probe) }}
 {% elif rule.kind == "reference" %}
 {{ exists_open(probe) }}
     FROM {{ "public"|ident }}.{{ rule.ref_table|ident }} AS x

@@ -62,6 +62,15 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class MonthIndex:
+    """An index of rows archived elsewhere by tenant and month (Dify 1.16's archive bundles): while
+    a bundle exists for a root row's tenant and month, the row is left to the archiver that made it."""
+
+    table: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Root:
     """A table whose rows expire by their own age and take their children with them.
 
@@ -80,6 +89,7 @@ class Root:
     references: tuple[Reference, ...] = ()
     scope_columns: tuple[str, ...] = ("app_id",)
     key: str = "id"
+    month_indexes: tuple[MonthIndex, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,15 @@ _OFFLOAD = Edge(
     "node_execution_id",
     match=(("tenant_id", "tenant_id"),),
     null_is_orphan=True,
+)
+
+# A human-input form's own rows (Dify 1.13+; the upload tables 1.15+). A form belongs to a
+# workflow run, or (1.15+, Agent-App chats) to a conversation.
+_FORM_CHILDREN = (
+    Edge("human_input_form_deliveries", "form_id"),
+    Edge("human_input_form_recipients", "form_id"),
+    Edge("human_input_form_upload_tokens", "form_id"),
+    Edge("human_input_form_upload_files", "form_id"),
 )
 
 # What a workflow run takes with it, wherever it is purged from.
@@ -124,6 +143,10 @@ _RUN_CHILDREN = (
         children=(Edge("workflow_pause_reasons", "pause_id"),),
     ),
     Edge("workflow_trigger_logs", "workflow_run_id"),
+    Edge("human_input_forms", "workflow_run_id", children=_FORM_CHILDREN),
+    # 1.15-1.16: no index leads with workflow_run_id, the tenant-led one serves (tenant_id, workflow_run_id);
+    # node_execution_id is a text copy inside the same run, so the run's id finds every session
+    Edge("agent_runtime_sessions", "workflow_run_id", match=(("tenant_id", "tenant_id"),)),
 )
 
 WORKFLOW_LOGS = Family(
@@ -144,6 +167,13 @@ WORKFLOW_LOGS = Family(
             # that a remaining message names stays; the messages family deletes it with the message.
             references=(
                 Reference("messages", "workflow_run_id", reason="shown by a remaining chatflow message", freed_by_purge=False),
+            ),
+            # Dify 1.16's archive (v2) bundles a tenant's runs per month and then deletes them itself
+            month_indexes=(
+                MonthIndex(
+                    "workflow_run_archive_bundles",
+                    "archived by Dify into a bundle for its tenant and month (left to Dify's own deletion)",
+                ),
             ),
         ),
         Root(
@@ -199,10 +229,16 @@ MESSAGES = Family(
                 Edge("pinned_conversations", "conversation_id", match=(("app_id", "app_id"),)),
                 Edge("workflow_conversation_variables", "conversation_id", recency_column="updated_at"),
                 Edge("tool_conversation_variables", "conversation_id", recency_column="updated_at"),
+                # 1.15+: no index leads with conversation_id on either (build or defer, as any
+                # unindexed lookup); a session used lately keeps its conversation
+                Edge("agent_runtime_sessions", "conversation_id", recency_column="updated_at"),
+                Edge("human_input_forms", "conversation_id", children=_FORM_CHILDREN),
             ),
             references=(
                 Reference("messages", "conversation_id", reason="still has messages"),
                 Reference("message_annotations", "conversation_id", reason="has curated annotations", curated=True),
+                # 1.15+: the console's pointer to an agent's debug chat
+                Reference("agent_debug_conversations", "conversation_id", reason="is an agent's debug conversation"),
             ),
         ),
     ),

@@ -26,6 +26,10 @@ class UnsupportedDifyVersion(MaintenanceError):
     """The database is Dify, but at a revision this package does not know or support."""
 
 
+class SchemaDrift(MaintenanceError):
+    """A Dify newer than this package knows has columns that may name rows the purge deletes."""
+
+
 class InvalidPolicy(MaintenanceError):
     """Retention policy or run parameters are out of range or malformed."""
 

@@ -59,6 +59,9 @@ class Policy:
     unindexed_lookup_max_mb: int = 100
     collect_files: bool = False
     first_run_dry_run: bool = True
+    # a Dify newer than the newest version this package knows: run with the drift in the report
+    # (the default, unless an unknown column names a purged table), or stop
+    stop_on_unknown_version: bool = False
     storage_conn_id: str = "dify_storage"
     archive_conn_id: str = "dify_archive"
     conn_id: str = "dify_db"
@@ -141,6 +144,7 @@ def validate(data: dict[str, Any]) -> Policy:
             "keep_built_indexes",
             "collect_files",
             "first_run_dry_run",
+            "stop_on_unknown_version",
         )
     }
     unindexed_limit = _int(data, "unindexed_lookup_max_mb", 0, 10_000_000, errors)

@@ -108,14 +108,25 @@ class DifyVersion:
     revision: str
     version: str
     is_release_head: bool
+    known: bool = True
 
     def describe(self) -> str:
+        if not self.known:
+            return (
+                f"Dify at alembic {self.revision}: not on Dify's upstream chain up to {self.version.removeprefix('after ')} "
+                "(a newer release, or a fork's own migration)"
+            )
         where = "release head" if self.is_release_head else "a revision between releases"
         return f"Dify {self.version} (alembic {self.revision}, {where})"
 
 
-def detect_version(conn: psycopg.Connection, snap: SchemaSnapshot) -> DifyVersion:
-    """Map the alembic head to a Dify release, or stop before anything is touched."""
+def detect_version(conn: psycopg.Connection, snap: SchemaSnapshot, allow_unknown: bool = False) -> DifyVersion:
+    """Map the alembic head to a Dify release, or stop before anything is touched.
+
+    ``allow_unknown``: a head not on the chain this package knows (a release newer than the
+    newest known, or a fork's migration; which one cannot be told apart, so it is never guessed)
+    comes back with ``known=False`` and version "after <newest known>", for the schema-drift
+    guard (``core.drift``) to decide on, instead of stopping here."""
     missing = [t for t in DIFY_CORE_TABLES if not snap.has_table(t)]
     if not snap.has_table("alembic_version") or missing:
         what = "no alembic_version table" if not snap.has_table("alembic_version") else "missing " + ", ".join(missing)
@@ -134,6 +145,8 @@ def detect_version(conn: psycopg.Connection, snap: SchemaSnapshot) -> DifyVersio
     table = version_table()
     heads = {rev: ver for ver, rev in table["release_heads"].items()}
     release = heads.get(revision) or table["first_release"].get(revision)
+    if release is None and allow_unknown:
+        return DifyVersion(revision=revision, version=f"after {table['newest_supported']}", is_release_head=False, known=False)
     if release is None:
         raise UnsupportedDifyVersion(
             f"unknown Dify alembic head {revision!r}: newer than {table['newest_supported']} or not a "

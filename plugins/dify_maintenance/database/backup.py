@@ -273,7 +273,7 @@ def create(
     try:
         with connection(target) as conn:
             snap = snapshot(conn)
-            version = detect_version(conn, snap)
+            version = detect_version(conn, snap, allow_unknown=True)  # a backup deletes nothing
             present = set(snap.columns)
             unknown = sorted(set(request.tables) - present)
             if unknown:

@@ -40,6 +40,8 @@ SOURCES: tuple[Source, ...] = (
     Source("workflow_node_execution_offload", "file_id", direct=True),  # 1.9+: large node inputs/outputs
     Source("workflow_draft_variable_files", "upload_file_id", direct=True),  # 1.9+: large draft variables
     Source("segment_attachment_bindings", "attachment_id", direct=True),  # 1.11+: knowledge attachments
+    Source("human_input_form_upload_files", "upload_file_id", direct=True),  # 1.15+: files sent to a human-input form
+    Source("agent_drive_files", "file_id", direct=True),  # 1.15+: uploads and tool files kept in an agent's drive
     # knowledge
     Source("documents", "data_source_info"),
     Source("documents", "file_id"),

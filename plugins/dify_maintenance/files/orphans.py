@@ -26,11 +26,11 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
-from dify_maintenance.core import state
+from dify_maintenance.core import drift, state
 from dify_maintenance.core.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.core.errors import InvalidPolicy
 from dify_maintenance.core.forms import Field, Form
-from dify_maintenance.core.schema import detect_version, snapshot
+from dify_maintenance.core.schema import snapshot
 from dify_maintenance.core.sqltemplates import render
 from dify_maintenance.files import filerefs
 from dify_maintenance.files.dify_storage import DIFY_PREFIXES, PROTECTED_PREFIXES, STORAGE_FIELDS, is_protected
@@ -164,7 +164,9 @@ def preflight(
             check_store(archive_store)
     with connection(connector) as conn:
         snap = snapshot(conn)
-        version = detect_version(conn, snap)
+        version, drift_notes = drift.checked_version(conn, snap, {"upload_files", "tool_files"})
+        for note in drift_notes:
+            log.warning("%s", note)
         server = fetch_one(conn, "introspect/server.sql")
         state.ensure_schema(conn)
         with conn.transaction():

@@ -23,7 +23,7 @@ from dify_maintenance.core import catalog, state
 from dify_maintenance.core.catalog import Family
 from dify_maintenance.core.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.core.errors import LockContention, MaintenanceError
-from dify_maintenance.core.policy import MAX_BATCH, Policy
+from dify_maintenance.core.policy import MAX_BATCH, MIN_BATCH, Policy
 from dify_maintenance.core.schema import SchemaSnapshot, snapshot
 from dify_maintenance.core.sqltemplates import render
 from dify_maintenance.retention import health, indexes
@@ -145,9 +145,12 @@ def _root_batch(
     """One batch, redone without the roots that a live Dify wrote under while it ran (a new child,
     a moved ``updated_at``): those stay, whole, until a later run finds them expired again."""
     excluded: list[str] = []
-    for _attempt in range(MAX_REDOS + 1):
+    for attempt in range(MAX_REDOS + 1):
+        # from the second redo on, half the size each time: a batch that a busy writer keeps
+        # touching gets short enough to finish between two of its writes
+        size = max(MIN_BATCH, limit >> max(0, attempt - 1))
         try:
-            return _root_batch_once(conn, plan, stage, ctx, policy, family, writer, snap, limit, extent, excluded)
+            return _root_batch_once(conn, plan, stage, ctx, policy, family, writer, snap, size, extent, excluded)
         except _ConcurrentWrite as redo:
             fresh = [key for key in redo.keys if key not in excluded]
             if not fresh:  # cannot happen: every offender is a candidate, and excluded roots are none

@@ -234,6 +234,12 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy, ledger: frozense
                 },
             )
         )
+    for month_index in root.month_indexes:
+        if snap.has_table(month_index.table) and snap.has_column(root.table, "tenant_id"):
+            for col in ("tenant_id", "created_at"):
+                if col not in carry:
+                    carry.append(col)
+            rules.append(KeepRule(month_index.reason, {**blank, "kind": "month_index", "ref_table": month_index.table}))
     if policy.keep_curated:
         for cpath in catalog.curated_paths(root):
             plan = _path_plan(cpath, snap, params, [])

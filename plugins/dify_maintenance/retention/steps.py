@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from dify_maintenance.core import catalog, state
+from dify_maintenance.core import catalog, drift, state
 from dify_maintenance.core.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.core.errors import MaintenanceError
 from dify_maintenance.core.policy import Policy
-from dify_maintenance.core.schema import detect_version, snapshot
+from dify_maintenance.core.schema import snapshot
 from dify_maintenance.database import reclaim
 from dify_maintenance.files.stores import StoreConfig, check_store, key_part
 from dify_maintenance.retention import batches, indexes
@@ -68,8 +68,8 @@ def preflight(
     run_key = run_key_for(dag_id, run_id)
     with connection(connector) as conn:
         snap = snapshot(conn)
-        version = detect_version(conn, snap)
-        notes: list[str] = []
+        purged = {t for name in policy.families for t in catalog.tables_of(catalog.family(name), policy.keep_curated)}
+        version, notes = drift.checked_version(conn, snap, purged, policy.stop_on_unknown_version)
         walks: dict[str, str] = {}
         lookups: dict[tuple[str, str], Lookup] = {}
         for name in policy.families:
