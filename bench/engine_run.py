@@ -17,9 +17,11 @@ from datetime import datetime, timedelta
 
 from dify_maintenance.core import catalog
 from dify_maintenance.core.db import url_connector
+from dify_maintenance.core.errors import VerificationFailed
 from dify_maintenance.core.policy import MAX_BATCH, resolve
 from dify_maintenance.files.stores import StoreConfig
 from dify_maintenance.retention import steps as retention
+from dify_maintenance.retention import verify
 
 # Our batches aim below the 0.5 s transaction target (the policy default aims at 0.5 s itself).
 BATCH_TARGET = 0.3
@@ -46,7 +48,12 @@ def run_engine(url: str, cutoff: datetime, days: int, archive: bool, one_shot: b
         for fam in ctx["families"]:
             if fam not in first:
                 results.append(retention.run_purge(connector, ctx, fam, pol, store))
-    retention.drop_temporary_indexes(connector, pol)
+        retention.drop_temporary_indexes(connector, pol)
+        try:  # as the DAG does: verify also repairs what a live write raced into (archive on)
+            verify.verify(connector, ctx, pol, results, store)
+        except VerificationFailed as exc:
+            print(f"      verify: {exc}"[:300], flush=True)
+            return False
     return not any(r.get("deferred") for r in results)
 
 

@@ -118,11 +118,13 @@ TRUE
    tables the family deletes: a row written there since the batch began keeps it. #}
 {% macro deletable(alias, recency, children, status=None) -%}
 TRUE
+{# written so that no index can serve them: the plan must start from the batch's candidates, not
+   from every old row of the table (a bitmap scan of the created_at index reads the whole past) #}
 {% if status %}
-  AND {{ alias }}.{{ status[0]|ident }} = ANY(%({{ status[1] }})s)
+  AND coalesce({{ alias }}.{{ status[0]|ident }} = ANY(%({{ status[1] }})s), false)
 {% endif %}
 {% if recency %}
-  AND ({{ alias }}.{{ recency|ident }} < %(cutoff)s OR {{ alias }}.{{ recency|ident }} IS NULL)
+  AND coalesce({{ alias }}.{{ recency|ident }} < %(cutoff)s, true)
 {% endif %}
 {% for step in children %}
   AND NOT {{ child_exists(step, alias) }}

@@ -6,7 +6,7 @@
 -- Either way the batch rolls back and is redone without them; they wait for the next run.
 SELECT c.{{ key|ident }}::text AS key
 FROM {{ cand|ident }} AS c
-WHERE EXISTS (SELECT 1 FROM {{ "public"|ident }}.{{ table|ident }} AS r WHERE r.{{ key|ident }} = c.{{ key|ident }})
+WHERE (SELECT true FROM {{ "public"|ident }}.{{ table|ident }} AS r WHERE r.{{ key|ident }} = c.{{ key|ident }} LIMIT 1) IS NOT NULL
 {% for step in children %}
    OR {{ m.child_exists(step, "c", probe=True) }}
 {% endfor %}

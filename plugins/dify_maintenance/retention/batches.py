@@ -26,7 +26,7 @@ from dify_maintenance.core.errors import LockContention, MaintenanceError
 from dify_maintenance.core.policy import MAX_BATCH, MIN_BATCH, Policy
 from dify_maintenance.core.schema import SchemaSnapshot, snapshot
 from dify_maintenance.core.sqltemplates import render
-from dify_maintenance.retention import health, indexes
+from dify_maintenance.retention import health, indexes, statements
 from dify_maintenance.retention.archive import ArchiveWriter, TablePart, copy_out
 from dify_maintenance.retention.batching import BatchSizer
 from dify_maintenance.retention.plan import HeapExtent, OrphanPlan, RootPlan, cutoff, heap_extent, plan_orphans, plan_root
@@ -84,9 +84,10 @@ def _delete_mode(policy: Policy) -> str:
 
 
 def _run_step(
-    conn: psycopg.Connection, template: str, mode: str, params: dict, table: str, columns: list[str], **ctx: object
+    conn: psycopg.Connection, template: str, mode: str, params: dict, columns: list[str], **ctx: object
 ) -> tuple[int, TablePart | None]:
-    query = render(template, mode=mode, table=table, **ctx)
+    table = str(ctx["table"])
+    query = render(template, mode=mode, **ctx)
     with conn.cursor() as cur:
         if mode == "count":
             cur.execute(query, params)
@@ -213,74 +214,26 @@ def _root_batch_once(
                 root_counter["kept"][CONCURRENT_WRITE] = root_counter["kept"].get(CONCURRENT_WRITE, 0) + len(excluded)
             execute(conn, "purge/analyze_candidates.sql", cand=plan.cand)
             for rule in plan.keep_rules:
-                scans = plan.scans(rules=[rule.sql])
-                joins.for_statement(scans)
-                # a rule over a longer path probes per candidate: as a semi-join the planner may
-                # start from the far table (all newer offloads, say), which grows with the table
-                # (measured: 35 ms against 247 ms for the offload rule of a 1,000-run batch; below a
-                # reverse edge, where the path starts from the row the root names, the semi-join wins)
-                path = rule.sql.get("path") or ()
-                probe = index_plans and not scans and len(path) > 1 and path[0]["parent_key"] == plan.root.key
-                row = fetch_one(conn, "purge/keep.sql", params, cand=plan.cand, rule=rule.sql, probe=probe)
+                stmt = statements.keep(plan, rule, index_plans)
+                joins.for_statement(stmt.scans)
+                row = fetch_one(conn, stmt.template, params, **stmt.context)
                 kept = int(row["kept"]) if row else 0
                 if kept:
                     root_counter["kept"][rule.reason] = root_counter["kept"].get(rule.reason, 0) + kept
             upload = writer.begin_batch(family, plan.root.name, stage.batches + 1) if writer else None
-            for path in plan.paths:
-                joins.for_statement(plan.scans(steps=path.render_steps() + path.children))
-                n, part = _run_step(
-                    conn,
-                    "purge/delete_path.sql",
-                    mode,
-                    {**params, "ledger_table": path.table},
-                    path.table,
-                    list(snap.columns[path.table]),
-                    cand=plan.cand,
-                    path=path.render_steps(),
-                    key=plan.root.key,
-                    ledger_key=plan.ledger_keys.get(path.table),
-                    recency=path.recency_column,
-                    status=path.status,
-                    children=path.children,
-                )
-                _count(new, path.table, n, part, policy.dry_run, is_root=False)
+            for stmt, table, is_root in [
+                *((statements.delete_path(plan, path), path.table, False) for path in plan.paths),
+                (statements.delete_root(plan), plan.root.table, True),
+            ]:
+                joins.for_statement(stmt.scans)
+                columns = list(snap.columns[table])
+                n, part = _run_step(conn, stmt.template, mode, {**params, "ledger_table": table}, columns, **stmt.context)
+                _count(new, table, n, part, policy.dry_run, is_root=is_root)
                 if upload is not None:
                     upload.add(part)
-            joins.for_statement(plan.scans(steps=plan.children, rules=plan.guard_rules))
-            n, part = _run_step(
-                conn,
-                "purge/delete_path.sql",
-                mode,
-                {**params, "ledger_table": plan.root.table},
-                plan.root.table,
-                list(snap.columns[plan.root.table]),
-                cand=plan.cand,
-                path=[],
-                key=plan.root.key,
-                ledger_key=plan.ledger_keys.get(plan.root.table),
-                recency=None,
-                status=None,
-                children=plan.children,
-                guards=plan.guard_rules,
-                root_recency=tmpl["recency"],
-                only_null=tmpl["only_null"],
-                scope_columns=tmpl["scope_columns"],
-                filters=tmpl["filters"],
-            )
-            _count(new, plan.root.table, n, part, policy.dry_run, is_root=True)
-            if upload is not None:
-                upload.add(part)
             if not policy.dry_run:
-                offenders = fetch_all(
-                    conn,
-                    "purge/offenders.sql",
-                    params,
-                    cand=plan.cand,
-                    table=plan.root.table,
-                    key=plan.root.key,
-                    children=plan.children,
-                    guards=plan.guard_rules,
-                )
+                stmt = statements.offenders(plan)
+                offenders = fetch_all(conn, stmt.template, params, **stmt.context)
                 if offenders:
                     raise _ConcurrentWrite([row["key"] for row in offenders])
             new.batches += 1
@@ -358,8 +311,8 @@ def _orphan_batch(
             "purge/delete_orphans.sql",
             mode,
             params,
-            plan.table,
             list(snap.columns[plan.table]),
+            table=plan.table,
             cand=plan.cand,
             keys=plan.keys,
             ledger_key=plan.keys[0] if plan.table in ledger and len(plan.keys) == 1 else None,
