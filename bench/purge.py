@@ -245,7 +245,7 @@ class Writer(threading.Thread):
         target = nxt[0]["id"] if nxt else rng.choice(old)
         with conn.transaction():
             if conn.execute("SELECT 1 FROM workflow_runs WHERE id = %s", [target]).fetchone():
-                rows = q(conn, "bench/writer_nodes.sql", {"id": target, "template": template, "now": now, "nodes": 1})
+                rows = q(conn, "bench/writer_old_nodes.sql", {"id": target, "template": template, "now": now})
                 self.old_parent_children += [r["id"] for r in rows]
 
     def p99_ms(self) -> float:

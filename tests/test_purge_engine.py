@@ -449,3 +449,29 @@ def test_progress_lines_say_what_is_left(generation, expected, databases, monkey
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("workflow_logs/workflow_runs")]
     assert any(expected in line and "left" in line for line in lines), lines
     assert lines[-1].endswith("done")
+
+
+def test_a_batch_that_hits_the_statement_timeout_is_retried_at_half_size(databases, tmp_path, caplog):
+    """A statement slower than statement_timeout_ms (here: a trigger that sleeps once) rolls its
+    batch back whole; the batch is tried again at half the size and the run ends as a clean one."""
+    clean = databases.fresh("1.14")
+    slow = databases.fresh("1.14")
+    run_all(clean, StoreConfig("fs", {"root": str(tmp_path / "clean")}), "timeout", families=["workflow_logs"])
+    with psycopg.connect(slow, autocommit=True) as conn:
+        conn.execute(
+            """
+            CREATE SEQUENCE slow_once;
+            CREATE FUNCTION sleep_once() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF nextval('slow_once') = 1 THEN PERFORM pg_sleep(1); END IF; RETURN NULL; END $$;
+            CREATE TRIGGER slow AFTER DELETE ON workflow_node_executions FOR EACH STATEMENT EXECUTE FUNCTION sleep_once();
+            """
+        )
+    caplog.set_level("WARNING", logger="dify_maintenance.retention.batches")
+    run_all(
+        slow, StoreConfig("fs", {"root": str(tmp_path / "slow")}), "timeout", families=["workflow_logs"], statement_timeout_ms=300
+    )
+    assert any("hit the statement timeout; retrying at half size" in r.getMessage() for r in caplog.records)
+    with psycopg.connect(slow, autocommit=True) as conn:
+        assert conn.execute("select last_value from slow_once").fetchone()[0] > 1  # the retry ran the statement again
+        conn.execute("drop trigger slow on workflow_node_executions")
+    assert fingerprints(slow) == fingerprints(clean)

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Generator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
@@ -131,52 +132,54 @@ class _ConcurrentWrite(Exception):
         self.keys = keys
 
 
-def _root_batch(
-    conn: psycopg.Connection,
-    plan: RootPlan,
-    stage: state.Progress,
-    ctx: dict,
-    policy: Policy,
-    family: str,
-    writer: ArchiveWriter | None,
-    snap: SchemaSnapshot,
-    limit: int,
-    extent: HeapExtent | None = None,
-) -> state.Progress:
+@dataclass(frozen=True)
+class _RootWalk:
+    """What stays the same for every batch of one root's walk."""
+
+    conn: psycopg.Connection
+    plan: RootPlan
+    ctx: dict
+    policy: Policy
+    family: str
+    writer: ArchiveWriter | None
+    snap: SchemaSnapshot
+    extent: HeapExtent | None = None
+
+
+def _root_batch(walk: _RootWalk, stage: state.Progress, limit: int) -> state.Progress:
     """One batch, redone without the roots that a live Dify wrote under while it ran (a new child,
     a moved ``updated_at``): those stay, whole, until a later run finds them expired again."""
     excluded: list[str] = []
+    name = f"{walk.family}/{walk.plan.root.name}"
+    halvings = 0
     for attempt in range(MAX_REDOS + 1):
         # from the second redo on, half the size each time: a batch that a busy writer keeps
         # touching gets short enough to finish between two of its writes
-        size = max(MIN_BATCH, limit >> max(0, attempt - 1))
+        size = max(MIN_BATCH, limit >> (max(0, attempt - 1) + halvings))
         try:
-            return _root_batch_once(conn, plan, stage, ctx, policy, family, writer, snap, size, extent, excluded)
+            return _root_batch_once(walk, stage, size, excluded)
+        except pg_errors.QueryCanceled:
+            # a statement of the batch ran into statement_timeout_ms: the batch rolled back whole;
+            # try it again at half the size (a batch of MIN_BATCH that still times out is a fault)
+            if size <= MIN_BATCH:
+                raise
+            halvings += 1
+            log.warning("%s: a statement of a %d-row batch hit the statement timeout; retrying at half size", name, size)
         except _ConcurrentWrite as redo:
             fresh = [key for key in redo.keys if key not in excluded]
             if not fresh:  # cannot happen: every offender is a candidate, and excluded roots are none
-                raise MaintenanceError(f"{family}/{plan.root.name}: a redone batch found the same roots again") from redo
+                raise MaintenanceError(f"{name}: a redone batch found the same roots again") from redo
             excluded.extend(fresh)
-            log.info("%s/%s: %d roots written to during the batch; redoing it without them", family, plan.root.name, len(fresh))
+            log.info("%s: %d roots written to during the batch; redoing it without them", name, len(fresh))
     raise LockContention(
-        f"{family}/{plan.root.name}: a live writer touched the batch's rows {MAX_REDOS} times in a row; "
+        f"{name}: a live writer touched the batch's rows {MAX_REDOS} times in a row; "
         "nothing of this batch was deleted; rerun later"
     )
 
 
-def _root_batch_once(
-    conn: psycopg.Connection,
-    plan: RootPlan,
-    stage: state.Progress,
-    ctx: dict,
-    policy: Policy,
-    family: str,
-    writer: ArchiveWriter | None,
-    snap: SchemaSnapshot,
-    limit: int,
-    extent: HeapExtent | None,
-    excluded: list[str],
-) -> state.Progress:
+def _root_batch_once(walk: _RootWalk, stage: state.Progress, limit: int, excluded: list[str]) -> state.Progress:
+    conn, plan, ctx, policy, family = walk.conn, walk.plan, walk.ctx, walk.policy, walk.family
+    writer, snap, extent = walk.writer, walk.snap, walk.extent
     tmpl = plan.template
     params = {**plan.params, "cutoff": cutoff(ctx, family), "limit": limit, "run_key": ctx["run_key"], "excluded": excluded}
     has_cursor = stage.cursor is not None
@@ -376,6 +379,7 @@ def purge_family(
                 execute(conn, "purge/create_candidates.sql", cand=plan.cand, table=root.table, carry=plan.carry)
             stage = progress.get(root.name) or state.Progress(fam.name, root.name)
             extent = heap_extent(conn, root.table) if plan.walk == "ctid" and not stage.done else None
+            walk = _RootWalk(conn, plan, ctx, policy, fam.name, writer, snap, extent)
             if not stage.done:
                 reporter.begin(stage, root.table, None if extent else estimate_expired(conn, plan, cutoff(ctx, fam.name)))
             sizer = BatchSizer(policy.batch_size, policy.batch_target_seconds, max_size=MAX_BATCH)  # per root: rows differ
@@ -388,9 +392,7 @@ def purge_family(
                 stage = _with_lock_retries(
                     policy,
                     f"{fam.name}/{root.name}",
-                    lambda current=current, plan=plan, limit=sizer.size, extent=extent: _root_batch(
-                        conn, plan, current, ctx, policy, fam.name, writer, snap, limit, extent
-                    ),
+                    lambda current=current, walk=walk, limit=sizer.size: _root_batch(walk, current, limit),
                 )
                 if policy.adaptive_batches:
                     sizes[root.name].append(sizer.record(time.monotonic() - batch_started))
