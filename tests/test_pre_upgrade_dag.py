@@ -191,10 +191,10 @@ def test_target_older_than_current_is_refused(databases, run_dag):
     assert dr.state == DagRunState.FAILED and states[("preflight", -1)] == TaskInstanceState.FAILED
 
 
-@pytest.mark.parametrize("release", ["1.14.1", "1.15.0"])
+@pytest.mark.parametrize("release", ["1.14.1", "1.15.0", "1.16.1"])
 def test_confirmed_run_from_recent_releases_to_the_newest_known(release, databases, run_dag, tmp_path, monkeypatch):
-    """From 1.14.1 and 1.15.0 to 1.16.1: backed up, purged (the newer tables with their parents),
-    and the migrations ahead named (1.15.0's unbatched UPDATEs only when coming from 1.14.1)."""
+    """From 1.14.1, 1.15.0 and 1.16.1 itself to 1.16.1: backed up, purged (the newer tables with
+    their parents), and the migrations ahead named (1.15.0's unbatched UPDATEs only from 1.14.1)."""
     dump = SHARED_SCHEMAS / f"dify-{release}.sql"
     if not dump.is_file():
         pytest.skip(f"real schema dumps not in {SHARED_SCHEMAS}")

@@ -475,3 +475,39 @@ def test_a_batch_that_hits_the_statement_timeout_is_retried_at_half_size(databas
         assert conn.execute("select last_value from slow_once").fetchone()[0] > 1  # the retry ran the statement again
         conn.execute("drop trigger slow on workflow_node_executions")
     assert fingerprints(slow) == fingerprints(clean)
+
+
+def test_a_family_waiting_for_another_familys_index_build_does_not_deadlock_it(databases):
+    """Families purged in parallel take turns building missing indexes. The one that waits must
+    not wait inside a statement: CREATE INDEX CONCURRENTLY waits for every open snapshot, so the
+    builder and the waiter would wait for each other (found by bench/purge.py on 0.15)."""
+    import threading
+    import time
+
+    from dify_maintenance.core.db import connection
+    from dify_maintenance.retention import indexes
+    from dify_maintenance.retention.indexes import Lookup
+
+    url = databases.fresh("1.14")
+    pol = resolve(None, {"build_missing_indexes": True, "unindexed_lookup_max_mb": 0})
+    outcome: dict = {}
+
+    def second_family() -> None:
+        try:
+            with connection(url_connector(url)) as conn:
+                lookup = Lookup("messages", "from_end_user_id", None, "keep rule 'has messages'")
+                outcome["built"] = indexes.prepare(conn, [lookup], pol, build=True).built
+        except Exception as exc:  # noqa: BLE001 - the assertion below names it
+            outcome["error"] = exc
+
+    with psycopg.connect(url, autocommit=True) as builder:  # the first family, mid-build
+        builder.execute("select pg_advisory_lock(hashtext('dify_maintenance.indexes'))")
+        waiter = threading.Thread(target=second_family)
+        waiter.start()
+        time.sleep(1.0)  # the second family is waiting for the lock now
+        builder.execute("set lock_timeout = '20s'")
+        builder.execute("create index concurrently first_family_idx on conversations (from_end_user_id)")
+        builder.execute("select pg_advisory_unlock(hashtext('dify_maintenance.indexes'))")
+        waiter.join(60)
+    assert "error" not in outcome, outcome
+    assert outcome["built"] == ["dm_tmp_messages_from_end_user_id"]

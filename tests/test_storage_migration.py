@@ -140,7 +140,8 @@ def test_dify_env_file_maps_to_opendal(tmp_path):
         dify_storage.from_dify_env_file(env)
 
 
-def test_migration_dag_fs_to_s3_with_the_database_check(databases, run_dag, tmp_path, moto, monkeypatch):
+@pytest.mark.parametrize("schema", ["fixture-1.14", "dify-1.16.1"])
+def test_migration_dag_fs_to_s3_with_the_database_check(schema, databases, run_dag, tmp_path, moto, monkeypatch):
     """The DAG end to end: a generated Dify with its uploads on local disk, three of them lost;
     a dry run copies nothing; the real run copies and verifies everything, names the lost files,
     and records the new storage type."""
@@ -148,13 +149,18 @@ def test_migration_dag_fs_to_s3_with_the_database_check(databases, run_dag, tmp_
 
     import psycopg
     from airflow.utils.state import DagRunState
-    from conftest import ANCHOR
+    from conftest import ANCHOR, SHARED_SCHEMAS
 
     from devtools import fixtures, generator
     from dify_maintenance.core.db import url_connector
 
     url = databases.fresh(empty=True)
-    fixtures.load_sql(url, fixtures.fixture_schema("1.14"))
+    if schema.startswith("fixture"):
+        fixtures.load_sql(url, fixtures.fixture_schema("1.14"))
+    elif (SHARED_SCHEMAS / f"{schema}.sql").is_file():
+        fixtures.load_dump(url, SHARED_SCHEMAS / f"{schema}.sql")  # the newest release known, with its new tables
+    else:
+        pytest.skip(f"real schema dumps not in {SHARED_SCHEMAS}")
     source = fs(tmp_path / "dify-storage")
     generator.generate(url_connector(url), anchor=ANCHOR, scale=generator.Scale(runs=200, tenants=2), storage=source)
     extra = write_dify_tree(source, per_prefix=3)

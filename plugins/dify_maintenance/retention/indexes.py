@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from dify_maintenance.core.db import execute, fetch_all
+from dify_maintenance.core.db import execute, fetch_all, fetch_one
 from dify_maintenance.core.policy import Policy
 from dify_maintenance.core.schema import SchemaSnapshot
 
@@ -68,6 +68,16 @@ def _sizes(conn: psycopg.Connection, tables: list[str]) -> dict[str, int]:
     return {row["table_name"]: int(row["total_bytes"]) for row in rows}
 
 
+# How often a family waiting for another family's index build tries the lock again.
+LOCK_POLL_SECONDS = 0.5
+
+
+def _lock_builds(conn: psycopg.Connection) -> None:
+    """Take the index-build lock, trying rather than waiting (see indexes/lock.sql)."""
+    while not fetch_one(conn, "indexes/lock.sql")["got"]:
+        time.sleep(LOCK_POLL_SECONDS)
+
+
 def prepare(conn: psycopg.Connection, lookups: list[Lookup], policy: Policy, *, build: bool) -> Preparation:
     """Decide, per unindexed lookup, scan (small table), build (opt-in) or block (the default).
     A dry run never builds: it reports what would block."""
@@ -77,7 +87,7 @@ def prepare(conn: psycopg.Connection, lookups: list[Lookup], policy: Policy, *, 
         return out
     sizes = _sizes(conn, sorted({t for t, _ in missing}))
     limit = policy.unindexed_lookup_max_mb * MB
-    execute(conn, "indexes/lock.sql")
+    _lock_builds(conn)
     try:
         leftovers = {
             row["index_name"]: row["valid"] for row in fetch_all(conn, "indexes/temporary.sql", {"prefix": TEMPORARY_PREFIX})
