@@ -7,7 +7,7 @@ WHERE t.{{ column|ident }} IS NOT NULL
 {% if role_column %}
   AND t.{{ role_column|ident }} = %(role)s
 {% endif %}
-  AND ({% if recency %}t.{{ recency|ident }} >= %(since)s OR {% endif %}t.{{ child_key|ident }}::text = ANY(%(restored)s))
+  AND ({% if recency %}t.{{ recency|ident }} > %(since)s OR {% endif %}t.{{ child_key|ident }}::text = ANY(%(restored)s))
   AND NOT EXISTS (
         SELECT 1 FROM {{ "public"|ident }}.{{ parent_table|ident }} AS p
         WHERE p.{{ parent_key|ident }} = t.{{ column|ident }})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -162,7 +162,13 @@ def _written_under_deleted_parents(
     parent back (and its own parent, if that went too); a row whose parent cannot come back is
     named in the report, since Dify would fail to load it."""
     started = datetime.fromisoformat(ctx["started_at"])
-    since = started.astimezone(UTC).replace(tzinfo=None) if started.tzinfo else started
+    started = started.astimezone(UTC).replace(tzinfo=None) if started.tzinfo else started
+    # Rows carry the writer's dates. The run began at ``started_at`` on the database's clock and at
+    # its logical date on Airflow's; a scheduled run's logical date may lie a week back, and where
+    # the two clocks disagree (make test-future moves only the workers'), the later one is the
+    # moment from which a row can only have been written during the run.
+    logical = max(cutoff(ctx, name) + timedelta(days=policy.days_for(name)) for name in ctx["families"])
+    since = max(started, logical)
     links = _links(ctx["families"], snap, policy)
     can_restore = policy.archive and store is not None
     restored: dict[str, list[str]] = {}
