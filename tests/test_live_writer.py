@@ -36,7 +36,7 @@ MESSAGE_CUTOFF = ANCHOR - timedelta(days=90)
 # some row of a table re-parented under a given parent and dated now, and notes what it wrote.
 HARNESS = """
 CREATE SCHEMA dm_test;
-CREATE TABLE dm_test.conf (conninfo text NOT NULL, now_at timestamp NOT NULL);
+CREATE TABLE dm_test.conf (conninfo text NOT NULL, clock_offset interval NOT NULL);
 CREATE TABLE dm_test.written (at text, tbl text, id uuid, parent uuid);
 CREATE SEQUENCE dm_test.fired;
 
@@ -46,7 +46,7 @@ DECLARE exprs text; cols text; new_id uuid;
 BEGIN
   SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position),
          string_agg(CASE WHEN column_name = 'id' THEN 'gen_random_uuid()'
-                         WHEN column_name IN ('created_at', 'updated_at') THEN '(SELECT now_at FROM dm_test.conf)'
+                         WHEN column_name IN ('created_at', 'updated_at') THEN '(now() AT TIME ZONE ''UTC'' + (SELECT clock_offset FROM dm_test.conf))'
                          WHEN column_name = parent_col THEN quote_literal(parent) || '::uuid'
                          ELSE quote_ident(column_name) END, ', ' ORDER BY ordinal_position)
     INTO cols, exprs
@@ -58,7 +58,8 @@ END $f$;
 
 CREATE FUNCTION dm_test.touch(at text, conversation uuid) RETURNS void LANGUAGE plpgsql AS $f$
 BEGIN
-  UPDATE public.conversations SET updated_at = (SELECT now_at FROM dm_test.conf) WHERE id = conversation;
+  UPDATE public.conversations SET updated_at = now() AT TIME ZONE 'UTC' + (SELECT clock_offset FROM dm_test.conf)
+  WHERE id = conversation;
   INSERT INTO dm_test.written VALUES (at, 'conversations', conversation, conversation);
 END $f$;
 
@@ -98,9 +99,12 @@ def live_dify(url: str, trigger_sql: str | None) -> None:
     test writes from its own thread)."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(HARNESS)
-        # "now" for the live Dify is the test's clock (as Dify dates rows by its own), which
-        # make test-future moves a year ahead of the database's
-        conn.execute("insert into dm_test.conf values (%s, %s)", [url, datetime.now(UTC).replace(tzinfo=None)])
+        # the live Dify dates what it writes by the test's clock (as Dify dates rows by its own),
+        # which make test-future moves a year ahead of the database's: the offset between the two
+        conn.execute(
+            "insert into dm_test.conf values (%s, %s::timestamp - (now() AT TIME ZONE 'UTC'))",
+            [url, datetime.now(UTC).replace(tzinfo=None)],
+        )
         if trigger_sql is None:
             return
         if not conn.execute("select 1 from pg_available_extensions where name = 'dblink'").fetchone():
