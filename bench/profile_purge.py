@@ -27,17 +27,23 @@ from dify_maintenance.retention import steps as retention
 TOTALS: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
 
 
-def _timed(fn, label):
-    def wrapper(conn, template, *args, **ctx):
+def _timed(fn, key):
+    """Wrap ``fn`` so its time is added to TOTALS under ``key(*args, **kwargs)``."""
+
+    def wrapper(*args, **kwargs):
         started = time.perf_counter()
         try:
-            return fn(conn, template, *args, **ctx)
+            return fn(*args, **kwargs)
         finally:
-            entry = TOTALS[(template if label is None else label, str(ctx.get("table") or ctx.get("cand") or ""))]
+            entry = TOTALS[key(*args, **kwargs)]
             entry[0] += time.perf_counter() - started
             entry[1] += 1
 
     return wrapper
+
+
+def _statement_key(_conn, template, *_args, **ctx):
+    return template, str(ctx.get("table") or ctx.get("cand") or "")
 
 
 def main() -> None:
@@ -57,9 +63,9 @@ def main() -> None:
     url = fixtures.copy_database(admin, tpl, f"{tpl}_run")
     for name in ("fetch_one", "fetch_all", "execute"):
         if hasattr(batches, name):  # an older engine (--baseline runs) may not use all three
-            setattr(batches, name, _timed(getattr(batches, name), None))
-    batches._run_step = _timed(batches._run_step, None)
-    health.Gate.wait_until_healthy = _timed_gate(health.Gate.wait_until_healthy)
+            setattr(batches, name, _timed(getattr(batches, name), _statement_key))
+    batches._run_step = _timed(batches._run_step, _statement_key)
+    health.Gate.wait_until_healthy = _timed(health.Gate.wait_until_healthy, lambda *_a: ("health gate", ""))
     days = {"workflow_logs_days": 30, "messages_days": 30, "end_users_days": 30}
     pol = resolve(None, {**days, "archive": False, "build_missing_indexes": True, "batch_target_seconds": BATCH_TARGET})
     connector = url_connector(url)
@@ -77,19 +83,6 @@ def main() -> None:
     print(f"{'statement':34} {'table':38} {'calls':>6} {'seconds':>8} {'share':>6}")
     for (template, table), (seconds, calls) in sorted(TOTALS.items(), key=lambda kv: -kv[1][0])[:40]:
         print(f"{template:34} {table:38} {calls:>6} {seconds:8.2f} {seconds / total:6.1%}")
-
-
-def _timed_gate(fn):
-    def wrapper(self, conn, table):
-        started = time.perf_counter()
-        try:
-            return fn(self, conn, table)
-        finally:
-            entry = TOTALS[("health gate", "")]
-            entry[0] += time.perf_counter() - started
-            entry[1] += 1
-
-    return wrapper
 
 
 if __name__ == "__main__":
