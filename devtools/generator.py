@@ -8,6 +8,7 @@ adapt to the tables and columns the target schema has.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 import uuid
@@ -149,3 +150,19 @@ def _write_objects(conn, storage: StoreConfig, tenants: list[uuid.UUID]) -> None
         cur.execute(render("devtools/upload_keys.sql"), {"tenant_ids": tenants})
         for row in cur:
             op.write(row["key"], hashlib.sha256(row["key"].encode()).digest() * (row["size"] // 32 + 1))
+
+
+def write_offload_payloads(connector: Connector, storage: StoreConfig) -> int:
+    """Store what Dify offloads: the JSON payload of each offloaded node input or output (the
+    log migration reads and inlines it). Returns how many were written."""
+    op = storage.operator()
+    written = 0
+    with connection(connector) as conn, conn.cursor() as cur:
+        if not snapshot(conn).has_table("workflow_node_execution_offload"):
+            return 0
+        cur.execute(render("devtools/offload_keys.sql"))
+        for row in cur:
+            payload = {"node_execution_id": row["node_execution_id"], row["type"]: {"text": "x" * 4096, "items": list(range(20))}}
+            op.write(row["key"], json.dumps(payload).encode())
+            written += 1
+    return written

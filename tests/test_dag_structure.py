@@ -201,6 +201,9 @@ def declared_forms():
     from dify_maintenance.files.migration import MIGRATION_FORM
     from dify_maintenance.files.orphans import ORPHANS_FORM
     from dify_maintenance.files.quarantine import RESTORE_QUARANTINE_FORM
+    from dify_maintenance.logstore.cleanup import LOG_CLEANUP_FORM
+    from dify_maintenance.logstore.indices import LOG_INDEX_RETENTION_FORM
+    from dify_maintenance.logstore.migrate import LOG_MIGRATION_FORM
     from dify_maintenance.retention.restore import RESTORE_ARCHIVE_FORM
 
     forms = (
@@ -211,6 +214,9 @@ def declared_forms():
         ORPHANS_FORM,
         RESTORE_QUARANTINE_FORM,
         RESTORE_ARCHIVE_FORM,
+        LOG_MIGRATION_FORM,
+        LOG_CLEANUP_FORM,
+        LOG_INDEX_RETENTION_FORM,
     )
     return {form.dag_id: form for form in forms}
 

@@ -70,3 +70,49 @@ CREATE TABLE IF NOT EXISTS dify_maintenance.dry_run_ledger (
     id         text NOT NULL,
     PRIMARY KEY (run_key, table_name, id)
 )
+;
+
+-- Workflow logs moved to Elasticsearch/OpenSearch: one row per stream (data type, month, window
+-- and tenants, for one cluster and index prefix) with its watermark, the last row of the last
+-- acknowledged bulk request.
+CREATE TABLE IF NOT EXISTS dify_maintenance.log_migration (
+    stream_key    text PRIMARY KEY,
+    cluster       text NOT NULL,
+    index_prefix  text NOT NULL,
+    layout        text NOT NULL,
+    data_type     text NOT NULL,
+    month         timestamp NOT NULL,
+    tenants       text[],
+    after_at      timestamp,
+    after_id      text,
+    docs_created  bigint NOT NULL DEFAULT 0,
+    docs_existing bigint NOT NULL DEFAULT 0,
+    docs_rejected bigint NOT NULL DEFAULT 0,
+    done          boolean NOT NULL DEFAULT false,
+    updated_at    timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS dify_maintenance.log_migration_rejects (
+    stream_key text NOT NULL,
+    doc_id     text NOT NULL,
+    index_name text NOT NULL,
+    reason     text NOT NULL,
+    at         timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (stream_key, doc_id)
+);
+
+-- Each validation of a window: cleanup-pg deletes only what a passing one proved present.
+CREATE TABLE IF NOT EXISTS dify_maintenance.log_validations (
+    id           bigserial PRIMARY KEY,
+    run_key      text NOT NULL,
+    cluster      text NOT NULL,
+    index_prefix text NOT NULL,
+    layout       text NOT NULL,
+    data_types   text[] NOT NULL,
+    tenants      text[],
+    window_start timestamp,
+    window_end   timestamp NOT NULL,
+    passed       boolean NOT NULL,
+    validated_at timestamptz NOT NULL DEFAULT now(),
+    summary      jsonb NOT NULL
+)

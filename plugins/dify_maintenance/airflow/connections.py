@@ -13,6 +13,7 @@ from dify_maintenance.core.db import DbTarget
 from dify_maintenance.core.errors import MaintenanceError
 from dify_maintenance.files.dify_storage import StorageConfigError, from_dify_env_file
 from dify_maintenance.files.stores import StoreConfig, default_store
+from dify_maintenance.logstore import cluster as log_cluster
 
 _LIBPQ_EXTRA = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "options", "passfile")
 # object stores whose access key and secret may come from the connection's login and password
@@ -69,3 +70,20 @@ def dify_storage(conn_id: str | None = None, dify_env_file: str | None = None) -
     except Exception as exc:
         raise StorageConfigError(f"Airflow connection {conn_id!r} for a storage is not defined") from exc
     return store(conn_id)
+
+
+def log_store(conn_id: str | None = None, dify_env_file: str | None = None) -> log_cluster.ClusterConfig:
+    """The Elasticsearch/OpenSearch cluster for workflow logs: Dify's ``.env`` (its
+    ``ELASTICSEARCH_*`` settings) when given, else an Airflow connection."""
+    if dify_env_file:
+        return log_cluster.from_env_file(dify_env_file)
+    if not conn_id:
+        raise MaintenanceError("name the log cluster by an Airflow connection id or by a Dify .env file")
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except Exception as exc:
+        raise MaintenanceError(
+            f"Airflow connection {conn_id!r} for the log cluster is not defined; create it (for example "
+            f"AIRFLOW_CONN_{conn_id.upper()}) with the cluster's host, or name a Dify .env"
+        ) from exc
+    return log_cluster.from_connection(conn.host, conn.port, conn.schema, conn.login, conn.password, conn.extra_dejson or {})

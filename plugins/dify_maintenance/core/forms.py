@@ -36,6 +36,15 @@ def check_conf(conf: dict[str, Any], declared: Iterable[str], dag_id: str) -> No
     )
 
 
+def check_typed_confirmation(database: str, dry_run: bool, typed: str | None) -> None:
+    """A run that deletes must name the database it deletes from, typed by a person."""
+    if not dry_run and typed != database:
+        raise InvalidPolicy(
+            f"a real run deletes data: type the database name {database!r} into confirm_database "
+            f"(got {typed!r}), or leave dry_run on"
+        )
+
+
 # ---------------------------------------------------------------- declared forms
 
 

@@ -16,7 +16,7 @@ from dify_maintenance.core import catalog
 from dify_maintenance.core.catalog import FAMILY_NAMES
 from dify_maintenance.core.db import DbTarget, connection, execute, fetch_one
 from dify_maintenance.core.errors import InvalidPolicy, MaintenanceError
-from dify_maintenance.core.forms import Field, Form
+from dify_maintenance.core.forms import Field, Form, check_typed_confirmation
 from dify_maintenance.core.policy import MAX_DAYS, MIN_DAYS, Policy, from_dict, load_defaults, resolve
 from dify_maintenance.core.schema import detect_version, snapshot
 from dify_maintenance.database import backup, reclaim, schema_diff
@@ -180,11 +180,7 @@ def preflight(
         version = detect_version(conn, snap)
         database = fetch_one(conn, "introspect/server.sql")["database"]
         upgrade.validate_target(version.version, req.target_version)
-        if not req.dry_run and req.confirm_database != database:
-            raise InvalidPolicy(
-                f"a real run deletes data: type the database name {database!r} into confirm_database "
-                f"(got {req.confirm_database!r}), or leave dry_run on"
-            )
+        check_typed_confirmation(database, req.dry_run, req.confirm_database)
         missing = sorted(t for t in req.backup_tables if not snap.has_table(t))
         if missing:
             raise InvalidPolicy(f"backup tables not in the database: {', '.join(missing)}")

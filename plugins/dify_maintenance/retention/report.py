@@ -9,6 +9,7 @@ from dify_maintenance.files.orphans import render_lines
 TITLES = {
     "dify_retention": "Dify retention report",
     "dify_pre_upgrade_cleanup": "Dify pre-upgrade cleanup report",
+    "dify_log_cleanup_pg": "Dify cleanup-pg report (workflow logs proved in the log cluster)",
 }
 # The task log pane in Airflow's UI shows about this many characters without wrapping.
 WIDTH = 110

@@ -54,6 +54,7 @@ def preflight(
     run_id: str,
     logical_date: datetime,
     first_run_guard: bool = False,
+    cutoffs: dict[str, str] | None = None,
 ) -> dict:
     """Check everything that can be checked before a row is touched, then claim the database.
 
@@ -64,6 +65,9 @@ def preflight(
     ``first_run_guard`` (the policy's ``first_run_dry_run``, unless the run's form chose dry run
     or not itself) makes the first run of ``dag_id`` on this database a dry run: unpausing the
     DAG starts a run at once, and its first report should say what it would delete.
+
+    ``cutoffs`` (naive UTC, per family) replace the policy's days: cleanup-pg deletes before the
+    date its validation covered.
     """
     run_key = run_key_for(dag_id, run_id)
     with connection(connector) as conn:
@@ -97,7 +101,7 @@ def preflight(
             run_key=run_key,
             dag_id=dag_id,
             run_id=run_id,
-            cutoffs=compute_cutoffs(policy, logical_date),
+            cutoffs=cutoffs or compute_cutoffs(policy, logical_date),
             policy=policy.to_dict(),
             dify_version=version.version,
         )

@@ -170,7 +170,8 @@ def report() -> dict:
     the run is red. The summary also becomes the run's note.
     """
     ti = get_current_context()["ti"]
-    ctx = preflight_context(ti, "nothing was claimed or deleted", report_mod.TITLES["dify_retention"])
+    title = report_mod.TITLES.get(get_current_context()["dag_run"].dag_id, report_mod.TITLES["dify_retention"])
+    ctx = preflight_context(ti, "nothing was claimed or deleted", title)
     plan_result = ti.xcom_pull(task_ids="plan") or {}
     gate = ti.xcom_pull(task_ids="archive_gate") or {}
     purged = ti.xcom_pull(task_ids="vacuum") or {}
