@@ -6,7 +6,8 @@ Replaces `flask elasticsearch migrate`, `validate` and `status` of Dify's Elasti
 stops here) → **migrate**, one mapped task per data type and month, `_bulk` requests of
 *batch_mb* with *concurrency* in flight, resumable from a watermark after every acknowledged
 request → **validate** (counts per index, every id present, a sample compared field by field)
-→ **report**.
+→ **status** (per tenant and data type: rows, documents, what is left, watermarks, cluster
+health) → **report**.
 
 Indices are named as Dify reads them: `<prefix>-workflow-runs-<tenant_id>-<YYYY.MM>` (and
 `-workflow-app-logs-`, `-workflow-node-executions-`); offloaded node payloads are read from
@@ -48,7 +49,8 @@ from dify_maintenance.logstore.migrate import LOG_MIGRATION_FORM
 def dify_log_migration():
     planned = t.plan()
     migrated = t.migrate_month.partial(planned=planned).expand(partition=t.partitions_of(planned))
-    t.validate_window(planned, migrated) >> t.report_migration()
+    checked = t.validate_window(planned, migrated)
+    checked >> t.status(planned) >> t.report_migration()
 
 
 dify_log_migration()

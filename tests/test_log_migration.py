@@ -115,6 +115,10 @@ def test_migrate_validate_cleanup_round_trip(dump, databases, run_dag, cluster, 
     assert dr.state == DagRunState.SUCCESS, (states, xcoms["errors"])
     assert xcoms["report_migration"]["validation"] == "passed"
     assert xcoms["report_migration"]["rejected"] == 0
+    runs = [t for t in xcoms["status"]["tenants"] if t["data_type"] == "workflow_runs"]
+    with psycopg.connect(url) as conn:
+        late = conn.execute("select count(*) from workflow_runs where created_at >= %s", (ANCHOR - migrate.SETTLE,)).fetchone()[0]
+    assert sum(t["left"] for t in runs) == late  # only the last hour's rows wait for the next run
     window_end = ANCHOR - migrate.SETTLE
     expected = _pg_documents(url, window_end)
     offloaded = _offloads(url, storage)

@@ -104,6 +104,13 @@ def migration_lines(rep: dict) -> list[str]:
                 f"    differs {x['index']} id {x['id']} field {x['field']}: expected {x['expected']!r}, found {x['found']!r}"
                 for x in d["differences"][:SHOWN]
             )
+    found = rep.get("status")
+    if found:
+        lines.append(f"status: cluster {found['cluster']} {found['health']['status']}, {found['indices']} indices")
+        lines.extend(
+            f"  {t['data_type']:<16} tenant {t['tenant_id']}: {t['rows']:,} rows, {t['documents']:,} docs, {t['left']:,} left"
+            for t in found["tenants"][: SHOWN * 3]
+        )
     return lines
 
 

@@ -119,6 +119,16 @@ def validate_window(planned: dict, migrated: list[dict]) -> dict:
 
 @task(trigger_rule=TriggerRule.ALL_DONE)
 @fail_fast
+def status(planned: dict) -> dict:
+    """What the guide's ``status`` shows: per tenant and data type, rows in PostgreSQL, documents
+    in the cluster and what is left; every stream's watermark; the cluster's health."""
+    form = _form()
+    cluster = _cluster(form)
+    return indices.status(connector_for(current_policy()), cluster.client(), cluster, planned["request"]["prefix"])
+
+
+@task(trigger_rule=TriggerRule.ALL_DONE)
+@fail_fast
 def report_migration() -> dict:
     """The plan, what each stream wrote, rejected documents by id, the validation; into history."""
     ti = get_current_context()["ti"]
@@ -127,6 +137,7 @@ def report_migration() -> dict:
     streams = [r for r in mapped_results(ti.xcom_pull(task_ids="migrate_month") or []) if r]
     checked = ti.xcom_pull(task_ids="validate_window")
     rep = report.migration_report(planned, streams, checked, run_errors())
+    rep["status"] = ti.xcom_pull(task_ids="status")
     rep.update({"run_key": f"{dag_run.dag_id}/{dag_run.run_id}", "dag_id": dag_run.dag_id})
     text = "\n".join(report.migration_lines(rep))
     log.info("\n%s", text)
