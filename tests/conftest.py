@@ -136,8 +136,7 @@ def airflow_conn_json(url: str) -> str:
     )
 
 
-@pytest.fixture
-def run_dag(airflow_db, monkeypatch, tmp_path):
+def dag_runner(monkeypatch, tmp_path: Path):
     """Run a DAG for real with dag.test() against ``url``; returns (dag_run, xcoms by task id,
     states). ``xcoms["errors"]`` holds the error each failed task recorded, by task id."""
     from airflow.dag_processing.dagbag import DagBag
@@ -174,3 +173,9 @@ def run_dag(airflow_db, monkeypatch, tmp_path):
         return dr, xcoms, states
 
     return _run
+
+
+@pytest.fixture
+def run_dag(airflow_db, monkeypatch, tmp_path):
+    """``dag_runner`` for one test."""
+    return dag_runner(monkeypatch, tmp_path)

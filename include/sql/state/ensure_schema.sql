@@ -116,3 +116,17 @@ CREATE TABLE IF NOT EXISTS dify_maintenance.log_validations (
     validated_at timestamptz NOT NULL DEFAULT now(),
     summary      jsonb NOT NULL
 )
+;
+
+-- Table sizes and row estimates, taken hourly by dify_table_sizes (a year is kept): the growth
+-- curves of the maintenance page.
+CREATE TABLE IF NOT EXISTS dify_maintenance.table_sizes (
+    taken_at    timestamptz NOT NULL,
+    table_name  text NOT NULL,
+    total_bytes bigint NOT NULL,
+    heap_bytes  bigint NOT NULL,
+    index_bytes bigint NOT NULL,
+    live_rows   bigint NOT NULL,
+    dead_rows   bigint NOT NULL,
+    PRIMARY KEY (taken_at, table_name)
+)

@@ -29,6 +29,12 @@ def dify_database(conn_id: str) -> DbTarget:
             f"Airflow connection {conn_id!r} is not defined; create it (for example "
             f"AIRFLOW_CONN_{conn_id.upper()}) pointing at the Dify PostgreSQL database"
         ) from exc
+    return target_of(conn)
+
+
+def target_of(conn) -> DbTarget:
+    """A ``DbTarget`` from any Airflow connection object (the Task SDK's in a task, the core
+    model's in the api-server): libpq keywords, never a URL."""
     params: dict[str, object] = {
         "host": conn.host or None,
         "port": conn.port or None,

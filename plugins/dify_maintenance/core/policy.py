@@ -243,6 +243,20 @@ def _option(name: str, title: str, kind: str, section: str, what: str = "", **bo
     return Field(name, title, kind, None, section, _from_policy(name, what), nullable=True, **bounds)
 
 
+# The typed confirmation of every form whose real run deletes (pre-upgrade cleanup, cleanup-pg).
+CONFIRM_DATABASE_FIELD = Field(
+    "confirm_database",
+    "Type the database name to allow a real run",
+    "string",
+    None,
+    "Safety",
+    "Leave empty for a dry run. With dry run off it must equal the name of the Dify database "
+    f"(the Schema field of the Airflow connection {load_defaults()['conn_id']}); "
+    "a dry run's report prints the name to type.",
+    nullable=True,
+)
+
+
 def _ids(name: str, title: str, by_default: str) -> Field:
     return Field(
         name,

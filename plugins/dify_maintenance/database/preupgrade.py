@@ -17,7 +17,7 @@ from dify_maintenance.core.catalog import FAMILY_NAMES
 from dify_maintenance.core.db import DbTarget, connection, execute, fetch_one
 from dify_maintenance.core.errors import InvalidPolicy, MaintenanceError
 from dify_maintenance.core.forms import Field, Form, check_typed_confirmation
-from dify_maintenance.core.policy import MAX_DAYS, MIN_DAYS, Policy, from_dict, load_defaults, resolve
+from dify_maintenance.core.policy import CONFIRM_DATABASE_FIELD, MAX_DAYS, MIN_DAYS, Policy, from_dict, resolve
 from dify_maintenance.core.schema import detect_version, snapshot
 from dify_maintenance.database import backup, reclaim, schema_diff
 from dify_maintenance.database import upgrade_impact as upgrade
@@ -95,17 +95,7 @@ PRE_UPGRADE_FORM = Form(
         Field("reclaim_min_mb", "Rewrite only tables with at least this many MB to gain", "integer", 64, "Reclaim", minimum=0),
         Field("disk_check", "Check free disk before VACUUM FULL", "boolean", True, "Reclaim"),
         Field("dry_run", "Dry run (measure and plan only)", "boolean", True, "Safety"),
-        Field(
-            "confirm_database",
-            "Type the database name to allow a real run",
-            "string",
-            None,
-            "Safety",
-            "Leave empty for a dry run. With dry run off it must equal the name of the Dify database "
-            f"(the Schema field of the Airflow connection {load_defaults()['conn_id']}); "
-            "a dry run's report prints the name to type.",
-            nullable=True,
-        ),
+        CONFIRM_DATABASE_FIELD,
     ),
 )
 

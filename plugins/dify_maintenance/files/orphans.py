@@ -425,6 +425,7 @@ def build_report(ctx: dict, listed: dict, final: dict, csv_info: dict, collected
         "storage": ctx["storage"],
         "cutoffs": ctx["cutoffs"],
         "grace_days": ctx["request"]["grace_days"],
+        "quarantine_days": ctx["request"]["quarantine_days"],
         "prefixes": ctx["request"]["prefixes"],
         "listed_objects": listed.get("listed_objects", 0),
         "listed_bytes": listed.get("listed_bytes", 0),

@@ -23,7 +23,7 @@ from dify_maintenance.core import state
 from dify_maintenance.core.db import Connector, connection, fetch_all, fetch_one
 from dify_maintenance.core.errors import MaintenanceError
 from dify_maintenance.core.forms import Field, Form, check_typed_confirmation
-from dify_maintenance.core.policy import UUID_RE, Policy, resolve
+from dify_maintenance.core.policy import CONFIRM_DATABASE_FIELD, UUID_RE, Policy, resolve
 from dify_maintenance.core.schema import snapshot
 from dify_maintenance.logstore.documents import DATA_TYPES
 from dify_maintenance.retention import steps as retention
@@ -39,15 +39,7 @@ LOG_CLEANUP_FORM = Form(
     "dify_log_cleanup_pg",
     (
         Field("dry_run", "Dry run (count what would be deleted)", "boolean", True, "Safety"),
-        Field(
-            "confirm_database",
-            "Type the database name to allow a real run",
-            "string",
-            None,
-            "Safety",
-            "Leave empty for a dry run; with dry run off it must equal the Dify database's name.",
-            nullable=True,
-        ),
+        CONFIRM_DATABASE_FIELD,
         Field("before_date", "Delete rows created before (UTC date)", "string", None, "Scope", format="date"),
         Field(
             "tenant_ids",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from airflow.sdk import task
+from airflow.sdk import get_current_context, task
 
 from dify_maintenance.airflow import connections
 from dify_maintenance.airflow.tasks.common import backup_store, current_policy, fail_fast, run_params
+from dify_maintenance.core import state
 from dify_maintenance.core.db import connection
 from dify_maintenance.core.policy import Policy
 from dify_maintenance.core.schema import detect_version, snapshot
@@ -92,4 +93,22 @@ def report(manifest: dict, verified: dict, rotated: dict) -> dict:
         f"rotation: kept {len(rotated['kept'])}, deleted {rotated['deleted'] or 'none'}",
     ]
     log.info("\n%s", "\n".join(lines))
+    rep = {
+        "backup_id": manifest["backup_id"],
+        "verified": verified["ok"],
+        "total_bytes": manifest["total_bytes"],
+        "database": manifest["database"],
+        "dify_version": manifest["dify_version"],
+        "scope": manifest["scope"],
+        "store": manifest["store"],
+        "rotation": {"kept": len(rotated["kept"]), "deleted": rotated["deleted"]},
+    }
+    # into the history too, where the maintenance page finds the newest verified backup
+    dag_run = get_current_context()["dag_run"]
+    with connection(connections.dify_database(_conn_id())) as conn:
+        state.ensure_schema(conn)
+        outcome = "success" if verified["ok"] else "failed"
+        state.append_history(
+            conn, run_key=f"{dag_run.dag_id}/{dag_run.run_id}", dag_id=dag_run.dag_id, outcome=outcome, report=rep
+        )
     return {"backup_id": manifest["backup_id"], "verified": verified["ok"], "total_bytes": manifest["total_bytes"]}

@@ -1,0 +1,2 @@
+"""The maintenance page: what the runs did and how the database grows, from our own tables and
+the catalog (``model``), drawn as server-side SVG (``charts``) in one HTML page (``page``)."""

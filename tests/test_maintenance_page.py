@@ -1,0 +1,195 @@
+"""The maintenance page (plugin ``dify_maintenance_ui``): every route with and without
+authentication through Airflow's own app, and every number it shows checked against the
+database, after two retention runs (the second deferred by the stop switch)."""
+
+from __future__ import annotations
+
+import os
+
+import psycopg
+import pytest
+from conftest import ROOT
+from page_helpers import CHROMIUM, CHROMIUM_ARGS, USERS, ApiServer, auth_env, build_scenario
+
+from dify_maintenance.dashboard import model as model_mod
+
+
+@pytest.fixture(scope="module")
+def scenario(airflow_db, databases, tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        yield build_scenario(databases, mp, tmp_path_factory.mktemp("page"))
+
+
+@pytest.fixture
+def client(scenario, monkeypatch, tmp_path):
+    from airflow.api_fastapi.app import create_app
+    from conftest import airflow_conn_json
+    from fastapi.testclient import TestClient
+
+    auth_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("AIRFLOW_CONN_DIFY_DB", airflow_conn_json(scenario["url"]))
+    with TestClient(create_app()) as c:
+        yield c
+
+
+def _token(client, user: str) -> dict:
+    response = client.post("/auth/token", json={"username": user, "password": USERS[user]})
+    assert response.status_code in (200, 201), response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest.mark.parametrize("path", ["/dify-maintenance/", "/dify-maintenance/api/summary"])
+def test_every_route_refuses_a_caller_who_is_not_logged_in(client, path):
+    response = client.get(path)
+    assert response.status_code == 401
+    assert "dify_retention" not in response.text
+
+
+@pytest.mark.parametrize("user", ["viewer", "admin"])
+def test_logged_in_users_read_only_users_included_see_the_page(client, user):
+    response = client.get("/dify-maintenance/", headers=_token(client, user))
+    assert response.status_code == 200
+    assert "Dify maintenance" in response.text and "<svg" in response.text
+    # nothing can be changed from the page: it has no route that takes a write
+    for method in ("post", "put", "delete"):
+        assert getattr(client, method)("/dify-maintenance/", headers=_token(client, user)).status_code == 405
+
+
+def _db(url: str, sql: str, params=None):
+    with psycopg.connect(url, row_factory=psycopg.rows.dict_row) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def test_every_number_on_the_page_matches_the_database(client, scenario):
+    url = scenario["url"]
+    summary = client.get("/dify-maintenance/api/summary", headers=_token(client, "viewer")).json()
+    html = client.get("/dify-maintenance/", headers=_token(client, "viewer")).text
+
+    history = _db(url, "select dag_id, outcome, report from dify_maintenance.history order by id")
+    retention = [h for h in history if h["dag_id"] == "dify_retention"]
+    assert [h["outcome"] for h in retention] == ["success", "deferred"]
+
+    # the last run of each DAG: the deferred one, with what it deleted per family
+    last = next(r["last"] for r in summary["runs"] if r["dag_id"] == "dify_retention")
+    assert last["outcome"] == "deferred" and last["total_deleted"] == retention[-1]["report"]["total_deleted"]
+    assert last["deleted"] == retention[-1]["report"]["per_family"]
+    assert last["cutoffs"] == retention[-1]["report"]["cutoffs"]
+    archived = {}
+    for t in retention[-1]["report"]["tables"].values():
+        archived[t["family"]] = archived.get(t["family"], 0) + t["archived"]
+    assert last["archived"] == archived
+
+    # rows purged per week and family: both runs, real ones only
+    weekly = summary["purged_weekly"]["series"]
+    expected = {}
+    for h in retention:
+        for family, n in h["report"]["per_family"].items():
+            expected[family] = expected.get(family, 0) + n
+    assert {f: sum(v) for f, v in weekly.items()} == expected
+    assert sum(expected.values()) == scenario["first"]["total_deleted"] > 0
+
+    # the log tables' size over time: one point per snapshot, the sum of the log tables
+    snapshots = _db(
+        url,
+        "select taken_at, sum(total_bytes) as b from dify_maintenance.table_sizes where table_name = any(%s) group by 1 order by 1",
+        (model_mod.log_tables(),),
+    )
+    assert [p["bytes"] for p in summary["log_size"]["points"]] == [int(s["b"]) for s in snapshots]
+    assert len(snapshots) == 2
+    assert [m["outcome"] for m in summary["log_size"]["retention_runs"]] == ["success", "deferred"]
+
+    # the ten biggest tables now, with their dead space
+    biggest = _db(
+        url,
+        "select relname from pg_stat_user_tables where schemaname = 'public' order by pg_total_relation_size(relid) desc, relname limit 10",
+    )
+    assert [t["table_name"] for t in summary["biggest_tables"]] == [b["relname"] for b in biggest]
+
+    # what the last run left: every family, stopped by the switch
+    deferred = retention[-1]["report"]["deferred"]
+    assert {d["family"]: d["kind"] for d in summary["deferred"]} == {f: "stop switch" for f in deferred}
+    assert deferred and all(f in html for f in deferred) and "stop switch" in html
+
+    # the newest verified backup
+    assert summary["backup"]["verified"] and summary["backup"]["total_bytes"] == scenario["backup"]["total_bytes"] > 0
+    assert summary["backup"]["backup_id"] == scenario["backup"]["backup_id"]
+    assert summary["log_size"]["snapshots"] == 2
+    assert summary["stop_switch"]["on"] is False
+    assert f"{last['total_deleted']:,}" in html or last["total_deleted"] == 0
+    assert f"{scenario['first']['total_deleted']:,}" in html  # the weekly bar's tooltip names it
+
+
+def test_table_size_snapshots_keep_a_year(scenario, databases):
+    from dify_maintenance.core.db import url_connector
+    from dify_maintenance.database import sizes
+
+    url = databases.fresh("1.14")
+    sizes.snapshot(url_connector(url))
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "insert into dify_maintenance.table_sizes select taken_at - interval '366 days', table_name, total_bytes, heap_bytes, "
+            "index_bytes, live_rows, dead_rows from dify_maintenance.table_sizes"
+        )
+        conn.execute(
+            "insert into dify_maintenance.table_sizes select taken_at - interval '300 days', table_name, total_bytes, heap_bytes, "
+            "index_bytes, live_rows, dead_rows from dify_maintenance.table_sizes where taken_at > now() - interval '1 day'"
+        )
+        conn.commit()
+    result = sizes.snapshot(url_connector(url))
+    with psycopg.connect(url) as conn:
+        ages = conn.execute(
+            "select distinct date_part('day', now() - taken_at)::int from dify_maintenance.table_sizes order by 1"
+        ).fetchall()
+    assert result["pruned"] > 0 and result["tables"] > 0
+    assert [a[0] for a in ages] == [0, 300]
+
+
+ARTIFACTS = ROOT / ".test-artifacts"
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_a_person_logs_in_and_sees_the_runs_the_plot_and_the_deferred_list(scenario, monkeypatch, tmp_path):
+    """A real api-server and headless Chromium: log in through Airflow's login form, open the page
+    from the Browse menu's entry, and look for what a team lead looks for on Monday."""
+    from conftest import airflow_conn_json
+    from playwright.sync_api import sync_playwright
+
+    auth_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("AIRFLOW_CONN_DIFY_DB", airflow_conn_json(scenario["url"]))
+    server = ApiServer(dict(os.environ)).start(tmp_path / "api-server.log")
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "maintenance-page.png"
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1440, "height": 1500})
+            page.goto(server.url + "/auth/login/")
+            page.fill("input[name=username]", "viewer")
+            page.fill("input[name=password]", USERS["viewer"])
+            page.click("button[type=submit]")
+            page.wait_for_url(lambda u: "/auth/login" not in u, timeout=30_000)
+            page.goto(server.url + "/plugin/dify-maintenance")
+            frame = page.frame_locator("iframe").first
+            frame.locator("h1").wait_for(timeout=30_000)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(shot), full_page=True)
+            title = frame.locator("h1").inner_text()
+            runs = frame.locator("tr[data-dag=dify_retention]").inner_text()
+            deferred = frame.locator("#deferred").inner_text()
+            charts = frame.locator("svg.chart").count()
+            weekly = frame.locator("svg[aria-label='Rows purged per week and family'] rect title").all_text_contents()
+            browser.close()
+    finally:
+        server.stop()
+    url = scenario["url"]
+    reports = [
+        r["report"] for r in _db(url, "select report from dify_maintenance.history where dag_id = 'dify_retention' order by id")
+    ]
+    assert title == f"Dify maintenance: {psycopg.conninfo.conninfo_to_dict(url)['dbname']}"
+    assert "deferred" in runs and "dify_retention" in runs
+    assert reports[-1]["deferred"] and all(f in deferred for f in reports[-1]["deferred"]) and "stop switch" in deferred
+    assert charts == 3
+    # the first run's rows per family are the weekly bars' numbers (each bar names its count)
+    assert all(f"{family}: {n:,}" in " ".join(weekly) for family, n in reports[0]["per_family"].items() if n)
+    assert shot.stat().st_size > 20_000
+    print(f"screenshot: {shot}")
