@@ -50,7 +50,7 @@ def dify_log_migration():
     planned = t.plan()
     migrated = t.migrate_month.partial(planned=planned).expand(partition=t.partitions_of(planned))
     checked = t.validate_window(planned, migrated)
-    checked >> t.status(planned) >> t.report_migration()
+    checked >> t.status() >> t.report_migration()
 
 
 dify_log_migration()

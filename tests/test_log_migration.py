@@ -379,3 +379,24 @@ def test_bad_form_fails_before_anything(databases, run_dag, cluster, monkeypatch
     assert dr.state == DagRunState.FAILED and "dify_log_store" in xcoms["errors"]["plan"]
     with connection(url_connector(url)) as conn:
         assert conn.execute("select to_regclass('dify_maintenance.log_migration')").fetchone()["to_regclass"] is None
+
+
+def test_monthly_layout_puts_every_tenant_in_one_index_per_month_and_validates(databases, cluster, tmp_path):
+    url, storage = _database(databases, None, tmp_path)
+    config = cluster_for(cluster.url)
+    client = config.client()
+    req = _request(config, data_types=["workflow_runs"], index_layout="monthly")
+    parts = migrate.plan(url_connector(url), req, client, config)["partitions"]
+    for part in parts:
+        migrate.migrate_partition(url_connector(url), client, config, req, part, None)
+    names = sorted(e["index"] for e in client.cat.indices(format="json"))
+    assert names == sorted(f"dify-workflow-runs-{p['month']}" for p in parts)
+    checked = validate.check_data_type(url_connector(url), client, config, req, DATA_TYPES["workflow_runs"], None, 20, "t")
+    assert checked["passed"] and checked["rows"] == sum(p["rows"] for p in parts) == checked["documents"]
+    tenants = {
+        r["key"]
+        for r in client.search(index="dify-*", body={"size": 0, "aggs": {"t": {"terms": {"field": "tenant_id"}}}})[
+            "aggregations"
+        ]["t"]["buckets"]
+    }
+    assert len(tenants) == SCALE.tenants

@@ -5,6 +5,7 @@ database, after two retention runs (the second deferred by the stop switch)."""
 from __future__ import annotations
 
 import os
+from datetime import datetime, timedelta
 
 import psycopg
 import pytest
@@ -162,7 +163,7 @@ def test_a_person_logs_in_and_sees_the_runs_the_plot_and_the_deferred_list(scena
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1440, "height": 1500})
+            page = browser.new_page(viewport={"width": 1440, "height": 1800})
             page.goto(server.url + "/auth/login/")
             page.fill("input[name=username]", "viewer")
             page.fill("input[name=password]", USERS["viewer"])
@@ -193,3 +194,60 @@ def test_a_person_logs_in_and_sees_the_runs_the_plot_and_the_deferred_list(scena
     assert all(f"{family}: {n:,}" in " ".join(weekly) for family, n in reports[0]["per_family"].items() if n)
     assert shot.stat().st_size > 20_000
     print(f"screenshot: {shot}")
+
+
+def test_orphaned_files_quarantines_and_pre_upgrade_come_from_their_runs(databases):
+    """The cards of DAGs the scenario does not run, from history rows as those DAGs write them."""
+    from psycopg.types.json import Jsonb
+
+    from dify_maintenance.core.db import url_connector
+
+    url = databases.fresh("1.14")
+    with psycopg.connect(url) as conn:
+        from dify_maintenance.core import state
+
+        state.ensure_schema(conn)
+        rows = [
+            (
+                "dify_orphaned_files",
+                "40 days",
+                {"dry_run": False, "quarantine_id": "q-old", "quarantine_days": 30, "quarantines_emptied": []},
+            ),
+            (
+                "dify_orphaned_files",
+                "10 days",
+                {"dry_run": False, "quarantine_id": "q-new", "quarantine_days": 30, "quarantines_emptied": []},
+            ),
+            (
+                "dify_orphaned_files",
+                "1 day",
+                {
+                    "dry_run": True,
+                    "quarantine_id": None,
+                    "candidates": {"upload_file": 7, "object": 3},
+                    "candidate_bytes": {"upload_file": 7000, "object": 300},
+                    "quarantines_emptied": [{"quarantine_id": "q-old"}],
+                },
+            ),
+            ("dify_pre_upgrade_cleanup", "2 days", {"dry_run": True, "target_version": "1.16.1", "total_would_delete": 1234}),
+        ]
+        for dag_id, age, report in rows:
+            conn.execute(
+                "insert into dify_maintenance.history (run_key, dag_id, recorded_at, outcome, report) "
+                "values (%s, %s, now() - %s::interval, 'success', %s)",
+                (f"{dag_id}/r-{age}", dag_id, age, Jsonb(report)),
+            )
+        conn.commit()
+        db_now = conn.execute("select now()").fetchone()[0]
+    found = model_mod.collect(url_connector(url), model_mod.AirflowFacts())
+    assert found["orphans"]["dry_run"] and (found["orphans"]["candidates"], found["orphans"]["bytes"]) == (10, 7300)
+    assert [q["quarantine_id"] for q in found["quarantines"]] == ["q-new"]  # q-old was emptied by a later run
+    expires = found["quarantines"][0]["expires_at"]
+    assert abs((datetime.fromisoformat(expires) - (db_now + timedelta(days=20))).total_seconds()) < 60
+    assert found["pre_upgrade"] == {
+        "recorded_at": found["pre_upgrade"]["recorded_at"],
+        "dry_run": True,
+        "target_version": "1.16.1",
+        "rows": 1234,
+    }
+    assert found["backup"] is None and found["deferred"] == []

@@ -105,7 +105,7 @@ def migration_lines(rep: dict) -> list[str]:
                 for x in d["differences"][:SHOWN]
             )
     found = rep.get("status")
-    if found:
+    if found and "skipped" not in found:
         lines.append(f"status: cluster {found['cluster']} {found['health']['status']}, {found['indices']} indices")
         lines.extend(
             f"  {t['data_type']:<16} tenant {t['tenant_id']}: {t['rows']:,} rows, {t['documents']:,} docs, {t['left']:,} left"
