@@ -37,7 +37,7 @@ def test_retention_on_real_dump(dump: Path, databases, run_dag, tmp_path, monkey
     assert xcoms["report"]["dify_version"] == dump.stem.removeprefix("dify-")
     assert xcoms["report"]["total_deleted"] > 0
     with psycopg.connect(url) as conn:
-        report = conn.execute("select report from dify_maintenance.history").fetchone()[0]
+        report = conn.execute("select report from dify_maintenance.history where dag_id = 'dify_retention'").fetchone()[0]
     assert report["verify"]["failed"] == 0
     deleted = {t: r["deleted"] for t, r in report["tables"].items()}
     archived = {t: r["archived"] for t, r in report["tables"].items()}
@@ -118,7 +118,7 @@ def test_unknown_dify_without_such_references_runs_and_reports_the_drift(databas
     dr, xcoms, states = run_dag("dify_retention", url, conf={"dry_run": False}, archive_root=tmp_path / "arch")
     assert dr.state == DagRunState.SUCCESS, states
     with psycopg.connect(url) as conn:
-        report = conn.execute("select report from dify_maintenance.history").fetchone()[0]
+        report = conn.execute("select report from dify_maintenance.history where dag_id = 'dify_retention'").fetchone()[0]
     assert report["dify_version"] == "after 1.14.1" and report["total_deleted"] > 0
     [drift_note] = [n for n in report["notes"] if n.startswith("schema drift:")]
     assert "14 unknown tables (account_step_by_step_tour_states, agent_config_drafts, " in drift_note
