@@ -372,7 +372,8 @@ def test_bad_form_fails_before_anything(databases, run_dag, cluster, monkeypatch
     monkeypatch.setenv("AIRFLOW_CONN_DIFY_LOG_STORE", airflow_conn(cluster.url))
     dr, xcoms, _ = run_dag("dify_log_migration", url, conf={"dry_run": False, "data_type": ["workflow_runs"]})
     assert dr.state == DagRunState.FAILED and "did you mean 'data_types'" in xcoms["errors"]["plan"]
-    dr, xcoms, _ = run_dag("dify_log_migration", url, conf={"start_date": "2026-05-01", "end_date": "2026-04-01"})
+    start, end = (ANCHOR - timedelta(days=30)).date(), (ANCHOR - timedelta(days=60)).date()
+    dr, xcoms, _ = run_dag("dify_log_migration", url, conf={"start_date": start.isoformat(), "end_date": end.isoformat()})
     assert dr.state == DagRunState.FAILED and "after end_date" in xcoms["errors"]["plan"]
     monkeypatch.delenv("AIRFLOW_CONN_DIFY_LOG_STORE")
     dr, xcoms, _ = run_dag("dify_log_migration", url)

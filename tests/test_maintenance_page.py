@@ -80,6 +80,12 @@ def test_every_number_on_the_page_matches_the_database(client, scenario):
         archived[t["family"]] = archived.get(t["family"], 0) + t["archived"]
     assert last["archived"] == archived
 
+    # and the last successful run beside it, with what that one deleted and archived
+    success = next(r["last_success"] for r in summary["runs"] if r["dag_id"] == "dify_retention")
+    assert success["outcome"] == "success" and success["deleted"] == retention[0]["report"]["per_family"]
+    assert sum(success["archived"].values()) == retention[0]["report"]["total_archived"] > 0
+    assert all(f"{n:,}" in html for n in success["deleted"].values())
+
     # rows purged per week and family: both runs, real ones only
     weekly = summary["purged_weekly"]["series"]
     expected = {}
@@ -163,7 +169,7 @@ def test_a_person_logs_in_and_sees_the_runs_the_plot_and_the_deferred_list(scena
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1440, "height": 1800})
+            page = browser.new_page(viewport={"width": 1440, "height": 2000})
             page.goto(server.url + "/auth/login/")
             page.fill("input[name=username]", "viewer")
             page.fill("input[name=password]", USERS["viewer"])
@@ -175,7 +181,8 @@ def test_a_person_logs_in_and_sees_the_runs_the_plot_and_the_deferred_list(scena
             page.wait_for_timeout(500)
             page.screenshot(path=str(shot), full_page=True)
             title = frame.locator("h1").inner_text()
-            runs = frame.locator("tr[data-dag=dify_retention]").inner_text()
+            runs = frame.locator("tr.run[data-dag=dify_retention]").inner_text()
+            last_success = frame.locator("tr.last-success[data-dag=dify_retention]").inner_text()
             deferred = frame.locator("#deferred").inner_text()
             charts = frame.locator("svg.chart").count()
             weekly = frame.locator("svg[aria-label='Rows purged per week and family'] rect title").all_text_contents()
@@ -188,6 +195,8 @@ def test_a_person_logs_in_and_sees_the_runs_the_plot_and_the_deferred_list(scena
     ]
     assert title == f"Dify maintenance: {psycopg.conninfo.conninfo_to_dict(url)['dbname']}"
     assert "deferred" in runs and "dify_retention" in runs
+    # the rows the last successful run deleted, per family, as a person reads them
+    assert all(f"{family} {n:,}" in last_success for family, n in reports[0]["per_family"].items() if n)
     assert reports[-1]["deferred"] and all(f in deferred for f in reports[-1]["deferred"]) and "stop switch" in deferred
     assert charts == 3
     # the first run's rows per family are the weekly bars' numbers (each bar names its count)

@@ -149,11 +149,15 @@ def collect(connector: Connector, facts: AirflowFacts) -> dict:
         }
         latest = fetch_all(conn, "dashboard/latest_runs.sql") if present["history"] else []
         by_dag = {r["dag_id"]: r for r in latest}
+        succeeded = {r["dag_id"]: r for r in fetch_all(conn, "dashboard/latest_success.sql")} if present["history"] else {}
         model["runs"] = []
         for dag_id in MAINTENANCE_DAGS:
             entry = {"dag_id": dag_id, **(facts.dags.get(dag_id) or {})}
             if dag_id in by_dag:
                 entry["last"] = _run_summary(by_dag[dag_id], facts)
+                success = succeeded.get(dag_id)
+                if success and success["id"] != by_dag[dag_id]["id"]:
+                    entry["last_success"] = _run_summary(success, facts)
             model["runs"].append(entry)
         weekly = (
             fetch_all(conn, "dashboard/purged_per_week.sql", {"dag_ids": list(PURGING_DAGS), "since": since})

@@ -13,7 +13,7 @@ _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:16px 24px;color:#111827;background:#fff}
 h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:22px 0 8px;border-bottom:1px solid #e5e7eb;padding-bottom:4px}
 table{border-collapse:collapse;width:100%} th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #f3f4f6;vertical-align:top}
-th{font-weight:600;color:#374151;background:#f9fafb} .num{text-align:right;font-variant-numeric:tabular-nums}
+th{font-weight:600;color:#374151;background:#f9fafb} .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600}
 .success{background:#dcfce7;color:#166534} .deferred{background:#fef3c7;color:#92400e} .failed{background:#fee2e2;color:#991b1b}
 .none{background:#f3f4f6;color:#4b5563} .muted{color:#6b7280} code{background:#f3f4f6;padding:1px 4px;border-radius:4px}
@@ -63,6 +63,14 @@ def _runs(model: dict) -> str:
             f"<td class=num>{_counts(last['archived'])}</td><td class=num>{duration}</td><td>{next_run}</td>"
             f'<td><a href="{escape(last["link"])}" target="_top">run</a></td></tr>'
         )
+        success = entry.get("last_success")
+        if success:
+            rows.append(
+                f'<tr class="last-success" data-dag="{escape(entry["dag_id"])}"><td></td><td><span class="muted">last success</span></td>'
+                f"<td>{_when(success['recorded_at'])}</td><td></td><td class=num>{_counts(success['deleted'])}</td>"
+                f"<td class=num>{_counts(success['archived'])}</td><td></td><td></td>"
+                f'<td><a href="{escape(success["link"])}" target="_top">run</a></td></tr>'
+            )
     head = "<tr><th>DAG</th><th>last run</th><th>finished</th><th>cutoffs</th><th>deleted</th><th>archived</th><th>duration</th><th>next run</th><th></th></tr>"
     return f"<table id=runs>{head}{''.join(rows)}</table>"
 

@@ -76,6 +76,8 @@ class ClusterConfig:
             "max_retries": 0,
             "verify_certs": self.verify_certs,
             "http_compress": False,
+            # one connection per bulk request in flight (the form allows 16), plus the main thread's
+            "pool_maxsize": 20,
         }
         if self.ca_certs:
             kwargs["ca_certs"] = self.ca_certs
