@@ -34,17 +34,14 @@ URL_PREFIX = "/dify-maintenance"
 def _airflow_facts(session) -> model_mod.AirflowFacts:
     from airflow.configuration import conf
     from airflow.models.dag import DagModel
-    from airflow.models.dagrun import DagRun
     from airflow.models.variable import Variable
     from sqlalchemy import select
 
     dags: dict[str, dict] = {}
     for dag in session.scalars(select(DagModel).where(DagModel.dag_id.in_(model_mod.MAINTENANCE_DAGS))):
-        last = session.scalar(select(DagRun).where(DagRun.dag_id == dag.dag_id).order_by(DagRun.run_after.desc()).limit(1))
         dags[dag.dag_id] = {
             "paused": bool(dag.is_paused),
             "next_run": dag.next_dagrun_create_after.isoformat() if dag.next_dagrun_create_after else None,
-            "last_state": str(last.state) if last else None,
         }
     base = conf.get("api", "base_url", fallback="") or "/"
     return model_mod.AirflowFacts(

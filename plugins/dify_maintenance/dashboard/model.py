@@ -32,7 +32,7 @@ _STATEMENT = re.compile(r"`(CREATE INDEX CONCURRENTLY [^`]+)`")
 class AirflowFacts:
     """What Airflow says about our DAGs and switches (read by the caller from its metadata)."""
 
-    dags: dict[str, dict] = field(default_factory=dict)  # dag_id -> next_run, paused, last_state
+    dags: dict[str, dict] = field(default_factory=dict)  # dag_id -> next_run, paused
     stop_switch: str = ""
     stop_variable: str = "dify_maintenance_stop"
     base_url: str = "/"

@@ -16,7 +16,7 @@ table{border-collapse:collapse;width:100%} th,td{text-align:left;padding:4px 8px
 th{font-weight:600;color:#374151;background:#f9fafb} .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600}
 .success{background:#dcfce7;color:#166534} .deferred{background:#fef3c7;color:#92400e} .failed{background:#fee2e2;color:#991b1b}
-.none{background:#f3f4f6;color:#4b5563} .muted{color:#6b7280} code{background:#f3f4f6;padding:1px 4px;border-radius:4px}
+.none{background:#f3f4f6;color:#4b5563} .failed-line{color:#991b1b} .muted{color:#6b7280} code{background:#f3f4f6;padding:1px 4px;border-radius:4px}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:12px}
 .card{border:1px solid #e5e7eb;border-radius:8px;padding:10px 12px} .card h3{margin:0 0 6px;font-size:14px}
 .stop-on{background:#fee2e2;color:#991b1b} .stop-off{background:#dcfce7;color:#166534}
@@ -39,6 +39,16 @@ def _counts(values: dict) -> str:
     return "<br>".join(shown) or '<span class="muted">0</span>'
 
 
+def _run_row(css: str, dag_id: str, name: str, outcome: str, run: dict, cutoffs: str, duration: str, next_run: str) -> str:
+    """One run's row: the last run of a DAG, or (beneath it) its last successful one."""
+    return (
+        f'<tr class="{css}" data-dag="{escape(dag_id)}"><td>{name}</td><td>{outcome}</td>'
+        f"<td>{_when(run['recorded_at'])}</td><td>{cutoffs}</td><td class=num>{_counts(run['deleted'])}</td>"
+        f"<td class=num>{_counts(run['archived'])}</td><td class=num>{duration}</td><td>{next_run}</td>"
+        f'<td><a href="{escape(run["link"])}" target="_top">run</a></td></tr>'
+    )
+
+
 def _runs(model: dict) -> str:
     rows = []
     for entry in model["runs"]:
@@ -57,19 +67,10 @@ def _runs(model: dict) -> str:
             outcome += f'<br><span class="failed-line">{escape(last["error"])}</span>'
         cutoffs = "<br>".join(f"{escape(k)} &lt; {escape(v[:16])}" for k, v in last["cutoffs"].items()) or "-"
         duration = f"{last['duration_seconds']:,.0f} s" if last["duration_seconds"] is not None else "-"
-        rows.append(
-            f'<tr class="run" data-dag="{escape(entry["dag_id"])}"><td>{escape(entry["dag_id"])}</td><td>{outcome}</td>'
-            f"<td>{_when(last['recorded_at'])}</td><td>{cutoffs}</td><td class=num>{_counts(last['deleted'])}</td>"
-            f"<td class=num>{_counts(last['archived'])}</td><td class=num>{duration}</td><td>{next_run}</td>"
-            f'<td><a href="{escape(last["link"])}" target="_top">run</a></td></tr>'
-        )
-        success = entry.get("last_success")
-        if success:
+        rows.append(_run_row("run", entry["dag_id"], escape(entry["dag_id"]), outcome, last, cutoffs, duration, next_run))
+        if success := entry.get("last_success"):
             rows.append(
-                f'<tr class="last-success" data-dag="{escape(entry["dag_id"])}"><td></td><td><span class="muted">last success</span></td>'
-                f"<td>{_when(success['recorded_at'])}</td><td></td><td class=num>{_counts(success['deleted'])}</td>"
-                f"<td class=num>{_counts(success['archived'])}</td><td></td><td></td>"
-                f'<td><a href="{escape(success["link"])}" target="_top">run</a></td></tr>'
+                _run_row("last-success", entry["dag_id"], "", '<span class="muted">last success</span>', success, "", "", "")
             )
     head = "<tr><th>DAG</th><th>last run</th><th>finished</th><th>cutoffs</th><th>deleted</th><th>archived</th><th>duration</th><th>next run</th><th></th></tr>"
     return f"<table id=runs>{head}{''.join(rows)}</table>"

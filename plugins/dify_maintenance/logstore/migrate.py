@@ -21,7 +21,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import orjson
@@ -288,7 +288,7 @@ def stream_key(cluster: ClusterConfig, req: Request, data_type: str, month: str)
 class Sent:
     created: int = 0
     existing: int = 0
-    rejected: list[Rejected] | None = None
+    rejected: list[Rejected] = field(default_factory=list)
 
 
 def _item_reason(result: dict) -> str:
@@ -303,7 +303,7 @@ def _item_reason(result: dict) -> str:
 def send_chunk(client: OpenSearch, cluster: ClusterConfig, chunk: Chunk, sleep: Callable[[float], None] = time.sleep) -> Sent:
     """One ``_bulk`` request (retried with back-off as a whole on 429/5xx/connection loss, and
     item by item on a per-item 429); every other per-item error is a rejected document."""
-    sent = Sent(rejected=[])
+    sent = Sent()
     pending = chunk.lines
     for attempt in range(1, cluster.max_retries + 2):
         body = b"".join(pending)
@@ -328,10 +328,6 @@ def send_chunk(client: OpenSearch, cluster: ClusterConfig, chunk: Chunk, sleep: 
         pending = again
         sleep(min(30.0, 2.0 ** (attempt - 1)))
     raise ClusterUnavailable(f"the cluster {cluster.describe()} kept refusing {len(pending)} documents with 429")
-
-
-def _indices_of(chunk: Chunk) -> set[str]:
-    return {orjson.loads(line.split(b"\n", 1)[0])["create"]["_index"] for line in chunk.lines}
 
 
 _LOAD_SETTINGS = {"index": {"refresh_interval": LOAD_REFRESH_INTERVAL}}
@@ -422,7 +418,7 @@ def migrate_partition(
         }
 
         def checkpoint(chunk: Chunk, sent: Sent) -> None:
-            rejected = [*chunk.rejected, *(sent.rejected or [])]
+            rejected = [*chunk.rejected, *sent.rejected]
             with state_conn.transaction():
                 for r in rejected:
                     execute(
@@ -472,7 +468,7 @@ def migrate_partition(
 
         def settle_oldest() -> None:
             chunk, future = inflight.popleft()
-            checkpoint(chunk, future.result() if future else Sent(rejected=[]))
+            checkpoint(chunk, future.result() if future else Sent())
 
         producer.start()
         try:
@@ -480,7 +476,7 @@ def migrate_partition(
                 if isinstance(item, BaseException):
                     raise item
                 if item.docs:
-                    indices.prepare(_indices_of(item))
+                    indices.prepare(item.indices)
                     totals["bulk_requests"] += 1
                     totals["bytes"] += item.size
                     inflight.append((item, pool.submit(send_chunk, client, cluster, item)))

@@ -53,6 +53,7 @@ class Chunk:
     docs: int = 0
     size: int = 0
     last: tuple[datetime, str] | None = None
+    indices: set[str] = field(default_factory=set)  # the indices its documents go to
     rejected: list[Rejected] = field(default_factory=list)  # refused before sending (unreadable payload)
 
     def body(self) -> bytes:
@@ -112,7 +113,7 @@ def inline_offloads(conn: psycopg.Connection, page: list[dict], read: Fetch | No
         try:
             data = read(off["key"])
             inlined.setdefault(node, {})[off["type"]] = payload(data.decode("utf-8"))
-        except (OSError, UnicodeDecodeError, Exception) as exc:  # opendal raises its own error types
+        except Exception as exc:  # opendal raises its own error types; a bad file is this document's problem only
             failed[node] = f"offloaded {off['type']} unreadable at {off['key']}: {type(exc).__name__}: {str(exc)[:200]}"
     return inlined, failed
 
@@ -160,6 +161,7 @@ def chunks(
             else:
                 pair = action_line(index, key[1]) + serialize(doc) + b"\n"
                 chunk.lines.append(pair)
+                chunk.indices.add(index)
                 chunk.docs += 1
                 chunk.size += len(pair)
             chunk.last = key
