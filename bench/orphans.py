@@ -147,7 +147,8 @@ def run_ours(url: str, root: Path, archive: Path) -> dict:
     ctx = orphans.preflight(connector, store, req, dag_id="bench", run_id="bench", archive_store=report_store)
     listed = orphans.inventory(connector, store, ctx)
     phases = {"inventory": time.monotonic() - started}
-    scans = [orphans.scan(connector, ctx, source) for source in ctx["sources"]]
+    scans = [orphans.scan(connector, ctx, table) for table in orphans.source_tables(ctx)]
+    orphans.scan_payloads(connector, store, ctx)
     phases["scans"] = time.monotonic() - started - phases["inventory"]
     orphans.write_csv(connector, report_store, ctx)
     orphans.summary(connector, ctx)
@@ -165,7 +166,7 @@ def run_ours(url: str, root: Path, archive: Path) -> dict:
         "baseline_mb": baseline,
         "peak_mb": peak,
         "listed": listed["listed_objects"],
-        "phases": {**phases, **{f"scan {r['source']}": r["seconds"] for r in slowest}},
+        "phases": {**phases, **{f"scan {r['table']}": r["seconds"] for r in slowest}},
         "file_ids": [v for k, v in rows if k != "object"],
         "keys": [v for k, v in rows if k == "object"],
     }

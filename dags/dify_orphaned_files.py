@@ -3,11 +3,13 @@
 
 Finds the files Dify no longer uses and, when asked, moves them out of the way:
 **preflight** → **inventory** (the storage's Dify prefixes listed, streaming, into the database)
-→ **scan** (one mapped task per column that can reference a file: message files, offloaded node
-payloads and draft variables, knowledge documents and attachments, file ids inside node inputs
-and outputs, message text, variables, icons) → **candidates** (counts, bytes, CSV in the report
-store) → **collect** (real runs: rows deleted in batches, archived first; objects moved to a
-quarantine prefix) → **empty quarantine** (older than N days) → **report**.
+→ **scan** (one mapped task per table whose columns can name a file: message files and inputs,
+node inputs and outputs, knowledge documents and attachments, variables, forms, agents, icons;
+a file is named by its id, by a `dify-file-ref:` reference or by its key) and **scan payloads**
+(offloaded node payloads, offloaded draft variables, paused runs' state) → **candidates**
+(counts, bytes, CSV in the report store) → **collect** (real runs, batch by batch: every source
+asked again about the batch, rows deleted archived first, objects moved to a quarantine prefix)
+→ **empty quarantine** (older than N days) → **report**.
 
 A dry run (the default, and every scheduled run unless the Variable `dify_maintenance_orphans`
 holds `{"dry_run": false}`) changes nothing in Dify. Nothing younger than the grace period,
@@ -48,7 +50,7 @@ def dify_orphaned_files():
     ctx = o.preflight()
     listed = o.inventory(ctx)
     scanned = o.scan.partial(ctx=ctx).expand(source=o.sources(ctx, listed))
-    found = o.candidates(ctx, scanned)
+    found = o.candidates(ctx, scanned, o.scan_payloads(ctx, listed))
     collected = o.collect(ctx, found)
     o.empty_quarantine(ctx, collected) >> o.report()
 

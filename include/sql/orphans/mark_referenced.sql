@@ -1,21 +1,18 @@
--- Candidates whose id appears in this slice of a Dify column are referenced, so they are kept.
--- The slice is a range of heap pages (a TID range scan): a short statement whatever the table's size.
-UPDATE dify_maintenance.file_candidates AS c
-SET referenced_by = %(source)s
-FROM (
-{% if direct %}
-    -- an id column: its value is the id (checked first, as old versions keep ids in varchar)
-    SELECT DISTINCT lower(t.{{ column|ident }}::text)::uuid AS id
+{% import "orphans/_refs.sql" as r %}
+-- Candidates that one Dify table names, by file id or by storage key, through any of its source
+-- columns, are referenced and kept. A scan reads a slice of heap pages (a TID range scan: a short
+-- statement whatever the table's size). The check at the moment of moving reads only the rows
+-- changed since the scan began (the scan read every other row), for one batch of candidates.
+{% set named %}
+    SELECT f.n, f.id, f.key
     FROM {{ "public"|ident }}.{{ table|ident }} AS t
-    WHERE t.{{ column|ident }}::text ~ %(exact)s
-{% else %}
-    SELECT DISTINCT lower(m[1])::uuid AS id
-    FROM {{ "public"|ident }}.{{ table|ident }} AS t
-    CROSS JOIN LATERAL regexp_matches(t.{{ column|ident }}::text, %(pattern)s, 'g') AS m
-    WHERE t.{{ column|ident }} IS NOT NULL
-{% endif %}
+    {{ r.row_mentions(columns) }}
+    WHERE true
 {% if ranged %}
       AND t.ctid >= %(low)s::tid AND t.ctid < %(high)s::tid
 {% endif %}
-) AS x
-WHERE c.run_key = %(run_key)s AND c.file_id = x.id AND c.referenced_by IS NULL
+{% if since %}
+      AND {{ r.changed_since("t") }}
+{% endif %}
+{% endset %}
+{{ r.mark(named, "(%(sources)s::text[])[h.n]" ~ (" || %(suffix)s" if since else ""), batch) }}

@@ -60,6 +60,19 @@ CREATE TABLE IF NOT EXISTS dify_maintenance.file_candidates (
 );
 
 CREATE INDEX IF NOT EXISTS file_candidates_run_file ON dify_maintenance.file_candidates (run_key, file_id);
+CREATE INDEX IF NOT EXISTS file_candidates_run_key ON dify_maintenance.file_candidates (run_key, key);
+
+-- Offloaded payloads and paused runs' state objects an orphaned-files run has read: a check at
+-- the moment of moving reads only the ones that appeared since.
+CREATE TABLE IF NOT EXISTS dify_maintenance.file_payloads (
+    run_key text NOT NULL,
+    key     text NOT NULL,
+    kind    text NOT NULL,
+    bytes   bigint NOT NULL,
+    outcome text NOT NULL,
+    read_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (run_key, key)
+);
 
 -- A dry run's memory of the rows it would delete from tables that a later keep rule of the same
 -- run reads (messages for conversations, conversations and messages for end users), so it

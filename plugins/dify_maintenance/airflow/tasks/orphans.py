@@ -88,20 +88,28 @@ def inventory(ctx: dict) -> dict:
 @task
 @fail_fast
 def sources(ctx: dict, listed: dict) -> list[str]:
-    return list(ctx["sources"])
+    """The tables whose columns can name files (each read once for all its columns)."""
+    return orphans.source_tables(ctx)
 
 
 @task(map_index_template="{{ source_label }}", max_active_tis_per_dagrun=2)
 @fail_fast
 def scan(source: str, ctx: dict) -> dict:
-    """Keep every candidate one reference column mentions (read in slices of pages)."""
+    """Keep every candidate one table names (ids, dify-file-refs, keys; read in slices of pages)."""
     get_current_context()["source_label"] = source
     return orphans.scan(_db(), ctx, source)
 
 
 @task
 @fail_fast
-def candidates(ctx: dict, scanned: list[dict]) -> dict:
+def scan_payloads(ctx: dict, listed: dict) -> dict:
+    """Keep every candidate an offloaded payload or a paused run's state object names."""
+    return orphans.scan_payloads(_db(), dify_store(ctx["request"]), ctx)
+
+
+@task
+@fail_fast
+def candidates(ctx: dict, scanned: list[dict], payloads: dict) -> dict:
     """What is left is orphaned: counts, bytes, and a CSV of every candidate in the report store."""
     db = _db()
     found = orphans.summary(db, ctx)
@@ -112,7 +120,8 @@ def candidates(ctx: dict, scanned: list[dict]) -> dict:
 @task
 @fail_fast
 def collect(ctx: dict, found: dict) -> dict:
-    """Real runs: re-check exact references, delete orphan rows (archived first), quarantine objects."""
+    """Real runs, batch by batch: every source asked again, orphan rows deleted (archived first),
+    objects quarantined."""
     if ctx["request"]["dry_run"]:
         return {"skipped": "dry run"}
     return orphans.collect(_db(), dify_store(ctx["request"]), archive_store(current_policy()), ctx)
@@ -141,7 +150,8 @@ def report() -> dict:
     db = _db()
     final = orphans.summary(db, ctx)
     complete = bool(found) and bool(collected) and emptied is not None
-    rep = orphans.build_report(ctx, listed, final, found.get("csv", {}), collected, emptied or {}, complete)
+    payloads = ti.xcom_pull(task_ids="scan_payloads") or {}
+    rep = orphans.build_report(ctx, listed, final, found.get("csv", {}), collected, emptied or {}, complete, payloads)
     rep["errors"] = run_errors()
     rep["error"] = state.first_error(rep["errors"])
     lines = orphans.render_lines(rep)

@@ -1,0 +1,1 @@
+DELETE FROM dm_payload_text
