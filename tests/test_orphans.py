@@ -24,7 +24,8 @@ from dify_maintenance.retention import restore
 
 def find(sc, run_id: str, **request) -> dict:
     """preflight, inventory and every reference scan, as the DAG runs them."""
-    req = orphans.request_from({"prefixes": ["upload_files/", "image_files/", "tools/", "keyword_files/"], **request})
+    prefixes = ["upload_files/", "image_files/", "tools/", "keyword_files/", "website_files/"]
+    req = orphans.request_from({"prefixes": prefixes, **request})
     archive_store = StoreConfig("fs", {"root": str(sc.root.parent / "archive")})
     connector = url_connector(sc.url)
     ctx = orphans.preflight(
@@ -37,8 +38,9 @@ def find(sc, run_id: str, **request) -> dict:
         now=sc.now.replace(tzinfo=UTC),
     )
     ctx["listed"] = orphans.inventory(connector, sc.store, ctx)
-    for source in ctx["sources"]:
-        orphans.scan(connector, ctx, source)
+    for table in orphans.source_tables(ctx):
+        orphans.scan(connector, ctx, table)
+    orphans.scan_payloads(connector, sc.store, ctx)
     return ctx
 
 
@@ -80,9 +82,9 @@ def test_only_unreferenced_files_outside_the_grace_period_are_candidates(scenari
         old_uploads = {
             r[0] for r in conn.execute("SELECT id FROM upload_files WHERE created_at < %s", (sc.now - timedelta(days=7),))
         }
-    expected_uploads = old_uploads - mentioned_ids(sc.url, old_uploads)
+    expected_uploads = old_uploads - mentioned_ids(sc.url, old_uploads, sc.root)
     assert {i for i in orphan_rows if seen[str(i)]["kind"] == "upload_file"} == expected_uploads
-    assert mentioned_ids(sc.url, orphan_rows) == set()
+    assert mentioned_ids(sc.url, orphan_rows, sc.root) == set()
     assert sc.orphan_uploads and sc.orphan_uploads <= orphan_rows
 
     # every reference path protects its file, and is the reason recorded
@@ -109,9 +111,8 @@ def test_real_run_quarantines_and_one_restore_brings_everything_back(scenario_db
     ctx = find(sc, "real", dry_run=False)
     connector = url_connector(sc.url)
     archive_store = StoreConfig("fs", {"root": str(sc.root.parent / "archive")})
-    orphans.recheck_direct(connector, ctx)
-    deleted = orphans.delete_rows(connector, ctx, archive_store)
-    moved = orphans.quarantine_objects(connector, sc.store, ctx)
+    collected = orphans.collect(connector, sc.store, archive_store, ctx)
+    deleted, moved = collected["rows_deleted"], collected["objects"]
     seen = candidates(sc.url, ctx["run_key"])
     orphan_rows = [k for k, v in seen.items() if v["kind"] != "object" and v["referenced_by"] is None]
     assert deleted["upload_files"] + deleted.get("tool_files", 0) == len(orphan_rows)
@@ -151,7 +152,7 @@ def test_every_dify_version_keeps_what_its_rows_reference(databases, tmp_path, d
     seen = candidates(sc.url, ctx["run_key"])
     orphan_rows = {uuid.UUID(k) for k, v in seen.items() if v["kind"] != "object" and v["referenced_by"] is None}
     assert sc.orphan_uploads <= orphan_rows
-    assert mentioned_ids(url, orphan_rows) == set()
+    assert mentioned_ids(url, orphan_rows, sc.root) == set()
     for source, file_id in sc.referenced.items():
         assert seen[str(file_id)]["referenced_by"] == source
     assert {k for k, v in seen.items() if v["kind"] == "object" and v["referenced_by"] is None} == set(sc.unnamed_old)
@@ -200,7 +201,8 @@ def test_orphaned_files_dag_dry_run_real_run_and_restore_dag(databases, run_dag,
     archive_root = tmp_path / "archive"
     objects_before, rows_before = tree(sc.root), file_rows(url)
 
-    dr, xcoms, states = run_dag("dify_orphaned_files", url, conf={"dify_env": str(env)}, archive_root=archive_root)
+    scope = {"dify_env": str(env), "prefixes": ["upload_files/", "image_files/", "tools/", "website_files/"]}
+    dr, xcoms, states = run_dag("dify_orphaned_files", url, conf=scope, archive_root=archive_root)
     assert dr.state == DagRunState.SUCCESS, states
     dry = xcoms["report"]
     assert dry["dry_run"] is True and dry["candidates"]["object"] == len(sc.unnamed_old)
@@ -210,9 +212,7 @@ def test_orphaned_files_dag_dry_run_real_run_and_restore_dag(databases, run_dag,
     assert {r["key"] for r in listed if r["kind"] == "object"} == set(sc.unnamed_old)
     assert (tree(sc.root), file_rows(url)) == (objects_before, rows_before)
 
-    dr, xcoms, states = run_dag(
-        "dify_orphaned_files", url, conf={"dify_env": str(env), "dry_run": False}, archive_root=archive_root
-    )
+    dr, xcoms, states = run_dag("dify_orphaned_files", url, conf={**scope, "dry_run": False}, archive_root=archive_root)
     assert dr.state == DagRunState.SUCCESS, states
     real = xcoms["collect"]
     assert real["rows_deleted"]["upload_files"] == dry["candidates"]["upload_file"]
