@@ -48,7 +48,7 @@ def run_engine(url: str, cutoff: datetime, days: int, archive: bool, one_shot: b
         for fam in ctx["families"]:
             if fam not in first:
                 results.append(retention.run_purge(connector, ctx, fam, pol, store))
-        retention.drop_temporary_indexes(connector, pol)
+        retention.drop_built_indexes(connector, pol)
         try:  # as the DAG does: verify also repairs what a live write raced into (archive on)
             verify.verify(connector, ctx, pol, results, store)
         except VerificationFailed as exc:

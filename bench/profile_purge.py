@@ -77,7 +77,7 @@ def main() -> None:
         rows += sum(c["deleted"] for c in result["tables"].values())
         print(f"{fam}: {result['batches']} batches, {result['wall_seconds']:.1f}s")
     total = time.perf_counter() - started
-    retention.drop_temporary_indexes(connector, pol)
+    retention.drop_built_indexes(connector, pol)
     fixtures.drop_database(admin, f"{tpl}_run")
     print(f"\n{rows:,} rows in {total:.1f}s = {rows / total:,.0f} rows/s\n")
     print(f"{'statement':34} {'table':38} {'calls':>6} {'seconds':>8} {'share':>6}")

@@ -7,9 +7,11 @@ back into the database through ``dblink``, a second session that commits on its 
 write is as concurrent as Dify's and lands deterministically (once, guarded by a sequence, which
 a rollback does not reset):
 
-* after the batch's child deletes, before its root delete: the DELETE's own re-check keeps the root;
-* after the root delete, before the commit: the batch's re-check (a new snapshot) redoes it;
-* inside the commit (a deferred trigger): only verify can see it, and puts the parent back.
+* while the batch's statement deletes the children, before it deletes their root (a row trigger):
+  the root DELETE's re-check on the live row keeps the root, and the batch is redone without it;
+* after the batch's statement, before the commit: the batch's re-check (a new snapshot) redoes it;
+* inside the commit (a deferred trigger): the check right after the commit puts the parent back
+  from the batch's archive (or, archive off, names the row, and verify fails on it).
 
 A last test runs a writer thread against random and next-in-line parents for a whole run.
 """
@@ -79,6 +81,17 @@ BEGIN
     END IF;
   END IF;
   RETURN NULL;
+END $f$;
+
+-- Row trigger while the batch's statement runs: before a child row goes, touch (once) the row
+-- above it. TG_ARGV: moment label, the column of the deleted row naming the parent.
+CREATE FUNCTION dm_test.touch_before_delete() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  IF nextval('dm_test.fired') = 1 THEN
+    PERFORM * FROM dm_test.dblink((SELECT conninfo FROM dm_test.conf),
+      format('SELECT dm_test.touch(%L, %L)::text', TG_ARGV[0], to_jsonb(OLD) ->> TG_ARGV[1])) AS t(r text);
+  END IF;
+  RETURN OLD;
 END $f$;
 
 -- Row trigger deferred to the commit: the write lands after the batch's last check.
@@ -172,23 +185,34 @@ def test_child_written_after_the_root_delete_is_caught_before_the_commit(databas
 
 
 def test_conversation_touched_mid_batch_is_kept(databases, tmp_path):
-    """Dify moves ``updated_at`` when a conversation is used again: checked in the DELETE itself."""
+    """Dify moves ``updated_at`` when a conversation is used again: checked in the DELETE itself,
+    on the live row, after the statement already deleted the conversation's variables; the batch
+    is then redone without it, so the conversation keeps its variables too."""
     url = databases.fresh("1.14")
     live_dify(
         url,
-        """CREATE TRIGGER live AFTER DELETE ON public.workflow_conversation_variables REFERENCING OLD TABLE AS gone
-           FOR EACH STATEMENT EXECUTE FUNCTION dm_test.write_under_deleted(
-             'touch', 'conversation_id', 'conversations', 'id')""",
+        """CREATE TRIGGER live BEFORE DELETE ON public.workflow_conversation_variables
+           FOR EACH ROW EXECUTE FUNCTION dm_test.touch_before_delete('touch', 'conversation_id')""",
+    )
+    variables = dict(
+        psycopg.connect(url)
+        .execute("select conversation_id, count(*) from workflow_conversation_variables group by 1")
+        .fetchall()
     )
     run_all(url, archive(tmp_path), "live-d", batch_size=50, families=["messages"])
     [(_, _, conversation, _)] = written(url)
     assert q(url, "select count(*) from conversations where id = %s and updated_at >= %s", conversation, MESSAGE_CUTOFF) == 1
+    assert (
+        q(url, "select count(*) from workflow_conversation_variables where conversation_id = %s", conversation)
+        == (variables[conversation])
+    )
 
 
 @pytest.mark.parametrize("archived", [True, False])
 def test_write_inside_the_commit_is_repaired_from_the_archive_or_named(archived, databases, tmp_path):
-    """The one window no check inside the batch can close: verify finds the row, puts its parent
-    back from the run's archive, or (archive off) fails naming it."""
+    """The one window no check inside the batch can close: the check right after the commit finds
+    the row and puts its parent back from the batch's archive within the batch, or (archive off)
+    names it, and verify fails naming it."""
     url = databases.fresh("1.14")
     live_dify(
         url,
@@ -196,11 +220,12 @@ def test_write_inside_the_commit_is_repaired_from_the_archive_or_named(archived,
            FOR EACH ROW EXECUTE FUNCTION dm_test.write_at_commit()""",
     )
     if archived:
-        _, _, verified = run_all(url, archive(tmp_path), "live-c", batch_size=50, families=["workflow_logs"])
+        _, results, verified = run_all(url, archive(tmp_path), "live-c", batch_size=50, families=["workflow_logs"])
         [(_, _, new_id, run_id)] = written(url)
         assert q(url, "select count(*) from workflow_runs where id = %s", run_id) == 1
+        assert results[0]["repaired_after_commit"] == 1
         [check] = [c for c in verified["checks"] if c["check"].startswith("no row written during the run")]
-        assert check["ok"] and check["restored"] == {"workflow_runs": 1}
+        assert check["ok"] and check["found"] == 0
     else:
         with pytest.raises(VerificationFailed) as failed:
             run_all(url, None, "live-c", batch_size=50, families=["workflow_logs"], archive=False)

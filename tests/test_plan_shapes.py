@@ -1,15 +1,13 @@
-"""What a batch reads grows with the batch, never with the table: no per-batch statement hashes
-or merges a whole table.
+"""What a batch reads grows with the batch, never with the table: no statement of a batch hashes
+or merges a Dify table, or reads one through a hashed subplan.
 
-Each statement of a batch (the first window of the oldest expired roots) runs as the purge runs it
-(same session settings, same statements, one transaction, rolled back) under ``EXPLAIN (ANALYZE)``,
-at two data sizes. A hash join, a merge join or a hashed subplan reads its whole inner table in
-every batch; the purge holds short batches to index nested loops and writes every per-candidate
-test so it cannot be hashed. Statements whose lookup has no index are the exception by design
-(scanned only while the table is under ``unindexed_lookup_max_mb``, else built or deferred); the
-test names them. (Row counts at two sizes were tried too: on test-sized tables the planner rightly
-reads a tiny table whole instead of probing it, so they cannot tell a bad plan from a cheap one;
-bench/purge.py measures how time grows at scale.)
+A batch is two statements that read Dify's tables: the batch statement (window, keep rules, every
+descendant located once, the deletes) and the re-check before the commit. Each runs as the purge
+runs it (same session settings, one transaction, rolled back) under ``EXPLAIN (ANALYZE)``, at two
+data sizes. A hash join, a merge join or a hashed subplan fed by a Dify table reads that whole
+table in every batch; the purge holds batches to index nested loops (hashing only the batch's own
+rows, in its CTEs). A root whose lookups lack an index is the exception by design (hashed while
+the table is under ``unindexed_lookup_max_mb``, else built or deferred): the test names it.
 """
 
 from __future__ import annotations
@@ -27,17 +25,15 @@ from dify_maintenance.core import catalog
 from dify_maintenance.core.policy import resolve
 from dify_maintenance.core.schema import snapshot
 from dify_maintenance.core.sqltemplates import render
-from dify_maintenance.retention import statements
+from dify_maintenance.retention import chain as chains
 from dify_maintenance.retention.plan import heap_extent, plan_root
 
 BATCH = 100
 ROOTS = ("workflow_runs", "messages", "conversations")
-# The lookups Dify has no index for on the 1.14 fixture: scanned, on purpose, while small.
-EXPECTED_SCANS = {
-    ("workflow_runs", "keep: shown by a remaining chatflow message"),
-    ("workflow_runs", "delete workflow_runs"),
-    ("workflow_runs", "re-check before commit"),
-}
+# Roots with a lookup Dify has no index for on the 1.14 fixture (messages.workflow_run_id, which
+# the purge builds by default on a big table): hashed, on purpose, while small.
+EXPECTED_UNINDEXED = {"workflow_runs", "messages"}
+SCANS = ("Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan", "Tid Scan", "Tid Range Scan")
 
 
 def _nodes(node: dict):
@@ -46,62 +42,65 @@ def _nodes(node: dict):
         yield from _nodes(child)
 
 
-SCANS = ("Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan")
+def _reads_dify_table(node: dict) -> bool:
+    return any(n["Node Type"] in SCANS and not n.get("Relation Name", "").startswith(("_dm_", "dm_")) for n in _nodes(node))
 
 
 def _explain(conn: psycopg.Connection, query, params: dict) -> tuple[int, list[str]]:
-    """Rows the statement read from Dify's tables, and every node of its plan that reads a whole
-    table in every batch (a hash, a merge join, a hashed subplan)."""
+    """Rows the statement read from Dify's tables, and every node of its plan that hashes or merges
+    a Dify table (the batch's own rows in its CTEs may be hashed)."""
     plan = conn.execute(psycopg.sql.SQL("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ") + query, params).fetchone()["QUERY PLAN"]
     top = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
-    whole = [
-        f"{n['Node Type']} {n.get('Relation Name', '')}".strip()
-        for n in _nodes(top)
-        if n["Node Type"] in ("Hash", "Hash Join", "Merge Join")
-        or "hashed SubPlan" in n.get("Filter", "") + n.get("Join Filter", "")
-    ]
+    whole = []
+    for node in _nodes(top):
+        hashing = node["Node Type"] in ("Hash", "Merge Join") or (
+            node.get("Subplan Name", "").startswith("SubPlan") and "hashed" in node.get("Subplan Name", "")
+        )
+        if node["Node Type"] == "Hash Join":
+            hashing = True
+        if hashing and _reads_dify_table(node):
+            whole.append(f"{node['Node Type']} {node.get('Relation Name', '')}".strip())
     read = sum(
         (n.get("Actual Rows", 0) + n.get("Rows Removed by Filter", 0)) * n.get("Actual Loops", 1)
         for n in _nodes(top)
-        if n["Node Type"] in SCANS and not n.get("Relation Name", "").startswith("_dm_")
+        if n["Node Type"] in SCANS and not n.get("Relation Name", "").startswith(("_dm_", "dm_"))
     )
     return int(read), whole
 
 
-def batch_reads(url: str, root_name: str) -> dict[str, int]:
-    """Buffers each statement of one batch of ``BATCH`` roots reads, by statement label."""
+def batch_reads(url: str, root_name: str) -> dict[str, tuple[int, list[str], bool]]:
+    """Rows each statement of one batch of ``BATCH`` roots reads, and what it hashes."""
     fam = next(f for f in catalog.FAMILIES if any(r.name == root_name for r in f.roots))
     root = next(r for r in fam.roots if r.name == root_name)
     policy = resolve(None, {"archive": False})
-    out: dict[str, int] = {}
+    out: dict[str, tuple[int, list[str], bool]] = {}
     with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
         conn.execute("ANALYZE")
-        plan = plan_root(root, snapshot(conn), policy)
+        snap = snapshot(conn)
+        plan = plan_root(root, snap, policy)
+        chain = chains.build(plan, snap)
         params = {
             **plan.params,
+            **chain.ledger_params,
             "cutoff": ANCHOR - timedelta(days=policy.days_for(fam.name)),
             "limit": BATCH,
             "run_key": "shapes",
             "excluded": [],
         }
+        if plan.walk == "ctid":
+            params["from_tid"], params["to_tid"] = "(0,0)", f"({heap_extent(conn, root.table).blocks_for(BATCH)},0)"
+        hashing = "on" if plan.unindexed else "off"
+        batch = render("purge/batch.sql", **chain.batch_context("delete", False, False))
         with conn.transaction(force_rollback=True):
-            conn.execute("SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)")
-            conn.execute(render("purge/create_candidates.sql", cand=plan.cand, table=root.table, carry=plan.carry))
-            if plan.walk == "ctid":
-                params["from_tid"], params["to_tid"] = "(0,0)", f"({heap_extent(conn, root.table).blocks_for(BATCH)},0)"
             conn.execute(
-                render("purge/select_window.sql", cand=plan.cand, has_cursor=False, has_exclusions=False, **plan.template), params
+                "SELECT set_config('enable_hashjoin', %s, true), set_config('enable_mergejoin', %s, true)", [hashing] * 2
             )
-            conn.execute(render("purge/analyze_candidates.sql", cand=plan.cand))
-            batch = [statements.keep(plan, rule, index_plans=True) for rule in plan.keep_rules]
-            batch += [statements.delete_path(plan, path) for path in plan.paths]
-            batch += [statements.delete_root(plan), statements.offenders(plan)]
-            for stmt in batch:
-                hashing = "on" if stmt.scans else "off"
-                conn.execute(
-                    "SELECT set_config('enable_hashjoin', %s, true), set_config('enable_mergejoin', %s, true)", [hashing, hashing]
-                )
-                out[stmt.label] = (*_explain(conn, render(stmt.template, mode="delete", **stmt.context), params), stmt.scans)
+            with conn.transaction(force_rollback=True):
+                summary = conn.execute(batch, params).fetchone()["s"]
+            outcome = chains.read_summary(chain, summary)
+            out["batch"] = (*_explain(conn, batch, params), plan.unindexed)
+            recheck = render("purge/recheck.sql", **chain.recheck_context())
+            out["re-check"] = (*_explain(conn, recheck, {**plan.params, **chains.recheck_params(chain, outcome)}), plan.unindexed)
     return out
 
 
@@ -115,9 +114,22 @@ def two_sizes(databases):
 @pytest.mark.parametrize("root", ROOTS)
 def test_batch_reads_do_not_grow_with_the_table(root, two_sizes):
     small, big = (batch_reads(url, root) for url in two_sizes)
-    assert small.keys() == big.keys() and len(small) > 3
-    scans = {label for label, (_, _, scans) in small.items() if scans}
-    assert {(root, label) for label in scans} == {e for e in EXPECTED_SCANS if e[0] == root}
-    whole = {label: reads for label, (_, reads, _) in big.items() if reads and label not in scans}
-    assert whole == {}, f"statements of a {root} batch that read a whole table: {whole}"
-    assert any(reads for reads, _, _ in big.values())  # the batch did read and delete rows
+    assert small.keys() == big.keys() == {"batch", "re-check"}
+    unindexed = any(scans for _, _, scans in small.values())
+    assert unindexed == (root in EXPECTED_UNINDEXED)
+    if not unindexed:
+        whole = {label: reads for label, (_, reads, _) in big.items() if reads}
+        assert whole == {}, f"statements of a {root} batch that read a whole table: {whole}"
+    assert big["batch"][0] > 0  # the batch did read and delete rows
+
+
+def test_with_the_index_the_purge_builds_no_batch_hashes_a_table(databases):
+    """Where Dify lacks the index a lookup needs, the purge builds it by default: then every root's
+    batch is held to index plans too."""
+    url = databases.fresh("1.14", scale=generator.Scale(runs=2400, tenants=2))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE INDEX dm_shapes_test ON messages (workflow_run_id) WHERE workflow_run_id IS NOT NULL")
+    for root in ROOTS:
+        reads = batch_reads(url, root)
+        assert not any(scans for _, _, scans in reads.values()), root
+        assert {label: r for label, (_, r, _) in reads.items() if r} == {}, root

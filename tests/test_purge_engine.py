@@ -393,47 +393,54 @@ def test_resume_after_sigkill_of_the_purging_process(databases, tmp_path):
 
 
 def test_unindexed_lookup_on_a_big_table_blocks_its_family_and_names_the_index(databases, tmp_path):
-    """0.15 has no index on workflow_app_logs.workflow_run_id: above the size limit the family
-    stops before its first batch, says which index is missing, and deletes nothing."""
+    """0.15 has no index on workflow_app_logs.workflow_run_id: with building switched off, above
+    the size limit the family stops before its first batch, says which index is missing, and
+    deletes nothing."""
     url = databases.fresh("0.15")
     before = fingerprints(url)
     connector = url_connector(url)
-    pol = resolve(None, {"families": ["workflow_logs"], "unindexed_lookup_max_mb": 0})
+    pol = resolve(None, {"families": ["workflow_logs"], "unindexed_lookup_max_mb": 0, "build_missing_indexes": False})
     ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id="blocked", logical_date=ANCHOR)
     result = retention.run_purge(connector, ctx, "workflow_logs", pol, StoreConfig("fs", {"root": str(tmp_path / "a")}))
     assert result["deferred"] and "workflow_app_logs.workflow_run_id" in result["deferred"]
-    assert "CREATE INDEX CONCURRENTLY dm_tmp_workflow_app_logs_workflow_run_id" in result["deferred"]
+    assert "CREATE INDEX CONCURRENTLY dm_idx_workflow_app_logs_workflow_run_id" in result["deferred"]
     assert result["batches"] == 0
     assert fingerprints(url) == before
 
 
 @pytest.mark.parametrize("keep", [False, True])
-def test_missing_index_is_built_concurrently_used_and_dropped(keep, databases, tmp_path):
+def test_missing_index_is_built_concurrently_used_and_kept_or_dropped(keep, databases, tmp_path):
+    """By default a missing index on a big table is built (partial, ours by name), used, recorded
+    and kept for the next runs; with keep_built_indexes off the run drops it at its end."""
     url = databases.fresh("0.15")
     connector = url_connector(url)
     pol = resolve(
-        None,
-        {"families": ["workflow_logs"], "unindexed_lookup_max_mb": 0, "build_missing_indexes": True, "keep_built_indexes": keep},
+        None, {"families": ["workflow_logs"], "unindexed_lookup_max_mb": 0, **({} if keep else {"keep_built_indexes": False})}
     )
     store = StoreConfig("fs", {"root": str(tmp_path / "a")})
     ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id="build", logical_date=ANCHOR)
     result = retention.run_purge(connector, ctx, "workflow_logs", pol, store)
     assert result["deferred"] is None
-    assert "dm_tmp_workflow_app_logs_workflow_run_id" in result["indexes"]["built"]
+    assert "dm_idx_workflow_app_logs_workflow_run_id" in result["indexes"]["built"]
     assert result["tables"]["workflow_app_logs"]["deleted"] > 0
     assert verify.verify(connector, ctx, pol, [result], store)["failed"] == 0
     index_query = (
-        "select indisvalid from pg_index where indexrelid = to_regclass('public.dm_tmp_workflow_app_logs_workflow_run_id')"
+        "select indisvalid from pg_index where indexrelid = to_regclass('public.dm_idx_workflow_app_logs_workflow_run_id')"
     )
     with psycopg.connect(url) as conn:
         assert conn.execute(index_query).fetchone() == (True,)
-    dropped = retention.drop_temporary_indexes(connector, pol)
+        assert conn.execute(
+            "select pg_get_indexdef('public.dm_idx_workflow_app_logs_workflow_run_id'::regclass) like '%WHERE (workflow_run_id IS NOT NULL)'"
+        ).fetchone() == (True,)
+        recorded = conn.execute("select table_name, column_name from dify_maintenance.built_indexes").fetchall()
+        assert ("workflow_app_logs", "workflow_run_id") in recorded
+    dropped = retention.drop_built_indexes(connector, pol)
     with psycopg.connect(url) as conn:
         present = conn.execute(index_query).fetchone()
     if keep:
         assert dropped == [] and present == (True,)
     else:
-        assert "dm_tmp_workflow_app_logs_workflow_run_id" in dropped and present is None
+        assert "dm_idx_workflow_app_logs_workflow_run_id" in dropped and present is None
 
 
 @pytest.mark.parametrize(("generation", "expected"), [("1.14", "rows left (planner estimate)"), ("0.15", "block ")])
@@ -492,6 +499,9 @@ def test_a_family_waiting_for_another_familys_index_build_does_not_deadlock_it(d
     pol = resolve(None, {"build_missing_indexes": True, "unindexed_lookup_max_mb": 0})
     outcome: dict = {}
 
+    with connection(url_connector(url)) as conn:
+        state.ensure_schema(conn)
+
     def second_family() -> None:
         try:
             with connection(url_connector(url)) as conn:
@@ -510,4 +520,4 @@ def test_a_family_waiting_for_another_familys_index_build_does_not_deadlock_it(d
         builder.execute("select pg_advisory_unlock(hashtext('dify_maintenance.indexes'))")
         waiter.join(60)
     assert "error" not in outcome, outcome
-    assert outcome["built"] == ["dm_tmp_messages_from_end_user_id"]
+    assert outcome["built"] == ["dm_idx_messages_from_end_user_id"]

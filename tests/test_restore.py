@@ -4,6 +4,7 @@ completed by a rerun, conflicts told apart from rows already restored, store out
 from __future__ import annotations
 
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -85,7 +86,8 @@ def test_rows_whose_key_dify_reused_are_conflicts_not_already_restored(purged):
         if e["table"] == "workflow_runs"
     )
     data = archive.read_part(store.operator(), entry)
-    taken = data.split(b"\n", 1)[0].split(b"\t", 1)[0].decode()
+    assert entry["encoding"] == archive.JSON_ENCODING  # the purge archives each row as one JSON object
+    taken = re.search(rb'"id":"([0-9a-f-]{36})"', data.split(b"\n", 1)[0]).group(1).decode()
     with psycopg.connect(url, autocommit=True) as conn:
         template = conn.execute("select * from workflow_runs limit 1").fetchone()
         columns = [d.name for d in conn.execute("select * from workflow_runs limit 0").description]

@@ -1,1 +1,1 @@
-DROP TABLE IF EXISTS _dm_restore
+DROP TABLE IF EXISTS _dm_restore, _dm_restore_json

@@ -8,6 +8,7 @@ SELECT t.relname AS table_name,
            ORDER BY k.ord
        ) AS columns,
        x.indpred IS NOT NULL AS partial,
+       pg_get_expr(x.indpred, x.indrelid) AS predicate,
        x.indisunique AS is_unique,
        x.indisprimary AS is_primary
 FROM pg_index x

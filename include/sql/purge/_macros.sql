@@ -97,36 +97,3 @@ TRUE
 {{ exists_close(probe) }}
 {% endif %}
 {%- endmacro %}
-
-{# Does row `anchor` still have a row in the child edge `step` (the same join the child delete
-   uses, so the same index serves it)? #}
-{% macro child_exists(step, anchor, probe=False) -%}
-{{ exists_open(probe) }}
-    FROM {{ "public"|ident }}.{{ step.table|ident }} AS x
-    WHERE x.{{ step.parent_column|ident }} = {{ anchor }}.{{ step.parent_key|ident }}
-    {% for child_col, parent_col in step.match %}
-    AND x.{{ child_col|ident }} = {{ anchor }}.{{ parent_col|ident }}
-    {% endfor %}
-    {% for child_col, param in step.match_values %}
-    AND x.{{ child_col|ident }} = ANY(%({{ param }})s)
-    {% endfor %}
-{{ exists_close(probe) }}
-{%- endmacro %}
-
-{# A row the purge may delete right now, judged on the live row in the DELETE itself: older than
-   the cutoff (no date counts as old, as for the keep rules), and nothing left under it in the
-   tables the family deletes: a row written there since the batch began keeps it. #}
-{% macro deletable(alias, recency, children, status=None) -%}
-TRUE
-{# written so that no index can serve them: the plan must start from the batch's candidates, not
-   from every old row of the table (a bitmap scan of the created_at index reads the whole past) #}
-{% if status %}
-  AND coalesce({{ alias }}.{{ status[0]|ident }} = ANY(%({{ status[1] }})s), false)
-{% endif %}
-{% if recency %}
-  AND coalesce({{ alias }}.{{ recency|ident }} < %(cutoff)s, true)
-{% endif %}
-{% for step in children %}
-  AND NOT {{ child_exists(step, alias) }}
-{% endfor %}
-{%- endmacro %}

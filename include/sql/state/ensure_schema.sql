@@ -131,6 +131,16 @@ CREATE TABLE IF NOT EXISTS dify_maintenance.log_validations (
 )
 ;
 
+-- Indexes this package built in Dify's database for its own lookups (named dm_idx_*): kept for
+-- the next runs; DROP INDEX CONCURRENTLY removes one, and the next run that needs it builds it.
+CREATE TABLE IF NOT EXISTS dify_maintenance.built_indexes (
+    index_name    text PRIMARY KEY,
+    table_name    text NOT NULL,
+    column_name   text NOT NULL,
+    built_at      timestamptz NOT NULL DEFAULT now(),
+    build_seconds double precision NOT NULL
+);
+
 -- Table sizes and row estimates, taken hourly by dify_table_sizes (a year is kept): the growth
 -- curves of the maintenance page.
 CREATE TABLE IF NOT EXISTS dify_maintenance.table_sizes (

@@ -54,8 +54,8 @@ class Policy:
     health_max_wait_seconds: int = 600
     batch_target_seconds: float = 0.5
     adaptive_batches: bool = True
-    build_missing_indexes: bool = False
-    keep_built_indexes: bool = False
+    build_missing_indexes: bool = True
+    keep_built_indexes: bool = True
     unindexed_lookup_max_mb: int = 100
     collect_files: bool = False
     first_run_dry_run: bool = True
@@ -343,9 +343,16 @@ RETENTION_FORM = Form(
             "Build missing supporting indexes",
             "boolean",
             "Execution",
-            "CREATE INDEX CONCURRENTLY where a lookup on a big table has no index; dropped after the run.",
+            "CREATE INDEX CONCURRENTLY (dm_idx_*, partial) where a lookup on a big table has no index; "
+            "off: such a family is deferred and the report names the index.",
         ),
-        _option("keep_built_indexes", "Keep the indexes built for this run", "boolean", "Execution"),
+        _option(
+            "keep_built_indexes",
+            "Keep the indexes built by the purge",
+            "boolean",
+            "Execution",
+            "Off: each run drops the dm_idx_* indexes at its end (and builds them again when needed).",
+        ),
         _option(
             "collect_files",
             "Afterwards collect the files only purged rows referenced",

@@ -37,6 +37,12 @@ class Index:
     partial: bool
     unique: bool
     primary: bool = False
+    predicate: str | None = None
+
+    def serves_equality(self) -> bool:
+        """Can it serve ``first_key_column = value``? A full index can, and so can one that leaves
+        out only the rows whose first key column is NULL (equality never matches those)."""
+        return not self.partial or self.predicate == f"({self.columns[0]} IS NOT NULL)"
 
 
 @dataclass
@@ -77,7 +83,7 @@ class SchemaSnapshot:
         leading key columns that the lookup supplies, which must reach ``must_use`` if given."""
         best: tuple[int, Index] | None = None
         for idx in self.indexes.get(table, []):
-            if idx.partial:
+            if not idx.serves_equality():
                 continue
             prefix = 0
             for col in idx.columns:
@@ -98,7 +104,7 @@ def snapshot(conn: psycopg.Connection) -> SchemaSnapshot:
         snap.columns.setdefault(row["table_name"], {})[row["column_name"]] = row["data_type"]
     for row in fetch_all(conn, "introspect/indexes.sql"):
         snap.indexes.setdefault(row["table_name"], []).append(
-            Index(row["index_name"], tuple(row["columns"]), row["partial"], row["is_unique"], row["is_primary"])
+            Index(row["index_name"], tuple(row["columns"]), row["partial"], row["is_unique"], row["is_primary"], row["predicate"])
         )
     return snap
 

@@ -87,15 +87,19 @@ HEARTBEAT_EVERY_SECONDS = 30.0
 _refreshed: dict[str, float] = {}
 
 
-def check_in(conn: psycopg.Connection, run_key: str) -> None:
+def check_in(conn: psycopg.Connection, run_key: str, holds: bool | None = None) -> None:
     """Inside every batch: prove the run still holds the claim. Writing the heartbeat in every
     batch made families purged in parallel take turns on the claim row's lock (each batch held it
-    until its commit), so the write happens every HEARTBEAT_EVERY_SECONDS and batches only read."""
+    until its commit), so the write happens every HEARTBEAT_EVERY_SECONDS and batches only read
+    (``holds``: the caller read it already, with its own statement)."""
     now = time.monotonic()
     if now - _refreshed.get(run_key, float("-inf")) >= HEARTBEAT_EVERY_SECONDS:
         heartbeat(conn, run_key)
         _refreshed[run_key] = now
-    elif fetch_one(conn, "state/holds_claim.sql", {"lock_name": LOCK_NAME, "run_key": run_key}) is None:
+        return
+    if holds is None:
+        holds = fetch_one(conn, "state/holds_claim.sql", {"lock_name": LOCK_NAME, "run_key": run_key}) is not None
+    if not holds:
         raise AnotherRunActive(f"run {run_key} no longer holds the maintenance claim; stopping")
 
 

@@ -25,6 +25,10 @@ from dify_maintenance.files.stores import StoreConfig, key_part
 
 MANIFEST_FORMAT = "dify-maintenance-archive/1"
 MANIFEST_NAME = "manifest.json"
+# A part's rows: COPY text of the table's columns (the file rows), or COPY text of one column
+# holding each row as JSON (the purge, whose one statement per batch deletes from many tables).
+COPY_ENCODING = "copy"
+JSON_ENCODING = "json"
 
 
 @dataclass
@@ -43,6 +47,50 @@ class TablePart:
             "sha256": self.sha256,
             "object": key,
             "compressed_bytes": len(self.data),
+        }
+
+
+class _Counted:
+    """The store's file, counting the compressed bytes written through it."""
+
+    def __init__(self, target) -> None:
+        self.target, self.written = target, 0
+
+    def write(self, data: bytes) -> int:
+        self.target.write(data)
+        self.written += len(data)
+        return len(data)
+
+
+class PartStream:
+    """One table's part of a batch, compressed and written to the store as its rows arrive: a
+    batch of big rows holds one row in memory at a time, never the part."""
+
+    def __init__(self, op: opendal.Operator, key: str, table: str, columns: list[str], encoding: str) -> None:
+        self.key, self.table, self.columns, self.encoding = key, table, columns, encoding
+        self.rows = 0
+        self.digest = hashlib.sha256()
+        self.file = op.open(key, "wb")
+        self.sink = _Counted(self.file)
+        self.compressor = zstandard.ZstdCompressor(level=3).stream_writer(self.sink, closefd=False)
+
+    def write(self, block: bytes | memoryview, rows: int | None = None) -> None:
+        """Add rows (COPY text, each ending in a newline; ``rows`` when the caller counted them)."""
+        self.digest.update(block)
+        self.rows += rows if rows is not None else bytes(block).count(b"\n")
+        self.compressor.write(block)
+
+    def close(self) -> dict:
+        self.compressor.close()
+        self.file.close()
+        return {
+            "table": self.table,
+            "columns": self.columns,
+            "rows": self.rows,
+            "sha256": self.digest.hexdigest(),
+            "object": self.key,
+            "compressed_bytes": self.sink.written,
+            "encoding": self.encoding,
         }
 
 
@@ -101,6 +149,16 @@ class BatchUpload:
         self.batch = batch
         self.prefix = writer.batch_prefix(family, stage, batch)
         self.pending: list[tuple[TablePart, str, Future]] = []
+        self.streams: dict[str, PartStream] = {}
+
+    def stream(self, table: str, columns: list[str]) -> PartStream:
+        """The part of ``table``, written as its rows arrive (JSON rows, see ``JSON_ENCODING``)."""
+        if table not in self.streams:
+            key = f"{self.prefix}{table}.json.zst"
+            self.streams[table] = _from_store(
+                f"writing {key}", lambda: PartStream(self.writer.op, key, table, columns, JSON_ENCODING)
+            )
+        return self.streams[table]
 
     def add(self, part: TablePart | None) -> None:
         """Start writing a part that holds deleted rows (empty parts are not archived)."""
@@ -115,9 +173,19 @@ class BatchUpload:
         for _part, _key, future in self.pending:
             future.exception()
         self.pending.clear()
+        for stream in self.streams.values():
+            try:
+                stream.close()
+            except Exception:  # noqa: S110 - the object is not named by any manifest: never restored
+                pass
+        self.streams.clear()
 
     def finish(self) -> dict | None:
-        if not self.pending:
+        streamed = [stream for stream in self.streams.values() if stream.rows]
+        if not self.pending and not streamed:
+            for stream in self.streams.values():
+                stream.close()
+                self.writer.op.delete(stream.key)
             self.writer.op.delete(self.prefix + MANIFEST_NAME)
             return None
         try:
@@ -125,6 +193,12 @@ class BatchUpload:
             for part, key, future in self.pending:
                 future.result()
                 entries.append(part.manifest_entry(key))
+            for stream in self.streams.values():
+                entry = stream.close()
+                if entry["rows"]:
+                    entries.append(entry)
+                else:
+                    self.writer.op.delete(stream.key)
             manifest = {
                 "format": MANIFEST_FORMAT,
                 **self.writer.context,

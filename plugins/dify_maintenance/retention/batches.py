@@ -1,20 +1,24 @@
-"""The batched purge: walk a family's roots in short transactions, children first.
+"""The batched purge: walk a family's roots in short transactions.
 
-Every batch is one transaction that (1) selects a window of root rows, (2) drops from it the
-rows a keep rule protects, (3) deletes the descendants and then the roots (streaming each
-deleted row into the archive when archiving), (4) writes the archive objects, and (5) saves the
-walk's cursor and counters in ``dify_maintenance.progress``. All of it commits together, so a
-killed worker resumes on retry exactly where the last commit left it.
+Every batch is one transaction of four statements: (1) its session settings and the claim, (2)
+one statement that selects a window of root rows, leaves out those a keep rule protects, locates
+every descendant once and deletes them and the roots (streaming each deleted row into the
+archive when archiving; ``chain``), (3) the re-check in a new snapshot of what a live Dify wrote
+meanwhile, (4) the walk's cursor and counters in ``dify_maintenance.progress``. All of it commits
+together, so a killed worker resumes on retry exactly where the last commit left it. Right after
+the commit the re-check runs once more and puts back, from the batch's archive, any parent a write
+named in the instant before the commit.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import time
 from collections.abc import Callable, Generator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
@@ -27,11 +31,14 @@ from dify_maintenance.core.errors import LockContention, MaintenanceError
 from dify_maintenance.core.policy import MAX_BATCH, MIN_BATCH, Policy
 from dify_maintenance.core.schema import SchemaSnapshot, snapshot
 from dify_maintenance.core.sqltemplates import render
-from dify_maintenance.retention import health, indexes, statements
-from dify_maintenance.retention.archive import ArchiveWriter, TablePart, copy_out
+from dify_maintenance.retention import chain as chains
+from dify_maintenance.retention import health, indexes
+from dify_maintenance.retention.archive import ArchiveWriter, BatchUpload, TablePart, copy_out
 from dify_maintenance.retention.batching import BatchSizer
+from dify_maintenance.retention.chain import Chain, Outcome
 from dify_maintenance.retention.plan import HeapExtent, OrphanPlan, RootPlan, cutoff, heap_extent, plan_orphans, plan_root
 from dify_maintenance.retention.progress import Reporter, estimate_expired
+from dify_maintenance.retention.restore import restore_rows
 
 log = logging.getLogger(__name__)
 
@@ -41,29 +48,23 @@ log = logging.getLogger(__name__)
 INDEX_PLANS_MAX_BATCH = 10_000
 
 
-def _session(conn: psycopg.Connection, policy: Policy, index_plans: bool) -> None:
-    fetch_one(
+def _session(conn: psycopg.Connection, policy: Policy, index_plans: bool, run_key: str | None) -> None:
+    """The batch's settings and, for a real run, proof that it still holds the claim, in one
+    round trip (the heartbeat write, every ``state.HEARTBEAT_EVERY_SECONDS``, is its own)."""
+    row = fetch_one(
         conn,
         "purge/session.sql",
         {
             "statement_timeout": f"{policy.statement_timeout_ms}ms",
             "lock_timeout": f"{policy.lock_timeout_ms}ms",
             "hash_joins": "off" if index_plans else "on",
+            "lock_name": state.LOCK_NAME,
+            "run_key": run_key,
         },
+        claim=run_key is not None,
     )
-
-
-class _JoinMethods:
-    """Switches hash and merge joins on only around the statements that need them."""
-
-    def __init__(self, conn: psycopg.Connection, index_plans: bool) -> None:
-        self.conn, self.index_plans, self.hashing = conn, index_plans, not index_plans
-
-    def for_statement(self, scans: bool) -> None:
-        want = scans or not self.index_plans
-        if want != self.hashing:
-            fetch_one(self.conn, "purge/join_methods.sql", {"hash_joins": "on" if want else "off"})
-            self.hashing = want
+    if run_key is not None:
+        state.check_in(conn, run_key, holds=bool(row["holds"]))
 
 
 @contextmanager
@@ -72,9 +73,7 @@ def _batch_transaction(conn: psycopg.Connection, policy: Policy, ctx: dict, inde
     holds the maintenance claim (a read; see ``state.check_in``). A dry run writes nothing of
     Dify's (its statements only count), only its ledger in our schema, and commits that."""
     with conn.transaction():
-        _session(conn, policy, index_plans)
-        if not policy.dry_run:
-            state.check_in(conn, ctx["run_key"])
+        _session(conn, policy, index_plans, None if policy.dry_run else ctx["run_key"])
         yield
 
 
@@ -138,12 +137,14 @@ class _RootWalk:
 
     conn: psycopg.Connection
     plan: RootPlan
+    chain: Chain
     ctx: dict
     policy: Policy
     family: str
     writer: ArchiveWriter | None
     snap: SchemaSnapshot
     extent: HeapExtent | None = None
+    stats: dict = field(default_factory=lambda: {"statements": 0, "repaired": 0, "dangling": []})
 
 
 def _root_batch(walk: _RootWalk, stage: state.Progress, limit: int) -> state.Progress:
@@ -177,11 +178,55 @@ def _root_batch(walk: _RootWalk, stage: state.Progress, limit: int) -> state.Pro
     )
 
 
+def _stream_batch(
+    conn: psycopg.Connection, query, params: dict, upload: BatchUpload, chain: Chain, snap: SchemaSnapshot
+) -> tuple[dict, dict[str, int]]:
+    """Run the batch statement in copy mode: every deleted row into its table's archive part as it
+    arrives (one row in memory at a time), the summary from the last line. Returns the summary and
+    the rows archived per table."""
+    summary: dict | None = None
+    archived: dict[str, int] = {}
+    pending = b""
+
+    def take(line: memoryview | bytes) -> None:
+        nonlocal summary
+        head = bytes(line[:16])
+        tab = head.index(b"\t")
+        tag = int(head[:tab])
+        if tag < 0:
+            summary = json.loads(chains.copy_text_value(bytes(line[tab + 1 :])))
+            return
+        table = chain.table_of(tag)
+        upload.stream(table, list(snap.columns[table])).write(line[tab + 1 :], rows=1)
+        archived[table] = archived.get(table, 0) + 1
+
+    with conn.cursor() as cur, cur.copy(query, params) as copy:
+        for chunk in copy:
+            view = memoryview(chunk)
+            # a COPY data message is one row, ending in its newline (COPY escapes newlines in values)
+            if not pending and len(view) and view[-1] == 0x0A and bytes(view[:-1]).find(b"\n") < 0:
+                take(view)
+                continue
+            data = pending + bytes(view)
+            *lines, pending = data.split(b"\n")
+            for line in lines:
+                take(line + b"\n")
+    if summary is None:
+        raise MaintenanceError("the batch statement ended without its summary line")
+    return summary, archived
+
+
 def _root_batch_once(walk: _RootWalk, stage: state.Progress, limit: int, excluded: list[str]) -> state.Progress:
-    conn, plan, ctx, policy, family = walk.conn, walk.plan, walk.ctx, walk.policy, walk.family
+    conn, plan, chain, ctx, policy, family = walk.conn, walk.plan, walk.chain, walk.ctx, walk.policy, walk.family
     writer, snap, extent = walk.writer, walk.snap, walk.extent
-    tmpl = plan.template
-    params = {**plan.params, "cutoff": cutoff(ctx, family), "limit": limit, "run_key": ctx["run_key"], "excluded": excluded}
+    params = {
+        **plan.params,
+        **chain.ledger_params,
+        "cutoff": cutoff(ctx, family),
+        "limit": limit,
+        "run_key": ctx["run_key"],
+        "excluded": excluded,
+    }
     has_cursor = stage.cursor is not None
     blocks: tuple[int, int, int] | None = None
     if plan.walk == "ctid":
@@ -197,69 +242,111 @@ def _root_batch_once(walk: _RootWalk, stage: state.Progress, limit: int, exclude
     started = time.monotonic()
     new = copy.deepcopy(stage)
     upload = None
+    statements = 0
     try:
-        index_plans = limit <= INDEX_PLANS_MAX_BATCH
-        joins = _JoinMethods(conn, index_plans)
+        # a lookup without an index (a small table, under unindexed_lookup_max_mb) is hashed
+        index_plans = limit <= INDEX_PLANS_MAX_BATCH and not plan.unindexed
         with _batch_transaction(conn, policy, ctx, index_plans):
-            window = fetch_one(
-                conn,
-                "purge/select_window.sql",
-                params,
-                cand=plan.cand,
-                has_cursor=has_cursor,
-                has_exclusions=bool(excluded),
-                **tmpl,
-            )
-            assert window is not None
-            root_counter = new.counter(plan.root.table)
-            root_counter["matched"] += int(window["matched"]) + len(excluded)
-            if excluded:
-                root_counter["kept"][CONCURRENT_WRITE] = root_counter["kept"].get(CONCURRENT_WRITE, 0) + len(excluded)
-            execute(conn, "purge/analyze_candidates.sql", cand=plan.cand)
-            for rule in plan.keep_rules:
-                stmt = statements.keep(plan, rule, index_plans)
-                joins.for_statement(stmt.scans)
-                row = fetch_one(conn, stmt.template, params, **stmt.context)
-                kept = int(row["kept"]) if row else 0
-                if kept:
-                    root_counter["kept"][rule.reason] = root_counter["kept"].get(rule.reason, 0) + kept
-            upload = writer.begin_batch(family, plan.root.name, stage.batches + 1) if writer else None
-            for stmt, table, is_root in [
-                *((statements.delete_path(plan, path), path.table, False) for path in plan.paths),
-                (statements.delete_root(plan), plan.root.table, True),
-            ]:
-                joins.for_statement(stmt.scans)
-                columns = list(snap.columns[table])
-                n, part = _run_step(conn, stmt.template, mode, {**params, "ledger_table": table}, columns, **stmt.context)
-                _count(new, table, n, part, policy.dry_run, is_root=is_root)
-                if upload is not None:
-                    upload.add(part)
-            if not policy.dry_run:
-                stmt = statements.offenders(plan)
-                offenders = fetch_all(conn, stmt.template, params, **stmt.context)
+            statements += 1
+            context = chain.batch_context(mode, has_cursor, bool(excluded))
+            archived: dict[str, int] = {}
+            if mode == "copy":
+                assert writer is not None
+                upload = writer.begin_batch(family, plan.root.name, stage.batches + 1)
+                summary, archived = _stream_batch(conn, render("purge/batch.sql", **context), params, upload, chain, snap)
+            else:
+                summary = fetch_one(conn, "purge/batch.sql", params, **context)["s"]
+            statements += 1
+            outcome = chains.read_summary(chain, summary)
+            if not policy.dry_run and outcome.go:
+                found = _recheck(conn, plan, chain, outcome)
+                statements += 1
+                offenders = chains.offenders(outcome, found)
                 if offenders:
-                    raise _ConcurrentWrite([row["key"] for row in offenders])
+                    raise _ConcurrentWrite(offenders)
+            _count_batch(new, plan, outcome, archived, excluded, policy.dry_run)
             new.batches += 1
             if blocks is not None:
                 new.cursor = {"block": blocks[1], "end": blocks[2]}
                 new.done = blocks[1] >= blocks[2]
             else:
-                if window["last_key"] is None or int(window["scanned"]) < limit:
+                if outcome.last is None or outcome.scanned < limit:
                     new.done = True
-                if window["last_key"] is not None:
-                    new.cursor = {"key": window["last_key"]}
+                if outcome.last is not None:
+                    new.cursor = {"key": outcome.last[1]}
                     if plan.walk == "keyset":
-                        new.cursor["ts"] = window["last_ts"].isoformat()
+                        new.cursor["ts"] = datetime.fromisoformat(outcome.last[0]).isoformat()
             new.seconds += time.monotonic() - started
             if upload is not None:
                 upload.finish()
             if not policy.dry_run:
                 state.save_progress(conn, ctx["run_key"], new)
+                statements += 1
     except BaseException:
         if upload is not None:
             upload.abandon()
         raise
+    if not policy.dry_run and outcome.deleted_roots:
+        statements += 1
+        _repair_after_commit(walk, outcome, upload, new)
+    walk.stats["statements"] = max(walk.stats["statements"], statements)
     return new
+
+
+def _recheck(conn: psycopg.Connection, plan: RootPlan, chain: Chain, outcome: Outcome) -> list[dict]:
+    """What a live Dify names now among what the batch deleted (a new snapshot)."""
+    return fetch_all(
+        conn, "purge/recheck.sql", {**plan.params, **chains.recheck_params(chain, outcome)}, **chain.recheck_context()
+    )
+
+
+def _repair_after_commit(walk: _RootWalk, outcome: Outcome, upload: BatchUpload | None, progress: state.Progress) -> None:
+    """Right after the commit: a write that landed in the instant between the re-check and the
+    commit named a row the batch deleted. Put that row and the rows above it back from the
+    batch's archive, or (archive off) name it for the report and verify."""
+    conn, chain = walk.conn, walk.chain
+    with conn.transaction():
+        found = _recheck(conn, walk.plan, chain, outcome)
+    if not found:
+        return
+    counter = progress.counter(walk.plan.root.table)
+    if upload is None or walk.writer is None:
+        for row in found:
+            key_row = outcome.keys[row["lv"]][int(row["i"]) - 1]
+            walk.stats["dangling"].append(f"{chain.table_of(row['lv'])} named by a write after the batch: root {key_row[0]}")
+        counter["dangling"] = counter.get("dangling", 0) + len(found)
+        return
+    prefix = upload.prefix[len(walk.writer.store.prefix) :]
+    back = 0
+    for table, column, value in chains.rows_to_restore(chain, outcome, found):
+        back += len(restore_rows(conn, walk.writer.store, prefix, table, column, [value]))
+    counter["restored"] = counter.get("restored", 0) + back
+    walk.stats["repaired"] += back
+    log.warning(
+        "%s: put %d rows back from the batch's archive: a live write named them right after the commit",
+        chain.plan.root.name,
+        back,
+    )
+
+
+def _count_batch(
+    new: state.Progress, plan: RootPlan, outcome: Outcome, archived: dict[str, int], excluded: list[str], dry_run: bool
+) -> None:
+    root_counter = new.counter(plan.root.table)
+    root_counter["matched"] += outcome.matched + len(excluded)
+    if excluded:
+        root_counter["kept"][CONCURRENT_WRITE] = root_counter["kept"].get(CONCURRENT_WRITE, 0) + len(excluded)
+    for reason, n in outcome.kept.items():
+        root_counter["kept"][reason] = root_counter["kept"].get(reason, 0) + n
+    for table, n in outcome.deleted.items():
+        counter = new.counter(table)
+        if dry_run:
+            counter["would_delete"] = counter.get("would_delete", 0) + n
+            continue
+        counter["deleted"] += n
+        if table != plan.root.table:
+            counter["matched"] += n
+        counter["archived"] += archived.get(table, 0)
 
 
 def _count(progress: state.Progress, table: str, n: int, part: TablePart | None, dry_run: bool, is_root: bool) -> None:
@@ -358,6 +445,7 @@ def purge_family(
     notes: list[str] = []
     walks: dict[str, str] = {}
     stages: list[state.Progress] = []
+    walk_stats: list[dict] = []
     started = time.monotonic()
     with connection(connector) as conn:
         ledger = (
@@ -375,11 +463,10 @@ def purge_family(
                 continue
             notes.extend(n for n in plan.notes if n not in notes)
             walks[root.name] = f"{plan.walk}: {plan.walk_reason}"
-            with conn.transaction():
-                execute(conn, "purge/create_candidates.sql", cand=plan.cand, table=root.table, carry=plan.carry)
             stage = progress.get(root.name) or state.Progress(fam.name, root.name)
             extent = heap_extent(conn, root.table) if plan.walk == "ctid" and not stage.done else None
-            walk = _RootWalk(conn, plan, ctx, policy, fam.name, writer, snap, extent)
+            walk = _RootWalk(conn, plan, chains.build(plan, snap), ctx, policy, fam.name, writer, snap, extent)
+            walk_stats.append(walk.stats)
             if not stage.done:
                 reporter.begin(stage, root.table, None if extent else estimate_expired(conn, plan, cutoff(ctx, fam.name)))
             sizer = BatchSizer(policy.batch_size, policy.batch_target_seconds, max_size=MAX_BATCH)  # per root: rows differ
@@ -421,6 +508,9 @@ def purge_family(
     result["deferred"] = deferred
     result["indexes"] = {"built": prep.built, "blocked": prep.blocked}
     result["batch_sizes"] = {name: {"first": v[0], "last": v[-1], "min": min(v), "max": max(v)} for name, v in sizes.items()}
+    result["statements_per_batch"] = max((st["statements"] for st in walk_stats), default=0)
+    result["repaired_after_commit"] = sum(st["repaired"] for st in walk_stats)
+    result["dangling_after_commit"] = [row for st in walk_stats for row in st["dangling"]][:20]
     if deferred:
         log.warning("%s deferred: %s; the next run continues from the rows left", fam.name, deferred)
     return result

@@ -3,9 +3,16 @@
 A lookup (child rows by their parent's id, or a keep rule asking "does anything still name this
 row?") that no index serves is a scan of the whole table in every batch: on a 28-million-row
 table that is the 100-300 s per batch Dify users report. Such a lookup never runs silently: a
-small table is scanned with a note, a big one either gets an index built ``CONCURRENTLY`` first
-(opt-in, dropped at the end of the run unless kept) or blocks its family with a message that
-names the missing index and what each batch would read without it.
+small table is scanned with a note; a big one gets an index built ``CONCURRENTLY`` first (by
+default: Dify indexes ``messages.workflow_run_id`` only behind ``conversation_id``, so without it
+no real deployment's weekly run would purge workflow logs), kept for the next runs and recorded
+in ``dify_maintenance.built_indexes``; or, with ``build_missing_indexes`` off, the family stops
+with a message that names the missing index and what each batch would read without it.
+
+The indexes are ours: named ``dm_idx_<table>_<column>`` (no Dify migration names an index with
+that prefix), partial ``WHERE <column> IS NOT NULL`` (only rows a lookup can match), removable at
+any time with ``DROP INDEX CONCURRENTLY`` (the next run builds what it needs again), and dropped at
+the end of every run with ``keep_built_indexes`` off.
 """
 
 from __future__ import annotations
@@ -23,7 +30,9 @@ from dify_maintenance.core.schema import SchemaSnapshot
 
 log = logging.getLogger(__name__)
 
-TEMPORARY_PREFIX = "dm_tmp_"
+PREFIX = "dm_idx_"
+# what releases before this one named the indexes they built (dropped with ours)
+OLD_PREFIXES = ("dm_tmp_",)
 MB = 1024 * 1024
 
 
@@ -47,9 +56,9 @@ def find_lookup(snap: SchemaSnapshot, table: str, column: str, also: set[str], p
     return Lookup(table, column, index.name if index else None, purpose)
 
 
-def temporary_name(table: str, column: str) -> str:
+def index_name(table: str, column: str) -> str:
     """Deterministic, within PostgreSQL's 63-byte identifier limit, and recognisably ours."""
-    name = f"{TEMPORARY_PREFIX}{table}_{column}"
+    name = f"{PREFIX}{table}_{column}"
     if len(name) <= 63:
         return name
     digest = hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:8]
@@ -89,12 +98,10 @@ def prepare(conn: psycopg.Connection, lookups: list[Lookup], policy: Policy, *, 
     limit = policy.unindexed_lookup_max_mb * MB
     _lock_builds(conn)
     try:
-        leftovers = {
-            row["index_name"]: row["valid"] for row in fetch_all(conn, "indexes/temporary.sql", {"prefix": TEMPORARY_PREFIX})
-        }
+        leftovers = {row["index_name"]: row["valid"] for row in fetch_all(conn, "indexes/ours.sql", {"prefixes": [PREFIX]})}
         for (table, column), lookup in sorted(missing.items()):
             size = sizes.get(table, 0)
-            name = temporary_name(table, column)
+            name = index_name(table, column)
             if leftovers.get(name):
                 continue  # built by a family purged in parallel while we waited for the lock
             if size <= limit:
@@ -103,7 +110,7 @@ def prepare(conn: psycopg.Connection, lookups: list[Lookup], policy: Policy, *, 
                     f"under unindexed_lookup_max_mb={policy.unindexed_lookup_max_mb})"
                 )
                 continue
-            statement = f"CREATE INDEX CONCURRENTLY {name} ON public.{table} ({column})"
+            statement = f"CREATE INDEX CONCURRENTLY {name} ON public.{table} ({column}) WHERE {column} IS NOT NULL"
             if not build:
                 out.blocked.append(
                     f"{lookup.purpose} needs an index on {table}.{column}: without it every batch reads all of "
@@ -115,17 +122,28 @@ def prepare(conn: psycopg.Connection, lookups: list[Lookup], policy: Policy, *, 
             started = time.monotonic()
             log.info("building %s on %s (%.0f MB) concurrently", name, table, size / MB)
             execute(conn, "indexes/create_concurrently.sql", index=name, table=table, column=column)
+            seconds = time.monotonic() - started
+            execute(conn, "indexes/record.sql", {"name": name, "table": table, "column": column, "seconds": seconds})
             out.built.append(name)
-            out.notes.append(f"built {name} on {table}({column}) concurrently in {time.monotonic() - started:.1f}s")
+            out.notes.append(
+                f"built {name} on {table}({column}) concurrently in {seconds:.1f}s; kept for the next runs "
+                f"(remove: DROP INDEX CONCURRENTLY public.{name})"
+            )
     finally:
         execute(conn, "indexes/unlock.sql")
     return out
 
 
-def drop_temporary(conn: psycopg.Connection) -> list[str]:
-    """Drop every index we built (by prefix), valid or not; runs at the end of a run."""
+def drop_ours(conn: psycopg.Connection) -> list[str]:
+    """Drop every index we built (by prefix), valid or not (a run with keep_built_indexes off)."""
     dropped = []
-    for row in fetch_all(conn, "indexes/temporary.sql", {"prefix": TEMPORARY_PREFIX}):
+    for row in fetch_all(conn, "indexes/ours.sql", {"prefixes": [PREFIX, *OLD_PREFIXES]}):
         execute(conn, "indexes/drop_concurrently.sql", index=row["index_name"])
+        execute(conn, "indexes/forget.sql", {"name": row["index_name"]})
         dropped.append(row["index_name"])
     return dropped
+
+
+def built(conn: psycopg.Connection) -> list[dict]:
+    """The indexes of ours that exist now, with what they cost (the report and the page list them)."""
+    return fetch_all(conn, "indexes/ours.sql", {"prefixes": [PREFIX, *OLD_PREFIXES]})

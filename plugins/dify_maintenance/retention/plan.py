@@ -55,6 +55,8 @@ class PathPlan:
     # the edges just below this table that the family also deletes: while one of them still has a
     # row for a row of this table (one newer than the cutoff, or written since), that row stays
     children: list[dict] = field(default_factory=list)
+    # the parent names this row (a chatflow message's run), not the other way round
+    reverse: bool = False
 
     def render_steps(self) -> list[dict]:
         return [step.__dict__ for step in self.steps]
@@ -104,8 +106,9 @@ class RootPlan:
     ledger_keys: dict[str, str] = field(default_factory=dict)
 
     @property
-    def cand(self) -> str:
-        return f"_dm_cand_{self.root.name}"
+    def unindexed(self) -> bool:
+        """Does a lookup of this root's batch have no index? (Its statement then hashes.)"""
+        return any(lk.index is None for lk in self.lookups)
 
     def scans(self, steps: list[dict] = (), rules: list[dict] = ()) -> bool:
         """Does a statement over these path steps and keep rules make a lookup no index serves?
@@ -156,7 +159,7 @@ def _path_plan(path: Path, snap: SchemaSnapshot, params: dict, notes: list[str])
     if last.status_column and snap.has_column(last.table, last.status_column):
         status = (last.status_column, f"st{len(path.edges)}_{last.table}")
         params[status[1]] = list(last.purgeable_statuses)
-    return PathPlan(path.table, steps, recency, status)
+    return PathPlan(path.table, steps, recency, status, reverse=not last.sweep_orphans)
 
 
 def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy, ledger: frozenset[str] = frozenset()) -> RootPlan | None:
@@ -316,6 +319,12 @@ def _lookups(root: Root, paths: list[PathPlan], rules: list[KeepRule], snap: Sch
         step = path.steps[-1]
         also = {*(c for c, _ in step.match), *(c for c, _ in step.match_values)}
         out.append(indexes.find_lookup(snap, step.table, step.parent_column, also, f"{path.table} rows of a purged {root.table}"))
+        if path.reverse:  # a row the root names stays while another root row names it too
+            out.append(
+                indexes.find_lookup(
+                    snap, root.table, step.parent_key, set(), f"{root.table} rows left that name a {path.table} of a purged one"
+                )
+            )
     for rule in rules:
         if rule.sql["kind"] == "reference":
             also = {rule.sql["role_column"]} if rule.sql["role_column"] else set()

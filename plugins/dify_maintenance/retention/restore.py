@@ -13,7 +13,7 @@ from dify_maintenance.core.forms import Field, Form
 from dify_maintenance.core.schema import snapshot
 from dify_maintenance.core.sqltemplates import render
 from dify_maintenance.files.stores import StoreConfig
-from dify_maintenance.retention.archive import FILES_FAMILY, FILES_TABLES, iter_manifests, read_part
+from dify_maintenance.retention.archive import FILES_FAMILY, FILES_TABLES, JSON_ENCODING, iter_manifests, read_part
 
 # The trigger form of dify_restore_archive: which archived run (or part of it) to put back.
 RESTORE_ARCHIVE_FORM = Form(
@@ -69,6 +69,20 @@ def _select(manifests: list[dict], snap, recorded: dict[str, list[str]], tables:
     return selected
 
 
+def _stage(conn: psycopg.Connection, entry: dict, data: bytes) -> None:
+    """An archived part into the session table ``_dm_restore``, shaped like its columns: COPY text
+    as it was deleted, or one JSON object per row (parts written by the purge's batch statement)."""
+    columns = list(entry["columns"])
+    execute(conn, "archive/staging.sql", table=entry["table"], columns=columns)
+    as_json = entry.get("encoding") == JSON_ENCODING
+    if as_json:
+        execute(conn, "archive/staging_json.sql")
+    with conn.cursor() as cur, cur.copy(render("archive/copy_in.sql", columns=columns, as_json=as_json)) as copy:
+        copy.write(data)
+    if as_json:
+        execute(conn, "archive/from_json.sql", columns=columns)
+
+
 def restore(connector: Connector, store: StoreConfig, prefix: str, tables: set[str] | None = None) -> dict[str, dict]:
     """Reload archived rows, parents before children, skipping rows already present.
 
@@ -89,13 +103,11 @@ def restore(connector: Connector, store: StoreConfig, prefix: str, tables: set[s
             for entry in entries:
                 read_part(op, entry)  # raises on a missing, corrupt or short object
         for _manifest, entries in selection:
-            with conn.transaction(), conn.cursor() as cur:
+            with conn.transaction():
                 for entry in reversed(entries):
                     table, columns = entry["table"], list(entry["columns"])
                     keys = [c for c in snap.primary_key(table) if c in columns]
-                    execute(conn, "archive/staging.sql", table=table, columns=columns)
-                    with cur.copy(render("archive/copy_in.sql", columns=columns)) as copy:
-                        copy.write(read_part(op, entry))
+                    _stage(conn, entry, read_part(op, entry))
                     inserted = execute(conn, "archive/insert_missing.sql", table=table, columns=columns)
                     row = fetch_one(conn, "archive/conflicts.sql", table=table, columns=columns, keys=keys) if keys else None
                     conflicts = int(row["conflicts"]) if row else 0
@@ -120,10 +132,8 @@ def restore_rows(conn: psycopg.Connection, store: StoreConfig, prefix: str, tabl
                 continue
             columns = list(entry["columns"])
             data = read_part(op, entry)
-            with conn.transaction(), conn.cursor() as cur:
-                execute(conn, "archive/staging.sql", table=table, columns=columns)
-                with cur.copy(render("archive/copy_in.sql", columns=columns)) as copy:
-                    copy.write(data)
+            with conn.transaction():
+                _stage(conn, entry, data)
                 back += [
                     row["key"]
                     for row in fetch_all(

@@ -239,12 +239,13 @@ def run_purge(
     return result
 
 
-def drop_temporary_indexes(connector: Connector, policy: Policy) -> list[str]:
-    """The end of a run gives back what it built for itself (unless told to keep it)."""
+def drop_built_indexes(connector: Connector, policy: Policy) -> list[str]:
+    """With ``keep_built_indexes`` off, the end of a run drops the indexes it built (by default
+    they stay: building one on a big table every week costs more than keeping it)."""
     if policy.keep_built_indexes:
         return []
     with connection(connector) as conn:
-        dropped = indexes.drop_temporary(conn)
+        dropped = indexes.drop_ours(conn)
     for name in dropped:
         log.info("dropped temporary index %s", name)
     return dropped

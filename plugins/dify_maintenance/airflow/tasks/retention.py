@@ -182,7 +182,7 @@ def report() -> dict:
     rep = report_mod.build(
         ctx, plan_result, gate, purged.get("results", []), purged.get("vacuum", {}), verified, outcome, run_errors()
     )
-    rep["indexes_dropped"] = retention.drop_temporary_indexes(connector_for(policy), policy)
+    rep["indexes_dropped"] = retention.drop_built_indexes(connector_for(policy), policy)
     if files and "skipped" not in files:
         rep["files"] = files
     log.info("\n%s", report_mod.render_text(rep))

@@ -1,0 +1,1 @@
+DELETE FROM dify_maintenance.built_indexes WHERE index_name = %(name)s
