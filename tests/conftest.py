@@ -49,10 +49,21 @@ from devtools import fixtures, generator, pgembed  # noqa: E402
 pgembed.offer_clients()  # pg_dump/pg_restore of the embedded server, where no local one fits
 from dify_maintenance.core.db import url_connector  # noqa: E402
 
-# "now" of the generated data (naive UTC): this session's own clock, so every scenario is built
-# relative to the moment the code under test reads, today or a year from now (CI runs the suite
-# once more under faketime). Never a fixed date: the engine compares with the real clock.
-ANCHOR = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+
+def _database_now() -> datetime:
+    """The database server's clock (naive UTC): Dify dates its rows by it, and every deleting run
+    refuses a cutoff later than it."""
+    url, _where = pgembed.admin_url("DIFY_MAINT_TEST_PG_URL")
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT now() AT TIME ZONE 'UTC'").fetchone()[0]
+
+
+# "now" of the generated data (naive UTC): the database's clock when the session starts, so every
+# scenario is built relative to the moment its rows and runs are judged by. Never a fixed date.
+# Under make test-future the tests' own clock (and Airflow's) is a year ahead of the database's:
+# code that reads the worker's wall clock where it should read the run's or the database's then
+# sees a year's difference and fails.
+ANCHOR = _database_now().replace(second=0, microsecond=0)
 SMALL = generator.Scale(runs=600, tenants=2)
 
 

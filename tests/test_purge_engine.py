@@ -118,11 +118,11 @@ def test_resume_after_crash_matches_a_clean_run(generation, databases, tmp_path,
     real_save = state.save_progress
     calls = {"n": 0}
 
-    def dying_save(conn, run_key, progress):
+    def dying_save(conn, run_key, progress, deleted=None):
         calls["n"] += 1
         if calls["n"] == 4:
             raise RuntimeError("worker killed")
-        real_save(conn, run_key, progress)
+        real_save(conn, run_key, progress, deleted)
 
     monkeypatch.setattr(state, "save_progress", dying_save)
     with pytest.raises(RuntimeError, match="worker killed"):

@@ -74,6 +74,12 @@ TRUE
       AND b.year = extract(year FROM {{ anchor }}.created_at)::int
       AND b.month = extract(month FROM {{ anchor }}.created_at)::int
 {{ exists_close(probe) }}
+{% elif rule.kind == "group" %}
+{{ exists_open(probe) }}
+    FROM {{ "public"|ident }}.{{ rule.ref_table|ident }} AS s
+    WHERE s.{{ rule.ref_column|ident }} = {{ anchor }}.{{ rule.ref_column|ident }}
+      AND s.{{ rule.newer_column|ident }} >= %(cutoff)s
+{{ exists_close(probe) }}
 {% elif rule.kind == "reference" %}
 {{ exists_open(probe) }}
     FROM {{ "public"|ident }}.{{ rule.ref_table|ident }} AS x

@@ -131,6 +131,15 @@ CREATE TABLE IF NOT EXISTS dify_maintenance.log_validations (
 )
 ;
 
+-- The keys of rows a retention run deleted that other rows may name (roots, and a chatflow
+-- message's run): verify checks every reference against them. Emptied when the run ends.
+CREATE TABLE IF NOT EXISTS dify_maintenance.deleted_keys (
+    run_key    text NOT NULL,
+    table_name text NOT NULL,
+    key        text NOT NULL,
+    PRIMARY KEY (run_key, table_name, key)
+);
+
 -- Indexes this package built in Dify's database for its own lookups (named dm_idx_*): kept for
 -- the next runs; DROP INDEX CONCURRENTLY removes one, and the next run that needs it builds it.
 CREATE TABLE IF NOT EXISTS dify_maintenance.built_indexes (

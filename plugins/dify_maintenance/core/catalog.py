@@ -90,6 +90,9 @@ class Root:
     scope_columns: tuple[str, ...] = ("app_id",)
     key: str = "id"
     month_indexes: tuple[MonthIndex, ...] = ()
+    # rows that share this column's value form a whole (a conversation's messages): with the
+    # policy's whole-group scope, a row stays while any row of its group is newer than the cutoff
+    group_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +210,7 @@ MESSAGES = Family(
         Root(
             name="messages",
             table="messages",
+            group_column="conversation_id",
             children=(
                 *_MESSAGE_CHILDREN,
                 # a chatflow message's run (and its logs) goes with the message, never before it

@@ -78,7 +78,9 @@ class Field:
         extra = {
             "minimum": self.minimum,
             "maximum": self.maximum,
-            "enum": list(self.enum) if self.enum is not None else None,
+            "enum": (list(self.enum) + ([None] if self.nullable and None not in self.enum else []))
+            if self.enum is not None
+            else None,
             "items": self.items,
             "pattern": self.pattern,
             "format": self.format,

@@ -24,6 +24,7 @@ UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 
 MIN_DAYS, MAX_DAYS = 1, 3650
 MIN_BATCH, MAX_BATCH = 10, 50_000
+MESSAGES_SCOPES = ("message", "conversation")
 _ID_LISTS = ("tenant_ids", "exclude_tenant_ids", "app_ids", "exclude_app_ids")
 
 
@@ -53,11 +54,16 @@ class Policy:
     health_pause_seconds: int = 10
     health_max_wait_seconds: int = 600
     batch_target_seconds: float = 0.5
+    # a batch that archived more than this is followed by one sized down to it (memory by bytes)
+    batch_target_mb: int = 64
     adaptive_batches: bool = True
     build_missing_indexes: bool = True
     keep_built_indexes: bool = True
     unindexed_lookup_max_mb: int = 100
     collect_files: bool = False
+    # "message": each message by its own age (as Dify's own cleanup); "conversation": every message
+    # of a conversation stays while any of its messages is newer than the cutoff
+    messages_scope: str = "message"
     first_run_dry_run: bool = True
     # a Dify newer than the newest version this package knows: run with the drift in the report
     # (the default, unless an unknown column names a purged table), or stop
@@ -148,6 +154,10 @@ def validate(data: dict[str, Any]) -> Policy:
         )
     }
     unindexed_limit = _int(data, "unindexed_lookup_max_mb", 0, 10_000_000, errors)
+    batch_target_mb = _int(data, "batch_target_mb", 1, 100_000, errors)
+    messages_scope = data.get("messages_scope")
+    if messages_scope not in MESSAGES_SCOPES:
+        errors.append(f"messages_scope must be one of {', '.join(MESSAGES_SCOPES)}, got {messages_scope!r}")
     target = data.get("batch_target_seconds")
     if isinstance(target, bool) or not isinstance(target, int | float) or not 0.001 <= target <= 60:
         errors.append(f"batch_target_seconds must be a number of seconds between 0.001 and 60, got {target!r}")
@@ -195,6 +205,8 @@ def validate(data: dict[str, Any]) -> Policy:
         time_budget_minutes=time_budget,
         batch_target_seconds=float(target),
         unindexed_lookup_max_mb=unindexed_limit,
+        batch_target_mb=batch_target_mb,
+        messages_scope=messages_scope if messages_scope in MESSAGES_SCOPES else "message",
         **health,
         archive_conn_id=data["archive_conn_id"],
         conn_id=data["conn_id"],
@@ -338,6 +350,15 @@ RETENTION_FORM = Form(
             "Turning this off deletes without a way back; only do it on purpose.",
         ),
         _option("keep_curated", "Keep saved messages and annotations", "boolean", "Execution"),
+        _option(
+            "messages_scope",
+            "Messages expire",
+            "string",
+            "Retention",
+            "message: each by its own age (as Dify's own cleanup); conversation: a conversation's messages stay "
+            "while any of them is newer than the cutoff.",
+            enum=list(MESSAGES_SCOPES),
+        ),
         _option(
             "build_missing_indexes",
             "Build missing supporting indexes",

@@ -50,6 +50,11 @@ def record_run(
     return row
 
 
+def recorded_run(conn: psycopg.Connection, run_key: str) -> dict | None:
+    """The run as its first try recorded it, or None for a new run."""
+    return fetch_one(conn, "state/get_run.sql", {"run_key": run_key})
+
+
 def ran_before(conn: psycopg.Connection, dag_id: str, run_key: str) -> bool:
     """True when another run of ``dag_id`` was recorded on this database (retries of ``run_key`` do not count)."""
     row = fetch_one(conn, "state/earlier_run.sql", {"dag_id": dag_id, "run_key": run_key})
@@ -104,8 +109,10 @@ def check_in(conn: psycopg.Connection, run_key: str, holds: bool | None = None) 
 
 
 def forget_ledger(conn: psycopg.Connection, run_key: str) -> None:
+    """A finished run's dry-run ledger and its record of deleted keys."""
     with conn.transaction():
         execute(conn, "state/forget_ledger.sql", {"run_key": run_key})
+        execute(conn, "state/forget_deleted_keys.sql", {"run_key": run_key})
 
 
 def release(conn: psycopg.Connection, run_key: str) -> None:
@@ -144,11 +151,20 @@ def load_progress(conn: psycopg.Connection, run_key: str, family: str | None = N
     }
 
 
-def save_progress(conn: psycopg.Connection, run_key: str, progress: Progress) -> None:
+def save_progress(
+    conn: psycopg.Connection, run_key: str, progress: Progress, deleted: dict[str, list[str]] | None = None
+) -> None:
+    """The stage's cursor and counters; with ``deleted`` (table -> keys) also the keys of the rows
+    the batch deleted that other rows may name (in the same statement)."""
+    extra = {}
+    if deleted is not None:
+        pairs = [(table, key) for table, keys in deleted.items() for key in keys]
+        extra = {"deleted_tables": [t for t, _ in pairs], "deleted_keys": [k for _, k in pairs]}
     execute(
         conn,
-        "state/save_progress.sql",
+        "state/save_batch.sql" if deleted is not None else "state/save_progress.sql",
         {
+            **extra,
             "run_key": run_key,
             "family": progress.family,
             "stage": progress.stage,

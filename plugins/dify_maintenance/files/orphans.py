@@ -33,6 +33,7 @@ from dify_maintenance.core import drift, state
 from dify_maintenance.core.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.core.errors import InvalidPolicy
 from dify_maintenance.core.forms import Field, Form
+from dify_maintenance.core.moments import naive_utc, refuse_future
 from dify_maintenance.core.schema import snapshot
 from dify_maintenance.core.sqltemplates import render
 from dify_maintenance.files import filerefs, payloads
@@ -134,10 +135,6 @@ def request_from(params: dict) -> Request:
     return Request(**{**values, "prefixes": tuple(values["prefixes"])})
 
 
-def _naive_utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
 def preflight(
     connector: Connector,
     store: StoreConfig,
@@ -158,7 +155,7 @@ def preflight(
     run_key = f"{dag_id}/{run_id}"
     moment = now or datetime.now(UTC)
     object_cutoff = moment - timedelta(days=req.grace_days)
-    cutoffs = {"row_cutoff": _naive_utc(object_cutoff).isoformat(), "object_cutoff": object_cutoff.isoformat()}
+    cutoffs = {"row_cutoff": naive_utc(object_cutoff).isoformat(), "object_cutoff": object_cutoff.isoformat()}
     if not req.dry_run:
         check_store(store)
         if req.archive:
@@ -171,12 +168,14 @@ def preflight(
         for note in drift_notes:
             log.warning("%s", note)
         server = fetch_one(conn, "introspect/server.sql")
+        state.ensure_schema(conn)
+        if state.recorded_run(conn, run_key) is None:  # a retry keeps the cutoffs of its first try
+            refuse_future({"grace cutoff": object_cutoff}, server["now"])
         columns = fetch_all(conn, "orphans/text_columns.sql")
         types = {(c["table_name"], c["column_name"]): c["data_type"] for c in columns}
         sources = filerefs.present(columns)
         # rows written from here on are read again when their batch is collected
         cutoffs["scan_xid"] = fetch_one(conn, "orphans/scan_xid.sql")["xid"]
-        state.ensure_schema(conn)
         with conn.transaction():
             execute(conn, "orphans/forget_old_runs.sql", {"days": FORGET_AFTER_DAYS})
         if not req.dry_run and claim_key is None:
@@ -242,7 +241,7 @@ def _cutoff_params(ctx: dict) -> dict:
     }
     if req.get("created_before"):
         moment = datetime.fromisoformat(req["created_before"])
-        params["created_before"] = _naive_utc(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+        params["created_before"] = naive_utc(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
     return params
 
 

@@ -36,11 +36,22 @@ from dify_maintenance.retention import health, indexes
 from dify_maintenance.retention.archive import ArchiveWriter, BatchUpload, TablePart, copy_out
 from dify_maintenance.retention.batching import BatchSizer
 from dify_maintenance.retention.chain import Chain, Outcome
-from dify_maintenance.retention.plan import HeapExtent, OrphanPlan, RootPlan, cutoff, heap_extent, plan_orphans, plan_root
+from dify_maintenance.retention.plan import (
+    HeapExtent,
+    OrphanPlan,
+    RootPlan,
+    cutoff,
+    heap_extent,
+    plan_orphans,
+    plan_root,
+    scope_filters,
+)
 from dify_maintenance.retention.progress import Reporter, estimate_expired
 from dify_maintenance.retention.restore import restore_rows
 
 log = logging.getLogger(__name__)
+
+MB = 1024 * 1024
 
 
 # Batches up to this many roots are held to index plans (see purge/session.sql); a bigger one
@@ -202,6 +213,7 @@ def _stream_batch(
 
     with conn.cursor() as cur, cur.copy(query, params) as copy:
         for chunk in copy:
+            archived["_bytes"] = archived.get("_bytes", 0) + len(chunk)
             view = memoryview(chunk)
             # a COPY data message is one row, ending in its newline (COPY escapes newlines in values)
             if not pending and len(view) and view[-1] == 0x0A and bytes(view[:-1]).find(b"\n") < 0:
@@ -257,6 +269,7 @@ def _root_batch_once(walk: _RootWalk, stage: state.Progress, limit: int, exclude
             else:
                 summary = fetch_one(conn, "purge/batch.sql", params, **context)["s"]
             statements += 1
+            walk.stats["last_bytes"] = archived.pop("_bytes", 0)
             outcome = chains.read_summary(chain, summary)
             if not policy.dry_run and outcome.go:
                 found = _recheck(conn, plan, chain, outcome)
@@ -280,7 +293,7 @@ def _root_batch_once(walk: _RootWalk, stage: state.Progress, limit: int, exclude
             if upload is not None:
                 upload.finish()
             if not policy.dry_run:
-                state.save_progress(conn, ctx["run_key"], new)
+                state.save_progress(conn, ctx["run_key"], new, deleted=chains.named_keys(chain, outcome))
                 statements += 1
     except BaseException:
         if upload is not None:
@@ -374,11 +387,19 @@ def _orphan_batch(
     ledger: frozenset[str] = frozenset(),
 ) -> state.Progress:
     window_size = max(policy.batch_size * 10, 1000)
-    params: dict = {"cutoff": cutoff(ctx, family), "limit": window_size, "run_key": ctx["run_key"], "ledger_table": plan.table}
-    has_cursor = stage.cursor is not None
-    if has_cursor:
-        for i, value in enumerate(stage.cursor["keys"]):
-            params[f"after_{i}"] = value
+    flags, scope = scope_filters(policy)
+    params: dict = {
+        **scope,
+        "cutoff": cutoff(ctx, family),
+        "limit": window_size,
+        "run_key": ctx["run_key"],
+        "ledger_table": plan.table,
+    }
+    cursor = stage.cursor or {}
+    phase = cursor.get("phase") or ("parents" if plan.walk == "parent" else "all")
+    has_cursor = bool(cursor.get("keys"))
+    for i, value in enumerate(cursor.get("keys") or []):
+        params[f"after_{i}"] = value
     ctx_t = {
         "cand": plan.cand,
         "table": plan.table,
@@ -388,6 +409,10 @@ def _orphan_batch(
         "parent_key": plan.parent_key,
         "recency": plan.recency,
         "null_is_orphan": plan.null_is_orphan,
+        "walk": plan.walk,
+        "phase": phase,
+        "scope_columns": plan.scope_columns,
+        "filters": flags,
     }
     mode = _delete_mode(policy)
     started = time.monotonic()
@@ -408,12 +433,18 @@ def _orphan_batch(
             ledger_key=plan.keys[0] if plan.table in ledger and len(plan.keys) == 1 else None,
         )
         counter["orphans"] = counter.get("orphans", 0) + n
+        if window["out_of_scope"]:
+            counter["orphans_out_of_scope"] = counter.get("orphans_out_of_scope", 0) + int(window["out_of_scope"])
         _count(new, plan.table, n, part, policy.dry_run, is_root=False)
         new.batches += 1
+        last = [window[f"last_{i}"] for i in range(1 if phase == "parents" else len(plan.keys))]
         if window["last_0"] is None or int(window["scanned"]) < window_size:
-            new.done = True
-        if window["last_0"] is not None:
-            new.cursor = {"keys": [window[f"last_{i}"] for i in range(len(plan.keys))]}
+            # this phase is through; the rows without a parent come next where that means garbage
+            more = phase == "parents" and plan.null_is_orphan
+            new.cursor = {"phase": "nulls", "keys": None} if more else {"phase": phase, "keys": last}
+            new.done = not more
+        else:
+            new.cursor = {"phase": phase, "keys": last}
         new.seconds += time.monotonic() - started
         if writer:
             upload = writer.begin_batch(family, plan.stage, new.batches)
@@ -469,7 +500,10 @@ def purge_family(
             walk_stats.append(walk.stats)
             if not stage.done:
                 reporter.begin(stage, root.table, None if extent else estimate_expired(conn, plan, cutoff(ctx, fam.name)))
-            sizer = BatchSizer(policy.batch_size, policy.batch_target_seconds, max_size=MAX_BATCH)  # per root: rows differ
+            # per root: rows differ; bytes bound a batch's archive stream, and so the worker's memory
+            sizer = BatchSizer(
+                policy.batch_size, policy.batch_target_seconds, max_size=MAX_BATCH, target_bytes=policy.batch_target_mb * MB
+            )
             sizes[root.name] = [sizer.size]
             while not stage.done and not (
                 deferred := deferred or (stop() if stop else None) or gate.wait_until_healthy(conn, root.table)
@@ -482,11 +516,11 @@ def purge_family(
                     lambda current=current, walk=walk, limit=sizer.size: _root_batch(walk, current, limit),
                 )
                 if policy.adaptive_batches:
-                    sizes[root.name].append(sizer.record(time.monotonic() - batch_started))
+                    sizes[root.name].append(sizer.record(time.monotonic() - batch_started, walk.stats.get("last_bytes", 0)))
                 reporter.maybe(root.name, stage)
             reporter.maybe(root.name, stage, force=True)
             stages.append(stage)
-        for oplan in plan_orphans(fam, snap, policy) if not deferred else ():
+        for oplan in plan_orphans(fam, snap, policy, notes) if not deferred else ():
             with conn.transaction():
                 execute(conn, "purge/create_orphans.sql", cand=oplan.cand, table=oplan.table, keys=oplan.keys)
             stage = progress.get(oplan.stage) or state.Progress(fam.name, oplan.stage)
@@ -538,6 +572,9 @@ def summarize(family: str, stages: list[state.Progress], notes: list[str], walks
             total = tables.setdefault(table, {"matched": 0, "deleted": 0, "archived": 0, "orphans": 0, "kept": {}})
             for key in ("matched", "deleted", "archived", "orphans"):
                 total[key] += int(counter.get(key, 0))
+            for key in ("orphans_out_of_scope", "restored", "dangling"):  # only where there were any
+                if counter.get(key):
+                    total[key] = total.get(key, 0) + int(counter[key])
             if "would_delete" in counter:
                 total["would_delete"] = total.get("would_delete", 0) + int(counter["would_delete"])
             for reason, n in counter.get("kept", {}).items():

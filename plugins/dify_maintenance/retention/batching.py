@@ -1,5 +1,7 @@
-"""Adaptive batch size: aim every batch at a target duration (GitLab's batch optimizer, anchors
-section 5.1): an exponential moving average of the recent batches decides +10 % or -20 %."""
+"""Adaptive batch size: aim every batch at a target duration (GitLab's batch optimizer: an
+exponential moving average of the recent batches decides +10 % or -20 %), and never past a
+target of archived bytes: a batch of a few huge rows (50 MB node outputs) gets as small as it must
+be, at once, whatever its duration."""
 
 from __future__ import annotations
 
@@ -15,9 +17,14 @@ class BatchSizer:
     target_seconds: float
     max_size: int
     average: float | None = None
+    target_bytes: int | None = None
 
-    def record(self, seconds: float) -> int:
-        """Feed the duration of the batch just committed; returns the size for the next one."""
+    def record(self, seconds: float, nbytes: int = 0) -> int:
+        """Feed the duration (and the bytes archived) of the batch just committed; returns the size
+        for the next one."""
+        if self.target_bytes and nbytes > self.target_bytes:
+            self.size = max(MIN_ROWS, int(self.size * self.target_bytes / nbytes))
+            return self.size
         self.average = seconds if self.average is None else ALPHA * seconds + (1 - ALPHA) * self.average
         if self.average > self.target_seconds:
             self.size = max(MIN_ROWS, int(self.size * SHRINK))

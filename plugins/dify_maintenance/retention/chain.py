@@ -97,7 +97,7 @@ def _add(columns: list[str], *names: str) -> None:
             columns.append(name)
 
 
-def _array_type(snap: SchemaSnapshot, table: str, column: str) -> str:
+def array_type(snap: SchemaSnapshot, table: str, column: str) -> str:
     data_type = snap.columns[table][column]
     if data_type not in _ARRAY_TYPES:
         raise MaintenanceError(f"{table}.{column} is of type {data_type}, which the purge's re-check cannot carry")
@@ -170,7 +170,7 @@ def build(plan: RootPlan, snap: SchemaSnapshot) -> Chain:
         {
             "n": 0,
             "columns": root_keys,
-            "types": [_array_type(snap, root.table, c) for c in root_keys],
+            "types": [array_type(snap, root.table, c) for c in root_keys],
             "children": [lv.__dict__ for lv in levels if lv.parent == 0 and not lv.reverse],
             "references": [{**g, "not_deleted": None} for g in guards],
         }
@@ -194,7 +194,7 @@ def build(plan: RootPlan, snap: SchemaSnapshot) -> Chain:
             {
                 "n": lv.n,
                 "columns": lv.key_columns,
-                "types": [_array_type(snap, lv.table, c) for c in lv.key_columns],
+                "types": [array_type(snap, lv.table, c) for c in lv.key_columns],
                 "children": [c.__dict__ for c in levels if c.parent == lv.n and not c.reverse],
                 "references": references,
             }
@@ -211,7 +211,7 @@ def build(plan: RootPlan, snap: SchemaSnapshot) -> Chain:
         "status_rule": status_rule,
         "ledger_key": root_ledger,
     }
-    return Chain(plan, levels, rules, reasons, root_ctx, parents, _array_type(snap, root.table, root.key), ledger_params)
+    return Chain(plan, levels, rules, reasons, root_ctx, parents, array_type(snap, root.table, root.key), ledger_params)
 
 
 @dataclass
@@ -271,6 +271,18 @@ def offenders(outcome: Outcome, found: list[dict]) -> list[str]:
     roots = {outcome.keys[row["lv"]][int(row["i"]) - 1][0] for row in found}
     roots |= set(outcome.go) - outcome.deleted_roots
     return sorted(roots)
+
+
+def named_keys(chain: Chain, outcome: Outcome) -> dict[str, list[str]]:
+    """Keys of deleted rows that rows elsewhere may name without owning them: roots with
+    references, and a reverse edge's rows (a chatflow message's run). Verify checks them."""
+    out: dict[str, list[str]] = {}
+    if chain.plan.root.references and outcome.keys.get(0):
+        out[chain.plan.root.table] = [row[0] for row in outcome.keys[0]]
+    for level in chain.levels:
+        if level.reverse and outcome.keys.get(level.n):
+            out.setdefault(level.table, []).extend(row[1] for row in outcome.keys[level.n])
+    return out
 
 
 def rows_to_restore(chain: Chain, outcome: Outcome, found: list[dict]) -> list[tuple[str, str, str]]:

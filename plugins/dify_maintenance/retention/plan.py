@@ -116,14 +116,15 @@ class RootPlan:
         unindexed = {(lk.table, lk.column) for lk in self.lookups if lk.index is None}
         wanted = {(step["table"], step["parent_column"]) for step in steps}
         for rule in rules:
-            if rule["kind"] == "reference":
+            if rule["kind"] in ("reference", "group"):
                 wanted.add((rule["ref_table"], rule["ref_column"]))
             elif rule["kind"] == "descendant":
                 wanted.update((step["table"], step["parent_column"]) for step in rule["path"])
         return bool(wanted & unindexed)
 
 
-def _filters(policy: Policy) -> tuple[dict, dict]:
+def scope_filters(policy: Policy) -> tuple[dict, dict]:
+    """Which tenant/app filters the policy sets (template flags), and their bind parameters."""
     names = ("tenant_ids", "exclude_tenant_ids", "app_ids", "exclude_app_ids")
     flags = {n: bool(getattr(policy, n)) for n in names}
     params = {n: [uuid.UUID(v) for v in getattr(policy, n)] for n in names if getattr(policy, n)}
@@ -174,7 +175,7 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy, ledger: frozense
     missing = [c for c in needed if not snap.has_column(root.table, c)]
     if missing:
         raise MaintenanceError(f"{root.table} lacks {', '.join(missing)}: this schema is not one the purge understands")
-    flag_names, params = _filters(policy)
+    flag_names, params = scope_filters(policy)
     scope_columns = [c for c in root.scope_columns if snap.has_column(root.table, c)]
     if (policy.app_ids or policy.exclude_app_ids or policy.tenant_ids or policy.exclude_tenant_ids) and not scope_columns:
         raise MaintenanceError(f"{root.table} has no tenant or app column to apply the tenant/app filters to")
@@ -234,6 +235,22 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy, ledger: frozense
                     "role_param": role_param,
                     "ledger_key": ledger_keys.get(ref.table) if ref.freed_by_purge else None,
                     "ledger_param": ledger_param,
+                },
+            )
+        )
+    if root.group_column and policy.messages_scope == "conversation" and snap.has_column(root.table, root.group_column):
+        if root.group_column not in carry:
+            carry.append(root.group_column)
+        rules.append(
+            KeepRule(
+                f"its {root.group_column.removesuffix('_id')} has a {root.table.removesuffix('s')} newer than the cutoff "
+                "(messages_scope: conversation)",
+                {
+                    **blank,
+                    "kind": "group",
+                    "ref_table": root.table,
+                    "ref_column": root.group_column,
+                    "newer_column": keyset_column,
                 },
             )
         )
@@ -303,6 +320,12 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy, ledger: frozense
 def choose_walk(root: Root, snap: SchemaSnapshot) -> tuple[str, str]:
     """How to find the expired rows of ``root``, from the indexes and server this database has."""
     keyset_column = root.recency_columns[0]
+    for column in root.only_null:
+        # the few rows whose column is NULL (single-step debug runs among a run's node executions),
+        # found through an index on that column: a btree holds NULLs too
+        index = next((i for i in snap.indexes.get(root.table, []) if not i.partial and i.columns[:1] == (column,)), None)
+        if index:
+            return "null_index", f"rows with {column} NULL through index {index.name}: batches visit only those"
     index = snap.index_leading(root.table, [keyset_column, root.key]) or snap.index_leading(root.table, [keyset_column])
     if index:
         return "keyset", f"index {index.name} on ({', '.join(c or '?' for c in index.columns)}): batches visit only expired rows"
@@ -326,6 +349,10 @@ def _lookups(root: Root, paths: list[PathPlan], rules: list[KeepRule], snap: Sch
                 )
             )
     for rule in rules:
+        if rule.sql["kind"] == "group":
+            out.append(
+                indexes.find_lookup(snap, rule.sql["ref_table"], rule.sql["ref_column"], set(), f"keep rule '{rule.reason}'")
+            )
         if rule.sql["kind"] == "reference":
             also = {rule.sql["role_column"]} if rule.sql["role_column"] else set()
             out.append(
@@ -360,14 +387,26 @@ class OrphanPlan:
     parent_key: str
     recency: str
     null_is_orphan: bool
+    # "parent": the distinct parent values through the index that leads with the parent column (a
+    # child table's rows per parent are read only where the parent is gone); "pk": windows of the
+    # primary key (no such index)
+    walk: str = "pk"
+    scope_columns: list[str] = field(default_factory=list)
 
     @property
     def cand(self) -> str:
         return f"_dm_orph_{self.table}"
 
 
-def plan_orphans(fam: Family, snap: SchemaSnapshot, policy: Policy) -> list[OrphanPlan]:
-    """Every edge of the family whose child may have outlived its parent, shallow edges first."""
+def _scoped(policy: Policy) -> bool:
+    return bool(policy.tenant_ids or policy.exclude_tenant_ids or policy.app_ids or policy.exclude_app_ids)
+
+
+def plan_orphans(fam: Family, snap: SchemaSnapshot, policy: Policy, notes: list[str] | None = None) -> list[OrphanPlan]:
+    """Every edge of the family whose child may have outlived its parent, shallow edges first.
+
+    A run scoped to tenants or apps sweeps only the orphans it can tell are in scope, by the
+    child row's own tenant or app column; a child table without one is not swept (noted)."""
     seen: dict[tuple[str, str], tuple[int, OrphanPlan]] = {}
     for root in fam.roots:
         for path in catalog.descendants(root, policy.keep_curated):
@@ -383,6 +422,21 @@ def plan_orphans(fam: Family, snap: SchemaSnapshot, policy: Policy) -> list[Orph
                 continue
             if not snap.has_column(edge.table, edge.parent_column):
                 continue
+            scope_columns = [c for c in ("tenant_id", "app_id") if snap.has_column(edge.table, c)]
+            needs = {"tenant_id" if policy.tenant_ids or policy.exclude_tenant_ids else None}
+            needs |= {"app_id" if policy.app_ids or policy.exclude_app_ids else None}
+            needs.discard(None)
+            # tenants reach rows without a tenant column through their app (the scope macro)
+            if _scoped(policy) and not (needs <= set(scope_columns) or (needs == {"tenant_id"} and "app_id" in scope_columns)):
+                if notes is not None and (edge.table, edge.parent_column) not in seen:
+                    notes.append(
+                        f"orphaned {edge.table} not swept: this run is limited to tenants or apps and {edge.table} "
+                        "has no tenant or app column to tell whose an orphan is"
+                    )
+                seen.setdefault((edge.table, edge.parent_column), (len(path.edges), None))
+                continue
+            index = snap.index_for_equalities(edge.table, {edge.parent_column}, must_use=edge.parent_column)
+            leads = index is not None and index.columns[:1] == (edge.parent_column,)
             plan = OrphanPlan(
                 stage=f"orphans:{edge.table}.{edge.parent_column}",
                 table=edge.table,
@@ -392,6 +446,8 @@ def plan_orphans(fam: Family, snap: SchemaSnapshot, policy: Policy) -> list[Orph
                 parent_key=edge.parent_key,
                 recency=recency,
                 null_is_orphan=edge.null_is_orphan,
+                walk="parent" if leads else "pk",
+                scope_columns=scope_columns,
             )
             seen.setdefault((edge.table, edge.parent_column), (len(path.edges), plan))
-    return [plan for _depth, plan in sorted(seen.values(), key=lambda item: item[0])]
+    return [plan for _depth, plan in sorted(seen.values(), key=lambda item: item[0]) if plan is not None]

@@ -42,6 +42,9 @@ def build(
             )
             for key in ("matched", "deleted", "would_delete", "archived", "orphans"):
                 row[key] += int(c.get(key, 0))
+            for key in ("orphans_out_of_scope", "restored", "dangling"):
+                if c.get(key):
+                    row[key] = row.get(key, 0) + int(c[key])
             for reason, n in c.get("kept", {}).items():
                 row["kept"][reason] = row["kept"].get(reason, 0) + n
     for table, row in tables.items():
@@ -67,7 +70,13 @@ def build(
         "cutoffs": ctx["cutoffs"],
         "archive": gate.get("archive"),
         "families": {
-            r["family"]: {"batches": r["batches"], "seconds": r["seconds"], "walks": r["walks"], "notes": r["notes"]}
+            r["family"]: {
+                "batches": r["batches"],
+                "seconds": r["seconds"],
+                "walks": r["walks"],
+                "notes": r["notes"],
+                "statements_per_batch": r.get("statements_per_batch", 0),
+            }
             for r in results
         },
         "per_family": per_family,
@@ -91,6 +100,10 @@ def build(
         "errors": errors,
         "error": state.first_error(errors),
         "indexes_built": [name for r in results for name in r.get("indexes", {}).get("built", [])],
+        "messages_scope": ctx["policy"].get("messages_scope", "message"),
+        "statements_per_batch": max((r.get("statements_per_batch", 0) for r in results), default=0),
+        "repaired_after_commit": sum(r.get("repaired_after_commit", 0) for r in results),
+        "dangling_after_commit": [row for r in results for row in r.get("dangling_after_commit", [])][:20],
         "vacuum": vacuumed,
     }
 
@@ -142,7 +155,10 @@ def index_line(report: dict) -> str | None:
     lookups = report.get("unindexed_lookups") or []
     if not lookups:
         return None
-    return f"indexes: {len(lookups)} lookups have no supporting index (each batch scans); fix: turn on build_missing_indexes"
+    return (
+        f"indexes: {len(lookups)} lookups have no supporting index (each batch scans a small table; a big one gets "
+        "its index built, unless build_missing_indexes is off)"
+    )
 
 
 def _wrap(line: str, indent: str = "  ") -> list[str]:
@@ -185,7 +201,8 @@ def render_text(report: dict, title: str | None = None) -> str:
     for line in kept_lines:
         lines.extend(_wrap(line))
     for fam, info in report["families"].items():
-        lines.extend(_wrap(f"{fam}: {info['batches']} batches in {info['seconds']:.2f}s"))
+        per = f", at most {info['statements_per_batch']} statements a batch" if info.get("statements_per_batch") else ""
+        lines.extend(_wrap(f"{fam}: {info['batches']} batches in {info['seconds']:.2f}s{per}"))
         for k, v in info["walks"].items():
             lines.extend(_wrap(f"  walk {k} by {v}", "    "))
     for table, v in (report.get("vacuum") or {}).items():
@@ -206,15 +223,43 @@ def render_text(report: dict, title: str | None = None) -> str:
                 )
             )
     lines.extend(_wrap(f"curated content: {report['curated_kept']}"))
+    if "messages" in report.get("per_family", {}):
+        scope = report.get("messages_scope", "message")
+        lines.extend(
+            _wrap(
+                "messages expire "
+                + (
+                    "by conversation: a conversation's messages stay while any of them is newer than the cutoff"
+                    if scope == "conversation"
+                    else "each by its own age (messages_scope: message, as Dify's own cleanup)"
+                )
+            )
+        )
+    out_of_scope = {t: row["orphans_out_of_scope"] for t, row in report["tables"].items() if row.get("orphans_out_of_scope")}
+    if out_of_scope:
+        lines.extend(
+            _wrap(
+                "orphans outside this run's tenants/apps, left: " + ", ".join(f"{n} {t}" for t, n in sorted(out_of_scope.items()))
+            )
+        )
+    if report.get("repaired_after_commit"):
+        lines.extend(
+            _wrap(
+                f"put back right after their batch: {report['repaired_after_commit']} rows a live Dify named in the "
+                "instant before the batch committed (from the batch's archive)"
+            )
+        )
+    for row in report.get("dangling_after_commit") or []:
+        lines.extend(_wrap(f"named by a write after its batch, archive off: {row}"))
     for task_id, error in (report.get("errors") or {}).items():
         lines.extend(_wrap(f"error in {task_id}: {error}"))
     if report.get("files"):
         lines.append("")
         lines.extend(render_lines(report["files"]))
     for name in report.get("indexes_built", []):
-        lines.append(f"index built for this run: {name}")
+        lines.append(f"index built (kept for the next runs; DROP INDEX CONCURRENTLY public.{name} removes it): {name}")
     for name in report.get("indexes_dropped", []):
-        lines.append(f"temporary index dropped: {name}")
+        lines.append(f"index dropped (keep_built_indexes off): {name}")
     for note in report["notes"]:
         lines.extend(_wrap(f"note: {note}"))
     return "\n".join(lines)

@@ -11,11 +11,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from dify_maintenance.core import catalog, drift, state
 from dify_maintenance.core.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.core.errors import MaintenanceError
+from dify_maintenance.core.moments import naive_utc, refuse_future
 from dify_maintenance.core.policy import Policy
 from dify_maintenance.core.schema import snapshot
 from dify_maintenance.database import reclaim
@@ -42,7 +43,7 @@ def archive_prefix(run_key: str) -> str:
 
 def compute_cutoffs(policy: Policy, logical_date: datetime) -> dict[str, str]:
     """Cutoffs in Dify's convention (naive UTC), from the run's logical date, per family."""
-    moment = logical_date.astimezone(UTC).replace(tzinfo=None) if logical_date.tzinfo else logical_date
+    moment = naive_utc(logical_date)
     return {name: (moment - timedelta(days=policy.days_for(name))).isoformat() for name in policy.families}
 
 
@@ -94,6 +95,9 @@ def preflight(
                 f"first run of {dag_id} on this database, so a dry run (policy first_run_dry_run): the next run "
                 "deletes; to purge now, trigger with dry_run off",
             )
+        wanted = cutoffs or compute_cutoffs(policy, logical_date)
+        if state.recorded_run(conn, run_key) is None:  # a retry keeps the cutoffs of its first try
+            refuse_future(wanted, fetch_one(conn, "introspect/server.sql")["now"])
         if not policy.dry_run:
             state.claim(conn, run_key)
         row = state.record_run(
@@ -101,7 +105,7 @@ def preflight(
             run_key=run_key,
             dag_id=dag_id,
             run_id=run_id,
-            cutoffs=cutoffs or compute_cutoffs(policy, logical_date),
+            cutoffs=wanted,
             policy=policy.to_dict(),
             dify_version=version.version,
         )

@@ -17,7 +17,8 @@ from dify_maintenance.core.policy import Policy
 from dify_maintenance.core.schema import SchemaSnapshot, snapshot
 from dify_maintenance.files.stores import StoreConfig
 from dify_maintenance.retention.archive import archived_rows
-from dify_maintenance.retention.plan import cutoff, plan_orphans, plan_root
+from dify_maintenance.retention.chain import array_type
+from dify_maintenance.retention.plan import cutoff, plan_orphans, plan_root, scope_filters
 from dify_maintenance.retention.restore import restore_rows
 
 log = logging.getLogger(__name__)
@@ -56,17 +57,20 @@ def verify(connector: Connector, ctx: dict, policy: Policy, results: list[dict],
                 if name in deferred:
                     check["note"] = f"deferred ({deferred[name]}): left for the next run"
                 checks.append(check)
+            flags, scope = scope_filters(policy)
             for oplan in plan_orphans(fam, snap, policy):
                 row = fetch_one(
                     conn,
                     "verify/orphans.sql",
-                    {"cutoff": family_cutoff},
+                    {"cutoff": family_cutoff, **scope},
                     table=oplan.table,
                     recency=oplan.recency,
                     parent_table=oplan.parent_table,
                     parent_column=oplan.parent_column,
                     parent_key=oplan.parent_key,
                     null_is_orphan=oplan.null_is_orphan,
+                    scope_columns=oplan.scope_columns,
+                    filters=flags,
                 )
                 check = {
                     "check": f"no orphaned {oplan.table} ({oplan.parent_column})",
@@ -78,6 +82,7 @@ def verify(connector: Connector, ctx: dict, policy: Policy, results: list[dict],
                 checks.append(check)
         if not policy.dry_run:
             checks.append(_written_under_deleted_parents(conn, snap, ctx, policy, store))
+            checks.append(_naming_deleted_rows(conn, snap, ctx, policy, store))
     if policy.dry_run:
         for check in checks:
             check["ok"] = True
@@ -127,6 +132,7 @@ class _Link:
     role_column: str | None
     role_value: str | None
     recency: str | None
+    owning: bool = True  # an edge (the row belongs to its parent); else a reference
 
 
 def _links(families: list[str], snap: SchemaSnapshot, policy: Policy) -> list[_Link]:
@@ -140,9 +146,14 @@ def _links(families: list[str], snap: SchemaSnapshot, policy: Policy) -> list[_L
                         edge.table, edge.parent_column, path.parent_table, edge.parent_key, None, None, edge.recency_column
                     )
                     links.setdefault((link.table, link.column, link.parent_table), link)
+                elif len(path.edges) == 1:  # the root names the row: a reference from the root's table
+                    link = _Link(root.table, edge.parent_key, edge.table, edge.parent_column, None, None, "created_at", False)
+                    links.setdefault((link.table, link.column, link.parent_table), link)
             for ref in root.references:
                 role = ref.role_column if ref.role_column and snap.has_column(ref.table, ref.role_column) else None
-                link = _Link(ref.table, ref.column, root.table, root.key, role, ref.role_value if role else None, "created_at")
+                link = _Link(
+                    ref.table, ref.column, root.table, root.key, role, ref.role_value if role else None, "created_at", False
+                )
                 links.setdefault((link.table, link.column, link.parent_table), link)
     return [
         link
@@ -221,4 +232,48 @@ def _written_under_deleted_parents(
         check["note"] = "parents put back from the run's archive: " + ", ".join(
             f"{n} {t}" for t, n in sorted(check["restored"].items())
         )
+    return check
+
+
+def _naming_deleted_rows(
+    conn: psycopg.Connection, snap: SchemaSnapshot, ctx: dict, policy: Policy, store: StoreConfig | None
+) -> dict:
+    """Every reference against the rows this run deleted (recorded per batch): a row left that
+    names one (a remaining chatflow message whose run went with an older message, whatever its
+    age) gets its parent back from the run's archive, or is named, and verify fails."""
+    can_restore = policy.archive and store is not None
+    restored: dict[str, int] = {}
+    named: list[str] = []
+    for link in _links(ctx["families"], snap, policy):
+        if link.owning:
+            continue
+        rows = fetch_all(
+            conn,
+            "verify/named_deleted.sql",
+            {"run_key": ctx["run_key"], "parent_table": link.parent_table, "role": link.role_value},
+            table=link.table,
+            column=link.column,
+            child_key=snap.primary_key(link.table)[0],
+            role_column=link.role_column,
+            column_type=array_type(snap, link.table, link.column),
+        )
+        if not rows:
+            continue
+        back: list[str] = []
+        if can_restore:
+            back = restore_rows(
+                conn, store, ctx["archive_prefix"], link.parent_table, link.parent_key, [r["parent"] for r in rows]
+            )
+            if back:
+                restored[link.parent_table] = restored.get(link.parent_table, 0) + len(back)
+                log.warning("verify: put %d %s rows back from the archive: rows left name them", len(back), link.parent_table)
+        named += [f"{link.table} {r['child']} -> {link.parent_table} {r['parent']}" for r in rows if r["parent"] not in back]
+    check = {"check": "no row left names a row this run deleted", "found": len(named), "ok": not named, "restored": restored}
+    if named:
+        check["rows"] = named[:20]
+        check["note"] = "rows left name rows this run deleted, and the archive cannot give them back" + (
+            "" if can_restore else " (archive off)"
+        )
+    elif restored:
+        check["note"] = "put back from the run's archive: " + ", ".join(f"{n} {t}" for t, n in sorted(restored.items()))
     return check
