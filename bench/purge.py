@@ -30,6 +30,7 @@ from pathlib import Path
 import psycopg
 from psycopg.rows import dict_row
 
+from bench import engine_run
 from bench.engine_run import run_engine
 from devtools import fixtures, generator, pgembed
 from dify_maintenance.core import catalog
@@ -369,7 +370,10 @@ def dify_18(url: str, cutoff: datetime, limit_seconds: float) -> bool:
 
 def ours(archive: bool, one_shot: bool = False) -> Callable[[str, datetime, float], bool]:
     def run(url: str, cutoff: datetime, _limit: float) -> bool:
-        return run_engine(url, cutoff, CUTOFF_DAYS, archive, one_shot)
+        done = run_engine(url, cutoff, CUTOFF_DAYS, archive, one_shot)
+        per_batch = {r["family"]: r.get("statements_per_batch", 0) for r in engine_run.LAST_RESULTS}
+        print(f"        statements per batch (at most): {per_batch}", flush=True)
+        return done
 
     return run
 
@@ -455,6 +459,46 @@ def measure(
     return out
 
 
+def default_conf(admin: str, dump: Path, runs: int, anchor: datetime) -> None:
+    """The weekly run as a new user gets it: the default policy, on a real Dify 1.14.1 schema at a
+    size where ``messages`` is far above ``unindexed_lookup_max_mb``: every family must be purged
+    (the chatflow rule's lookup, which Dify indexes only behind conversation_id, must not defer it)."""
+    from dify_maintenance.core.policy import resolve
+    from dify_maintenance.retention import steps as retention
+
+    name = "dm_bench_default_conf"
+    url = fixtures.recreate_database(admin, name)
+    fixtures.load_dump(url, dump)
+    generator.generate(url_connector(url), anchor=anchor, scale=generator.Scale(runs=runs, conversations_per_run=2.0))
+    with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+        conn.execute("VACUUM ANALYZE")
+        mb = conn.execute("SELECT pg_total_relation_size('messages') / 1048576.0 AS mb").fetchone()["mb"]
+    pol = resolve(None, {"first_run_dry_run": False})  # everything else: the shipped defaults
+    connector = url_connector(url)
+    started = time.monotonic()
+    ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id="default-conf", logical_date=anchor)
+    results = [
+        retention.run_purge(connector, ctx, fam, pol, None if not pol.archive else _archive_store()) for fam in ctx["families"]
+    ]
+    seconds = time.monotonic() - started
+    deferred = {r["family"]: r["deferred"] for r in results if r.get("deferred")}
+    print(f"default conf on {dump.name}, {runs:,} runs, messages {mb:,.0f} MB: {seconds:.1f}s", flush=True)
+    for r in results:
+        deleted = sum(c["deleted"] for c in r["tables"].values())
+        built = ", ".join(r["indexes"]["built"]) or "none"
+        print(f"  {r['family']:14} deleted {deleted:>9,}  deferred: {r.get('deferred')}  indexes built: {built}", flush=True)
+    print(f"  outcome: {'deferred' if deferred else 'success'} (target: success, every family purged)", flush=True)
+    fixtures.drop_database(admin, name)
+
+
+def _archive_store():
+    import tempfile
+
+    from dify_maintenance.files.stores import StoreConfig
+
+    return StoreConfig("fs", {"root": tempfile.mkdtemp(prefix="dm-bench-default-")})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=120_000, help="workflow runs in the full-size template")
@@ -468,9 +512,19 @@ def main() -> None:
         type=Path,
         help="a checkout of the engine to compare with (e.g. `git worktree add /tmp/base <commit>`): 'today' in the ratios",
     )
+    parser.add_argument(
+        "--default-conf",
+        type=Path,
+        metavar="DUMP",
+        help="only the default-policy check: a real schema dump (dify-1.14.1.sql) with --runs runs",
+    )
     args = parser.parse_args()
     admin, where = pgembed.admin_url("DIFY_MAINT_TEST_PG_URL")
-    anchor = datetime.utcnow().replace(microsecond=0)  # noqa: DTZ003 - Dify stores naive UTC
+    with psycopg.connect(admin) as conn:  # Dify dates rows by the database's clock
+        anchor = conn.execute("SELECT now() AT TIME ZONE 'UTC'").fetchone()[0].replace(microsecond=0)
+    if args.default_conf:
+        default_conf(admin, args.default_conf, args.runs, anchor)
+        return
     cutoff = anchor - timedelta(days=CUTOFF_DAYS)
     print(f"server: {where}; {args.runs:,} runs per template; cutoff {CUTOFF_DAYS} days", flush=True)
     results: list[Outcome] = []
@@ -511,7 +565,7 @@ def main() -> None:
 
 
 def print_summary(results: list[Outcome], scaling: dict[str, float]) -> None:
-    """Every ratio the purge's targets (issue 13) are stated in, with the target next to it."""
+    """Every ratio the purge's targets are stated in, with the target next to it."""
     print("\nratios (rows per second; >1 means ours is faster)")
     for schema in dict.fromkeys(r.schema for r in results):
         by = {r.name: r for r in results if r.schema == schema}
@@ -523,16 +577,20 @@ def print_summary(results: list[Outcome], scaling: dict[str, float]) -> None:
                 print(f"  {schema}: {a.name} / {b.name} {a.rate / b.rate:.2f} ({target})")
 
         if dify is not None and dify.name == "dify 1.14":
-            ratio(off, dify, "target >= 1.5")
-            ratio(on, dify, "target >= 0.65")
+            ratio(off, dify, "target >= 1.2")
+            ratio(on, dify, "target >= 0.8")
         elif dify is not None:
-            ratio(off, dify, "target >= 50")
+            ratio(off, dify, "no target on 0.15")
         ratio(off, by.get("one-shot"), "target >= 0.85")
         ratio(off, by.get("today, archive off"), "target >= 2")
-        ratio(on, by.get("today, archive on"), "target >= 1.4")
+        ratio(on, by.get("today, archive on"), "no target")
         ratio(off, by.get("naive, same tables"), "no target: the naive statements break data")
         ratio(off, by.get("naive"), "no target: the naive statements do less and break data")
-        print(f"  {schema}: longest transaction, ours off {off.longest_txn:.2f}s / on {on.longest_txn:.2f}s (target <= 0.5)")
+        half = by.get("ours, off, half size")
+        longest = f"ours off {off.longest_txn:.2f}s / on {on.longest_txn:.2f}s" + (
+            f" / off at half the data {half.longest_txn:.2f}s" if half else ""
+        )
+        print(f"  {schema}: longest transaction, {longest} (target <= 0.5)")
         damaged = off.wrong + off.dangling + on.wrong + on.dangling
         print(f"  {schema}: rows wrongly deleted or dangling, ours {damaged} (target 0)")
     for schema, ratio_ in scaling.items():

@@ -521,3 +521,22 @@ def test_a_family_waiting_for_another_familys_index_build_does_not_deadlock_it(d
         waiter.join(60)
     assert "error" not in outcome, outcome
     assert outcome["built"] == ["dm_idx_messages_from_end_user_id"]
+
+
+def test_rows_longer_than_a_piece_go_out_in_pieces_and_come_back_whole(databases, tmp_path, monkeypatch):
+    """A deleted row over ROW_PIECE characters leaves the batch statement in pieces (so no buffer
+    holds a 50 MB row whole: bench/memory.py); the archive part still holds it whole, byte for
+    byte, multi-byte characters and escapes included."""
+    url = databases.fresh("1.14")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE workflow_node_executions SET outputs = %s WHERE id IN (SELECT id FROM workflow_node_executions LIMIT 20)",
+            ['{"text": "' + "é\\\\n\\t¿" * 40 + '"}'],
+        )
+    before = fingerprints(url)
+    monkeypatch.setattr(batches, "ROW_PIECE", 37)
+    store = StoreConfig("fs", {"root": str(tmp_path / "archive")})
+    ctx, results, _ = run_all(url, store, "pieces", families=["workflow_logs"])
+    assert results[0]["tables"]["workflow_node_executions"]["deleted"] > 0
+    restore.restore(url_connector(url), store, ctx["archive_prefix"])
+    assert fingerprints(url) == before

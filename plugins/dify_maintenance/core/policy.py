@@ -59,7 +59,7 @@ class Policy:
     adaptive_batches: bool = True
     build_missing_indexes: bool = True
     keep_built_indexes: bool = True
-    unindexed_lookup_max_mb: int = 100
+    unindexed_lookup_max_mb: int = 10
     collect_files: bool = False
     # "message": each message by its own age (as Dify's own cleanup); "conversation": every message
     # of a conversation stays while any of its messages is newer than the cutoff

@@ -128,8 +128,11 @@ class ArchiveWriter:
     def close(self) -> None:
         self.pool.shutdown(wait=True)
 
+    def stage_prefix(self, family: str, stage: str) -> str:
+        return f"{self.store.prefix}{self.run_prefix}/{key_part(family)}/{key_part(stage)}/"
+
     def batch_prefix(self, family: str, stage: str, batch: int) -> str:
-        return f"{self.store.prefix}{self.run_prefix}/{key_part(family)}/{key_part(stage)}/{batch:08d}/"
+        return f"{self.stage_prefix(family, stage)}{batch:08d}/"
 
     def begin_batch(self, family: str, stage: str, batch: int) -> BatchUpload:
         return BatchUpload(self, family, stage, batch)

@@ -131,6 +131,9 @@ def _with_lock_retries(policy: Policy, what: str, attempt_batch) -> object:
 # A batch is redone at most this often (each redo leaves out at least one more root, so this only
 # bounds a pathological writer that touches a new root of the same batch every time).
 MAX_REDOS = 20
+# The check after commits runs this often over the batches committed since (and when a walk ends):
+# a write that slipped in just before a commit is repaired within seconds.
+CHECK_AFTER_COMMIT_SECONDS = 2.0
 CONCURRENT_WRITE = "written to while its batch ran (left for the next run)"
 
 
@@ -155,7 +158,9 @@ class _RootWalk:
     writer: ArchiveWriter | None
     snap: SchemaSnapshot
     extent: HeapExtent | None = None
-    stats: dict = field(default_factory=lambda: {"statements": 0, "repaired": 0, "dangling": []})
+    stats: dict = field(
+        default_factory=lambda: {"statements": 0, "repaired": 0, "dangling": [], "pending": [], "checked_at": time.monotonic()}
+    )
 
 
 def _root_batch(walk: _RootWalk, stage: state.Progress, limit: int) -> state.Progress:
@@ -189,34 +194,44 @@ def _root_batch(walk: _RootWalk, stage: state.Progress, limit: int) -> state.Pro
     )
 
 
+# A deleted row longer than this goes out of the batch statement in pieces of this many characters.
+ROW_PIECE = 1 << 20
+
+
 def _stream_batch(
     conn: psycopg.Connection, query, params: dict, upload: BatchUpload, chain: Chain, snap: SchemaSnapshot
 ) -> tuple[dict, dict[str, int]]:
     """Run the batch statement in copy mode: every deleted row into its table's archive part as it
-    arrives (one row in memory at a time), the summary from the last line. Returns the summary and
-    the rows archived per table."""
+    arrives (a big row piece by piece, so about one piece is in memory), the summary from the last
+    line. Returns the summary and the rows archived per table (and ``_bytes``, all of them)."""
     summary: dict | None = None
-    archived: dict[str, int] = {}
+    archived: dict[str, int] = {"_bytes": 0}
     pending = b""
 
     def take(line: memoryview | bytes) -> None:
         nonlocal summary
-        head = bytes(line[:16])
+        head = bytes(line[:24])
         tab = head.index(b"\t")
-        tag = int(head[:tab])
+        tag, last = int(head[:tab]), head[tab + 1 : tab + 2] == b"t"
+        rest = line[tab + 3 :]  # "<tag>\t<t|f>\t<piece>\n"
         if tag < 0:
-            summary = json.loads(chains.copy_text_value(bytes(line[tab + 1 :])))
+            summary = json.loads(chains.copy_text_value(bytes(rest)))
             return
         table = chain.table_of(tag)
-        upload.stream(table, list(snap.columns[table])).write(line[tab + 1 :], rows=1)
-        archived[table] = archived.get(table, 0) + 1
+        stream = upload.stream(table, list(snap.columns[table]))
+        if last:
+            stream.write(rest, rows=1)
+            archived[table] = archived.get(table, 0) + 1
+        else:
+            stream.write(rest[:-1], rows=0)  # a piece of a longer row: without the line's newline
 
-    with conn.cursor() as cur, cur.copy(query, params) as copy:
+    with conn.cursor() as cur, cur.copy(query, {**params, "piece": ROW_PIECE}) as copy:
         for chunk in copy:
-            archived["_bytes"] = archived.get("_bytes", 0) + len(chunk)
+            archived["_bytes"] += len(chunk)
             view = memoryview(chunk)
-            # a COPY data message is one row, ending in its newline (COPY escapes newlines in values)
-            if not pending and len(view) and view[-1] == 0x0A and bytes(view[:-1]).find(b"\n") < 0:
+            # a COPY data message is one line, ending in its newline (COPY escapes newlines in
+            # values): taken as it is
+            if not pending and len(view) and view[-1] == 0x0A:
                 take(view)
                 continue
             data = pending + bytes(view)
@@ -300,8 +315,10 @@ def _root_batch_once(walk: _RootWalk, stage: state.Progress, limit: int, exclude
             upload.abandon()
         raise
     if not policy.dry_run and outcome.deleted_roots:
-        statements += 1
-        _repair_after_commit(walk, outcome, upload, new)
+        walk.stats["pending"].append(outcome)
+        if time.monotonic() - walk.stats["checked_at"] >= CHECK_AFTER_COMMIT_SECONDS:
+            statements += 1
+            check_after_commits(walk, new)
     walk.stats["statements"] = max(walk.stats["statements"], statements)
     return new
 
@@ -313,30 +330,36 @@ def _recheck(conn: psycopg.Connection, plan: RootPlan, chain: Chain, outcome: Ou
     )
 
 
-def _repair_after_commit(walk: _RootWalk, outcome: Outcome, upload: BatchUpload | None, progress: state.Progress) -> None:
-    """Right after the commit: a write that landed in the instant between the re-check and the
-    commit named a row the batch deleted. Put that row and the rows above it back from the
-    batch's archive, or (archive off) name it for the report and verify."""
+def check_after_commits(walk: _RootWalk, progress: state.Progress) -> None:
+    """After commits: a write that landed in the instant between a batch's re-check and its commit
+    named a row the batch deleted. Put that row and the rows above it back from the batches'
+    archive, or (archive off) name it for the report and verify. Runs every
+    ``CHECK_AFTER_COMMIT_SECONDS`` over the batches committed since, and when the walk ends."""
     conn, chain = walk.conn, walk.chain
+    pending, walk.stats["pending"] = walk.stats["pending"], []
+    walk.stats["checked_at"] = time.monotonic()
+    if not pending:
+        return
+    outcome = chains.merge(pending)
     with conn.transaction():
         found = _recheck(conn, walk.plan, chain, outcome)
     if not found:
         return
     counter = progress.counter(walk.plan.root.table)
-    if upload is None or walk.writer is None:
+    if walk.writer is None:
         for row in found:
             key_row = outcome.keys[row["lv"]][int(row["i"]) - 1]
             walk.stats["dangling"].append(f"{chain.table_of(row['lv'])} named by a write after the batch: root {key_row[0]}")
         counter["dangling"] = counter.get("dangling", 0) + len(found)
         return
-    prefix = upload.prefix[len(walk.writer.store.prefix) :]
+    prefix = walk.writer.stage_prefix(walk.family, walk.plan.root.name)[len(walk.writer.store.prefix) :]
     back = 0
     for table, column, value in chains.rows_to_restore(chain, outcome, found):
         back += len(restore_rows(conn, walk.writer.store, prefix, table, column, [value]))
     counter["restored"] = counter.get("restored", 0) + back
     walk.stats["repaired"] += back
     log.warning(
-        "%s: put %d rows back from the batch's archive: a live write named them right after the commit",
+        "%s: put %d rows back from the archive: a live write named them right after their batch committed",
         chain.plan.root.name,
         back,
     )
@@ -518,6 +541,8 @@ def purge_family(
                 if policy.adaptive_batches:
                     sizes[root.name].append(sizer.record(time.monotonic() - batch_started, walk.stats.get("last_bytes", 0)))
                 reporter.maybe(root.name, stage)
+            if not policy.dry_run:
+                check_after_commits(walk, stage)
             reporter.maybe(root.name, stage, force=True)
             stages.append(stage)
         for oplan in plan_orphans(fam, snap, policy, notes) if not deferred else ():

@@ -231,6 +231,23 @@ class Outcome:
         return {row[0] for row in self.keys.get(0, [])}
 
 
+def merge(outcomes: list[Outcome]) -> Outcome:
+    """Several batches' outcomes as one (the check after their commits probes them at once)."""
+    keys: dict[int, list[list[str]]] = {}
+    for outcome in outcomes:
+        for level, rows in outcome.keys.items():
+            keys.setdefault(level, []).extend(rows)
+    return Outcome(
+        scanned=sum(o.scanned for o in outcomes),
+        matched=sum(o.matched for o in outcomes),
+        last=None,
+        kept={},
+        deleted={},
+        go=[],  # the commits are done: a root that stayed is no offender now
+        keys=keys,
+    )
+
+
 def read_summary(chain: Chain, summary: dict) -> Outcome:
     kept: dict[str, int] = {}
     for number, n in (summary.get("kept") or {}).items():

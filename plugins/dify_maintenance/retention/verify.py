@@ -256,6 +256,8 @@ def _naming_deleted_rows(
             child_key=snap.primary_key(link.table)[0],
             role_column=link.role_column,
             column_type=array_type(snap, link.table, link.column),
+            parent_table=link.parent_table,
+            parent_key=link.parent_key,
         )
         if not rows:
             continue
