@@ -16,11 +16,12 @@ import copy
 import json
 import logging
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import orjson
 import psycopg
 from psycopg import errors as pg_errors
 
@@ -47,6 +48,7 @@ from dify_maintenance.retention.plan import (
     scope_filters,
 )
 from dify_maintenance.retention.progress import Reporter, estimate_expired
+from dify_maintenance.retention.proof import RowProof
 from dify_maintenance.retention.restore import restore_rows
 
 log = logging.getLogger(__name__)
@@ -88,10 +90,11 @@ def _batch_transaction(conn: psycopg.Connection, policy: Policy, ctx: dict, inde
         yield
 
 
-def _delete_mode(policy: Policy) -> str:
+def _delete_mode(policy: Policy, proof: RowProof | None = None) -> str:
     if policy.dry_run:
         return "count"
-    return "copy" if policy.archive else "delete"
+    # a check at the moment of deleting needs the deleted rows, archived or not
+    return "copy" if policy.archive or proof is not None else "delete"
 
 
 def _run_step(
@@ -140,9 +143,10 @@ CONCURRENT_WRITE = "written to while its batch ran (left for the next run)"
 class _ConcurrentWrite(Exception):
     """The batch's re-check found roots a concurrent write touched: roll back, redo without them."""
 
-    def __init__(self, keys: list[str]) -> None:
-        super().__init__(f"{len(keys)} roots written to during the batch")
+    def __init__(self, keys: list[str], unproven: bool = False) -> None:
+        super().__init__(f"{len(keys)} roots {'not proved' if unproven else 'written to during the batch'}")
         self.keys = keys
+        self.unproven = unproven
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,7 @@ class _RootWalk:
     writer: ArchiveWriter | None
     snap: SchemaSnapshot
     extent: HeapExtent | None = None
+    proof: RowProof | None = None
     stats: dict = field(
         default_factory=lambda: {"statements": 0, "repaired": 0, "dangling": [], "pending": [], "checked_at": time.monotonic()}
     )
@@ -167,6 +172,7 @@ def _root_batch(walk: _RootWalk, stage: state.Progress, limit: int) -> state.Pro
     """One batch, redone without the roots that a live Dify wrote under while it ran (a new child,
     a moved ``updated_at``): those stay, whole, until a later run finds them expired again."""
     excluded: list[str] = []
+    unproven: list[str] = []
     name = f"{walk.family}/{walk.plan.root.name}"
     halvings = 0
     for attempt in range(MAX_REDOS + 1):
@@ -174,7 +180,7 @@ def _root_batch(walk: _RootWalk, stage: state.Progress, limit: int) -> state.Pro
         # touching gets short enough to finish between two of its writes
         size = max(MIN_BATCH, limit >> (max(0, attempt - 1) + halvings))
         try:
-            return _root_batch_once(walk, stage, size, excluded)
+            return _root_batch_once(walk, stage, size, excluded, unproven)
         except pg_errors.QueryCanceled:
             # a statement of the batch ran into statement_timeout_ms: the batch rolled back whole;
             # try it again at half the size (a batch of MIN_BATCH that still times out is a fault)
@@ -187,7 +193,9 @@ def _root_batch(walk: _RootWalk, stage: state.Progress, limit: int) -> state.Pro
             if not fresh:  # cannot happen: every offender is a candidate, and excluded roots are none
                 raise MaintenanceError(f"{name}: a redone batch found the same roots again") from redo
             excluded.extend(fresh)
-            log.info("%s: %d roots written to during the batch; redoing it without them", name, len(fresh))
+            if redo.unproven:
+                unproven.extend(fresh)
+            log.info("%s: %s; redoing the batch without them", name, redo)
     raise LockContention(
         f"{name}: a live writer touched the batch's rows {MAX_REDOS} times in a row; "
         "nothing of this batch was deleted; rerun later"
@@ -199,14 +207,23 @@ ROW_PIECE = 1 << 20
 
 
 def _stream_batch(
-    conn: psycopg.Connection, query, params: dict, upload: BatchUpload, chain: Chain, snap: SchemaSnapshot
+    conn: psycopg.Connection,
+    query,
+    params: dict,
+    upload: BatchUpload | None,
+    chain: Chain,
+    snap: SchemaSnapshot,
+    proof: RowProof | None = None,
 ) -> tuple[dict, dict[str, int]]:
     """Run the batch statement in copy mode: every deleted row into its table's archive part as it
-    arrives (a big row piece by piece, so about one piece is in memory), the summary from the last
-    line. Returns the summary and the rows archived per table (and ``_bytes``, all of them)."""
+    arrives (a big row piece by piece, so about one piece is in memory), and to the proof the
+    rows of its tables (one row at a time), the summary from the last line. Returns the summary
+    and the rows archived per table (and ``_bytes``, all of them)."""
     summary: dict | None = None
     archived: dict[str, int] = {"_bytes": 0}
     pending = b""
+    proved = proof.tables() if proof is not None else frozenset()
+    pieces: list[str] = []
 
     def take(line: memoryview | bytes) -> None:
         nonlocal summary
@@ -218,12 +235,19 @@ def _stream_batch(
             summary = json.loads(chains.copy_text_value(bytes(rest)))
             return
         table = chain.table_of(tag)
-        stream = upload.stream(table, list(snap.columns[table]))
-        if last:
-            stream.write(rest, rows=1)
-            archived[table] = archived.get(table, 0) + 1
-        else:
-            stream.write(rest[:-1], rows=0)  # a piece of a longer row: without the line's newline
+        if upload is not None:
+            stream = upload.stream(table, list(snap.columns[table]))
+            if last:
+                stream.write(rest, rows=1)
+                archived[table] = archived.get(table, 0) + 1
+            else:
+                stream.write(rest[:-1], rows=0)  # a piece of a longer row: without the line's newline
+        if proof is not None and table in proved:
+            pieces.append(chains.copy_text_value(bytes(rest)))
+            if last:
+                values = orjson.loads("".join(pieces))
+                pieces.clear()
+                proof.row(table, values, chain.root_of(tag, values))
 
     with conn.cursor() as cur, cur.copy(query, {**params, "piece": ROW_PIECE}) as copy:
         for chunk in copy:
@@ -243,7 +267,9 @@ def _stream_batch(
     return summary, archived
 
 
-def _root_batch_once(walk: _RootWalk, stage: state.Progress, limit: int, excluded: list[str]) -> state.Progress:
+def _root_batch_once(
+    walk: _RootWalk, stage: state.Progress, limit: int, excluded: list[str], unproven: list[str]
+) -> state.Progress:
     conn, plan, chain, ctx, policy, family = walk.conn, walk.plan, walk.chain, walk.ctx, walk.policy, walk.family
     writer, snap, extent = walk.writer, walk.snap, walk.extent
     params = {
@@ -265,7 +291,7 @@ def _root_batch_once(walk: _RootWalk, stage: state.Progress, limit: int, exclude
         params["after_key"] = stage.cursor["key"]
         if plan.walk == "keyset":
             params["after_ts"] = datetime.fromisoformat(stage.cursor["ts"])
-    mode = _delete_mode(policy)
+    mode = _delete_mode(policy, walk.proof)
     started = time.monotonic()
     new = copy.deepcopy(stage)
     upload = None
@@ -278,21 +304,28 @@ def _root_batch_once(walk: _RootWalk, stage: state.Progress, limit: int, exclude
             context = chain.batch_context(mode, has_cursor, bool(excluded))
             archived: dict[str, int] = {}
             if mode == "copy":
-                assert writer is not None
-                upload = writer.begin_batch(family, plan.root.name, stage.batches + 1)
-                summary, archived = _stream_batch(conn, render("purge/batch.sql", **context), params, upload, chain, snap)
+                upload = writer.begin_batch(family, plan.root.name, stage.batches + 1) if writer is not None else None
+                if walk.proof is not None:
+                    walk.proof.begin()
+                query = render("purge/batch.sql", **context)
+                summary, archived = _stream_batch(conn, query, params, upload, chain, snap, walk.proof)
             else:
                 summary = fetch_one(conn, "purge/batch.sql", params, **context)["s"]
             statements += 1
             walk.stats["last_bytes"] = archived.pop("_bytes", 0)
             outcome = chains.read_summary(chain, summary)
+            if walk.proof is not None and outcome.go:
+                # before anything else sees the batch: each deleted row's document, as it is now
+                refused = walk.proof.unproven(conn)
+                if refused:
+                    raise _ConcurrentWrite(sorted(refused), unproven=True)
             if not policy.dry_run and outcome.go:
                 found = _recheck(conn, plan, chain, outcome)
                 statements += 1
                 offenders = chains.offenders(outcome, found)
                 if offenders:
                     raise _ConcurrentWrite(offenders)
-            _count_batch(new, plan, outcome, archived, excluded, policy.dry_run)
+            _count_batch(new, plan, outcome, archived, excluded, policy.dry_run, unproven, walk.proof)
             new.batches += 1
             if blocks is not None:
                 new.cursor = {"block": blocks[1], "end": blocks[2]}
@@ -366,12 +399,23 @@ def check_after_commits(walk: _RootWalk, progress: state.Progress) -> None:
 
 
 def _count_batch(
-    new: state.Progress, plan: RootPlan, outcome: Outcome, archived: dict[str, int], excluded: list[str], dry_run: bool
+    new: state.Progress,
+    plan: RootPlan,
+    outcome: Outcome,
+    archived: dict[str, int],
+    excluded: list[str],
+    dry_run: bool,
+    unproven: Sequence[str] = (),
+    proof: RowProof | None = None,
 ) -> None:
     root_counter = new.counter(plan.root.table)
     root_counter["matched"] += outcome.matched + len(excluded)
-    if excluded:
-        root_counter["kept"][CONCURRENT_WRITE] = root_counter["kept"].get(CONCURRENT_WRITE, 0) + len(excluded)
+    kept = {CONCURRENT_WRITE: len(excluded) - len(unproven)}
+    if proof is not None:
+        kept[proof.reason] = len(unproven)
+    for reason, n in kept.items():
+        if n:
+            root_counter["kept"][reason] = root_counter["kept"].get(reason, 0) + n
     for reason, n in outcome.kept.items():
         root_counter["kept"][reason] = root_counter["kept"].get(reason, 0) + n
     for table, n in outcome.deleted.items():
@@ -485,12 +529,15 @@ def purge_family(
     policy: Policy,
     writer: ArchiveWriter | None,
     stop: Callable[[], str | None] | None = None,
+    proof: RowProof | None = None,
 ) -> dict:
     """Purge one family to completion (or resume it); returns its counters and notes.
 
     Before every batch ``stop`` (operator stop switch, time budget) is asked and the health gate
     waits out red signals; a reason from either ends the purge after the last committed batch and
-    the family is reported as deferred, never as done. Batch size adapts per root.
+    the family is reported as deferred, never as done. Batch size adapts per root. With a
+    ``proof``, every root batch is checked by it before its commit, and the orphan sweeps are
+    left out (their rows are not walked from a root the proof can keep whole).
     """
     reporter = Reporter(fam.name)
     gate = health.Gate(policy)
@@ -507,6 +554,8 @@ def purge_family(
         )
         snap, plans, prep = _prepare_family(conn, fam, policy, ledger)
         notes.extend(prep.notes)
+        if proof is not None:
+            proof.prepare(snap)
         if prep.blocked:
             deferred = "blocked by a missing index: " + "; ".join(prep.blocked)
         progress = {} if policy.dry_run else state.load_progress(conn, ctx["run_key"], fam.name)
@@ -519,7 +568,7 @@ def purge_family(
             walks[root.name] = f"{plan.walk}: {plan.walk_reason}"
             stage = progress.get(root.name) or state.Progress(fam.name, root.name)
             extent = heap_extent(conn, root.table) if plan.walk == "ctid" and not stage.done else None
-            walk = _RootWalk(conn, plan, chains.build(plan, snap), ctx, policy, fam.name, writer, snap, extent)
+            walk = _RootWalk(conn, plan, chains.build(plan, snap), ctx, policy, fam.name, writer, snap, extent, proof)
             walk_stats.append(walk.stats)
             if not stage.done:
                 reporter.begin(stage, root.table, None if extent else estimate_expired(conn, plan, cutoff(ctx, fam.name)))
@@ -545,7 +594,16 @@ def purge_family(
                 check_after_commits(walk, stage)
             reporter.maybe(root.name, stage, force=True)
             stages.append(stage)
-        for oplan in plan_orphans(fam, snap, policy, notes) if not deferred else ():
+        sweeps = plan_orphans(fam, snap, policy, notes) if not deferred else []
+        skipped_sweeps = False
+        if proof is not None and sweeps:
+            notes.append(
+                "rows whose parent is already gone are not swept here: each row must be proved by its root "
+                f"({', '.join(sorted({o.table for o in sweeps}))}; the weekly retention sweeps them)"
+            )
+            sweeps = []
+            skipped_sweeps = True
+        for oplan in sweeps:
             with conn.transaction():
                 execute(conn, "purge/create_orphans.sql", cand=oplan.cand, table=oplan.table, keys=oplan.keys)
             stage = progress.get(oplan.stage) or state.Progress(fam.name, oplan.stage)
@@ -570,6 +628,9 @@ def purge_family(
     result["statements_per_batch"] = max((st["statements"] for st in walk_stats), default=0)
     result["repaired_after_commit"] = sum(st["repaired"] for st in walk_stats)
     result["dangling_after_commit"] = [row for st in walk_stats for row in st["dangling"]][:20]
+    result["orphan_sweeps_skipped"] = skipped_sweeps
+    if proof is not None:
+        result["proof"] = {"reason": proof.reason, "checked": proof.checked, "not_proved": proof.examples[:20]}
     if deferred:
         log.warning("%s deferred: %s; the next run continues from the rows left", fam.name, deferred)
     return result

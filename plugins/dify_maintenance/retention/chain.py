@@ -10,6 +10,7 @@ progress row: four statements whatever the family (dify-facts: a message batch u
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from dify_maintenance.core.errors import MaintenanceError
@@ -80,6 +81,16 @@ class Chain:
 
     def table_of(self, level: int) -> str:
         return self.plan.root.table if level == 0 else next(lv.table for lv in self.levels if lv.n == level)
+
+    def root_of(self, level: int, values: dict) -> str | None:
+        """The root key of a deleted row (``row_to_json``) of the root or of a direct child that
+        names the root by its key; None deeper down."""
+        if level == 0:
+            return str(values[self.plan.root.key])
+        lv = next(lv for lv in self.levels if lv.n == level)
+        if lv.parent == 0 and lv.parent_key == self.plan.root.key and values.get(lv.parent_column) is not None:
+            return str(values[lv.parent_column])
+        return None
 
 
 def _depth(level: Level, levels: list[Level]) -> int:
@@ -346,14 +357,10 @@ def copy_text_value(raw: bytes) -> str:
 _ESCAPES = {"\\": "\\", "n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "v": "\v"}
 
 
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+
+
 def _unescape(text: str) -> str:
-    out, i = [], 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\" and i + 1 < len(text):
-            out.append(_ESCAPES.get(text[i + 1], text[i + 1]))
-            i += 2
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
+    if "\\" not in text:
+        return text
+    return _ESCAPED.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), text)

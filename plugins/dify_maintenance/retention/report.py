@@ -105,6 +105,28 @@ def build(
         "repaired_after_commit": sum(r.get("repaired_after_commit", 0) for r in results),
         "dangling_after_commit": [row for r in results for row in r.get("dangling_after_commit", [])][:20],
         "vacuum": vacuumed,
+        **_proof(results, tables),
+    }
+
+
+def _proof(results: list[dict], tables: dict[str, dict]) -> dict:
+    """cleanup-pg's check at the moment of deleting: rows compared, roots kept for it, by id."""
+    proofs = [r["proof"] for r in results if r.get("proof")]
+    if not proofs:
+        return {}
+    reason = proofs[0]["reason"]
+    kept = sum(int(row["kept"].get(reason, 0)) for row in tables.values())
+    return {
+        "proof": {
+            "checked": sum(p["checked"] for p in proofs),
+            "kept": kept,
+            "reason": reason,
+            "not_proved": [x for p in proofs for x in p["not_proved"]][:20],
+        },
+        "page_counts": {
+            "deleted": sum(r["deleted"] for r in tables.values()),
+            "kept: no current document": kept,
+        },
     }
 
 
@@ -141,6 +163,11 @@ def summary_lines(report: dict) -> list[str]:
     if report["cutoffs"]:
         lines.append(
             "older than: " + ", ".join(f"{k} {v[:16].replace('T', ' ')}" for k, v in _in_family_order(report["cutoffs"]))
+        )
+    if proof := report.get("proof"):
+        lines.append(
+            f"documents checked in the log cluster at the moment of deleting: {_count(proof['checked'])} rows; "
+            f"{_count(proof['kept'])} roots kept without a current document"
         )
     for fam, reason in report.get("deferred", {}).items():
         lines.append(f"DEFERRED {fam}: {reason} (the next run continues)")
@@ -251,6 +278,8 @@ def render_text(report: dict, title: str | None = None) -> str:
         )
     for row in report.get("dangling_after_commit") or []:
         lines.extend(_wrap(f"named by a write after its batch, archive off: {row}"))
+    for why in (report.get("proof") or {}).get("not_proved", []):
+        lines.extend(_wrap(f"kept, not proved in the log cluster: {why}"))
     for task_id, error in (report.get("errors") or {}).items():
         lines.extend(_wrap(f"error in {task_id}: {error}"))
     if report.get("files"):

@@ -25,6 +25,7 @@ from dify_maintenance.retention import batches, indexes
 from dify_maintenance.retention.archive import ArchiveWriter
 from dify_maintenance.retention.indexes import Lookup
 from dify_maintenance.retention.plan import cutoff, plan_root
+from dify_maintenance.retention.proof import RowProof
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +219,7 @@ def run_purge(
     policy: Policy,
     store: StoreConfig | None,
     stop_requested: Callable[[], bool] | None = None,
+    proof: RowProof | None = None,
 ) -> dict:
     fam = catalog.family(family_name)
     if family_name not in ctx["families"]:
@@ -235,7 +237,7 @@ def run_purge(
         db_now = fetch_one(conn, "introspect/server.sql")["now"]
     try:
         stop = stop_condition(ctx, policy, stop_requested, db_now)
-        result = batches.purge_family(connector, ctx, fam, policy, writer, stop)
+        result = batches.purge_family(connector, ctx, fam, policy, writer, stop, proof)
     finally:
         if writer is not None:
             writer.close()
