@@ -90,7 +90,7 @@ def worker(args) -> dict:
                     sent_bytes += chunk.size
         else:
             result = migrate.migrate_partition(connector, client, cluster, req, part, read)
-            docs += result["created"] + result["existing"]
+            docs += result["created"] + result["updated"]
             sent_bytes += result["bytes"]
         seconds += time.monotonic() - started
         # the in-memory server cannot hold a million large documents (it was OOM-killed at 23 GB):

@@ -1,14 +1,20 @@
 """
-### Dify cleanup-pg: delete workflow logs that are proved in Elasticsearch / OpenSearch (manual)
+### Dify cleanup-pg: delete workflow logs whose documents Dify reads from Elasticsearch (manual)
 
 Replaces `flask elasticsearch cleanup-pg` of Dify's Elasticsearch guide, which deletes the four
-tables in one unbatched transaction. **preflight** (typed confirmation; the newest validation
-by `dify_log_migration` that covers every data type of the asked tenants from the oldest row up
-to *before_date* must have passed) → **plan** → **archive gate** → **purge** (the retention
+tables in one unbatched transaction. **preflight** (typed confirmation; *before_date* at least an
+hour before the database's now; the cluster is Elasticsearch 8/9 and the documents sit where
+Dify reads them; the newest validation of that cluster covering every data type of the asked
+tenants up to *before_date* passed) → **plan** → **archive gate** → **purge** (the retention
 engine's workflow-logs family with *before_date* as its cutoff: children first, short batches,
-resumable, archive unless turned off) → **vacuum** → **verify** → **report**.
+resumable, archive unless turned off; **before each batch commits, every row it deletes is
+compared with its document in the cluster**, and a run without a current document stays,
+reported by id) → **vacuum** → **verify** → **report**.
 
-Dry run is on by default. A real run needs the database name typed into *confirm_database*.
+Dry run is on by default. A real run needs the database name typed into *confirm_database*
+(and once more into *confirm_archive_off* to delete without an archive). Afterwards Dify shows
+the deleted runs in its run list and run detail from Elasticsearch; their node traces and the
+app's Logs page still read PostgreSQL and show nothing.
 """
 
 from __future__ import annotations

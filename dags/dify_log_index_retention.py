@@ -5,6 +5,12 @@ Drops whole monthly indices of `dify_log_migration` (and of Dify's own Elasticse
 repositories: same names) whose month ended more than *retention_days* ago: the guide's
 `ELASTICSEARCH_RETENTION_DAYS`, one index DELETE per month instead of delete-by-query. Only
 indices named `<prefix>-workflow-{runs,app-logs,node-executions}-...-<YYYY.MM>` are touched.
+
+**A dry run by default**: a real run needs *dry_run* off and the cluster's name typed into
+*confirm_cluster* (a dry run's report prints it). Scheduled runs stay dry runs until the Airflow
+Variable `dify_maintenance_log_index_retention` holds, for example,
+`{"dry_run": false, "confirm_cluster": "<cluster name>"}`. **report** lists what went (or would
+go) into the history, the run's note and the maintenance page.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from dify_maintenance.logstore.indices import LOG_INDEX_RETENTION_FORM
     default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=5)},
 )
 def dify_log_index_retention():
-    t.drop_expired_indices()
+    t.drop_expired_indices() >> t.report_index_retention()
 
 
 dify_log_index_retention()

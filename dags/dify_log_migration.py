@@ -2,18 +2,19 @@
 ### Dify workflow logs to Elasticsearch / OpenSearch (manual)
 
 Replaces `flask elasticsearch migrate`, `validate` and `status` of Dify's Elasticsearch guide:
-**plan** (the form, the cluster's health, rows and bytes per data type and month; a dry run
-stops here) → **migrate**, one mapped task per data type and month, `_bulk` requests of
-*batch_mb* with *concurrency* in flight, resumable from a watermark after every acknowledged
-request → **validate** (counts per index, every id present, a sample compared field by field)
-→ **status** (per tenant and data type: rows, documents, what is left, watermarks, cluster
-health) → **report**.
+**plan** (the form; what the cluster is and whether Dify can read what this run writes; rows
+and bytes per data type and month; a dry run stops here) → **migrate**, one mapped task per
+data type and month, one month at a time, `_bulk` requests of *batch_mb* with *concurrency* in
+flight, resumable from a watermark after every acknowledged request, then a pass that rewrites
+each document behind the watermark that is missing or whose row changed since → **validate**
+(every row of the window against its document, by content) → **status** → **report**.
 
 Indices are named as Dify reads them: `<prefix>-workflow-runs-<tenant_id>-<YYYY.MM>` (and
 `-workflow-app-logs-`, `-workflow-node-executions-`); offloaded node payloads are read from
-Dify's storage and inlined. Documents are written with `create` under the row's id, so a rerun
-never duplicates. Deleting the migrated rows from PostgreSQL is `dify_log_cleanup_pg`, which
-needs a passing validation from this DAG.
+Dify's storage and inlined. Documents are written with `index` under the row's id, as Dify's
+writer does: a rerun rewrites, never duplicates. Dify reads only Elasticsearch 8/9 with the
+prefix `dify` and this layout; anything else is an export, labelled so. Deleting the migrated
+rows from PostgreSQL is `dify_log_cleanup_pg`.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from airflow.utils.state import DagRunState
 from conftest import ANCHOR, SHARED_SCHEMAS
-from logstore_helpers import Relay, airflow_conn, cluster_for, start_cluster
+from logstore_helpers import ElasticsearchFace, Relay, airflow_conn, cluster_for, start_cluster
 
 from devtools import fixtures, generator
 from dify_maintenance.core.db import connection, url_connector
@@ -44,6 +44,14 @@ def cluster(cluster_server):
     """A fresh clone of the server per test: its own empty cluster on its own port."""
     with cluster_server.clone() as clone:
         yield clone
+
+
+@pytest.fixture
+def es(cluster):
+    """The clone behind a relay that answers as Elasticsearch 8 (Dify reads only Elasticsearch)."""
+    face = ElasticsearchFace(cluster.url)
+    yield face
+    face.close()
 
 
 def _database(databases, dump: Path | None, tmp_path: Path) -> tuple[str, StoreConfig]:
@@ -98,7 +106,8 @@ def _offloads(url: str, storage: StoreConfig) -> dict[str, dict]:
 
 @pytest.mark.skipif(not all(d.exists() for d in DUMPS), reason=f"real schema dumps not found in {SHARED_SCHEMAS}")
 @pytest.mark.parametrize("dump", DUMPS, ids=[d.stem for d in DUMPS])
-def test_migrate_validate_cleanup_round_trip(dump, databases, run_dag, cluster, monkeypatch, tmp_path):
+def test_migrate_validate_cleanup_round_trip(dump, databases, run_dag, es, monkeypatch, tmp_path):
+    cluster = es
     url, storage = _database(databases, dump, tmp_path)
     monkeypatch.setenv("AIRFLOW_CONN_DIFY_LOG_STORE", airflow_conn(cluster.url))
     monkeypatch.setenv("AIRFLOW_CONN_DIFY_STORAGE", json.dumps({"conn_type": "fs", "extra": {"root": storage.options["root"]}}))
@@ -111,10 +120,10 @@ def test_migrate_validate_cleanup_round_trip(dump, databases, run_dag, cluster, 
     assert planned["dry_run"] and planned["documents"] > 0
     assert client.cat.indices(format="json") == []
 
-    dr, xcoms, states = run_dag("dify_log_migration", url, conf={"dry_run": False, "batch_mb": 1, "sample_size": 10_000})
+    dr, xcoms, states = run_dag("dify_log_migration", url, conf={"dry_run": False, "batch_mb": 1})
     assert dr.state == DagRunState.SUCCESS, (states, xcoms["errors"])
-    assert xcoms["report_migration"]["validation"] == "passed"
-    assert xcoms["report_migration"]["rejected"] == 0
+    assert xcoms["report"]["validation"] == "passed"
+    assert xcoms["report"]["rejected"] == 0
     runs = [t for t in xcoms["status"]["tenants"] if t["data_type"] == "workflow_runs"]
     with psycopg.connect(url) as conn:
         late = conn.execute("select count(*) from workflow_runs where created_at >= %s", (ANCHOR - migrate.SETTLE,)).fetchone()[0]
@@ -164,7 +173,8 @@ def test_migrate_validate_cleanup_round_trip(dump, databases, run_dag, cluster, 
         }, name
 
 
-def test_cleanup_refuses_without_a_passing_validation(databases, run_dag, cluster, monkeypatch, tmp_path):
+def test_cleanup_refuses_without_a_passing_validation(databases, run_dag, es, monkeypatch, tmp_path):
+    cluster = es
     url, storage = _database(databases, None, tmp_path)
     monkeypatch.setenv("AIRFLOW_CONN_DIFY_LOG_STORE", airflow_conn(cluster.url))
     monkeypatch.setenv("AIRFLOW_CONN_DIFY_STORAGE", json.dumps({"conn_type": "fs", "extra": {"root": storage.options["root"]}}))
@@ -173,9 +183,9 @@ def test_cleanup_refuses_without_a_passing_validation(databases, run_dag, cluste
     counts = _counts(url)
 
     dr, xcoms, _ = run_dag("dify_log_cleanup_pg", url, conf=conf, archive_root=tmp_path / "arch")
-    assert dr.state == DagRunState.FAILED and "no validation covers" in xcoms["errors"]["preflight"]
+    assert dr.state == DagRunState.FAILED and "no validation of this cluster" in xcoms["errors"]["preflight"]
 
-    dr, xcoms, states = run_dag("dify_log_migration", url, conf={"dry_run": False, "sample_size": 10_000})
+    dr, xcoms, states = run_dag("dify_log_migration", url, conf={"dry_run": False})
     assert dr.state == DagRunState.SUCCESS, (states, xcoms["errors"])
     # someone alters a document in the cluster: the next validation must see it
     client = cluster_for(cluster.url).client()
@@ -184,7 +194,7 @@ def test_cleanup_refuses_without_a_passing_validation(databases, run_dag, cluste
     source = client.get(index=index, id=str(victim["id"]))["_source"]
     client.index(index=index, id=str(victim["id"]), body={**source, "status": "altered"}, refresh=True)
 
-    dr, xcoms, _ = run_dag("dify_log_migration", url, conf={"dry_run": False, "sample_size": 10_000})
+    dr, xcoms, _ = run_dag("dify_log_migration", url, conf={"dry_run": False})
     assert dr.state == DagRunState.FAILED
     runs = next(d for d in xcoms["validate_window"]["data_types"] if d["data_type"] == "workflow_runs")
     assert {"id": str(victim["id"]), "field": "status", "expected": victim["status"], "found": "altered"} in [
@@ -244,19 +254,9 @@ def test_sigkill_mid_stream_then_resume_has_no_duplicate_and_no_gap(databases, c
     client = config.client()
     client.indices.refresh(index="dify-*")
     assert result["created"] > 0  # the resume sent what the killed child had not
-    checked = validate.check_data_type(
-        url_connector(url),
-        client,
-        config,
-        migrate.Request.from_dict({**req.to_dict()}),
-        DATA_TYPES["workflow_runs"],
-        None,
-        50,
-        "t",
-    )
-    month_rows = [c for c in checked["count_mismatches"] if c["month"] == part["month"]]
-    assert month_rows == []
+    checked = validate.check_data_type(url_connector(url), client, config, req, DATA_TYPES["workflow_runs"], None)
     assert checked["missing_count"] == sum(p["rows"] for p in _engine_plan(url, req, config, "workflow_runs")) - part["rows"]
+    assert checked["difference_count"] == 0
     total = client.count(index=f"dify-workflow-runs-*-{part['month']}")["count"]
     assert total == part["rows"]  # no duplicate, no gap
 
@@ -307,7 +307,7 @@ def test_a_rejected_document_is_reported_by_id_and_validation_fails(databases, c
     assert result["rejected_total"] == len(refused) > 0
     assert {r["id"] for r in result["rejects"]} <= refused
     assert all("mapper_parsing_exception" in r["reason"] and r["index"] == index for r in result["rejects"])
-    checked = validate.check_data_type(url_connector(url), client, config, req, DATA_TYPES["workflow_runs"], None, 10, "t")
+    checked = validate.check_data_type(url_connector(url), client, config, req, DATA_TYPES["workflow_runs"], None)
     assert not checked["passed"] and checked["missing_count"] >= len(refused)
 
     # the remedy: drop the wrong index and restart the stream
@@ -340,6 +340,15 @@ def test_status_and_index_retention(databases, run_dag, cluster, monkeypatch, tm
     months = sorted({e["month"] for e in indices.our_indices(client, config, "dify")})
     client.indices.create(index="dify-audit-2020.01")
     dr, xcoms, states = run_dag("dify_log_index_retention", url, conf={"retention_days": 45})
+    assert dr.state == DagRunState.SUCCESS, (states, xcoms["errors"])
+    # a dry run by default: it lists what would go and drops nothing
+    assert xcoms["drop_expired_indices"]["would_drop"] and sorted({e["month"] for e in indices.our_indices(client, config, "dify")}) == months
+    dr, xcoms, _ = run_dag("dify_log_index_retention", url, conf={"retention_days": 45, "dry_run": False})
+    assert dr.state == DagRunState.FAILED and "confirm_cluster" in xcoms["errors"]["drop_expired_indices"]
+    name = client.info()["cluster_name"]
+    dr, xcoms, states = run_dag(
+        "dify_log_index_retention", url, conf={"retention_days": 45, "dry_run": False, "confirm_cluster": name}
+    )
     assert dr.state == DagRunState.SUCCESS, (states, xcoms["errors"])
     left = sorted({e["month"] for e in indices.our_indices(client, config, "dify")})
     limit = ANCHOR - timedelta(days=45)
@@ -393,8 +402,8 @@ def test_monthly_layout_puts_every_tenant_in_one_index_per_month_and_validates(d
         migrate.migrate_partition(url_connector(url), client, config, req, part, None)
     names = sorted(e["index"] for e in client.cat.indices(format="json"))
     assert names == sorted(f"dify-workflow-runs-{p['month']}" for p in parts)
-    checked = validate.check_data_type(url_connector(url), client, config, req, DATA_TYPES["workflow_runs"], None, 20, "t")
-    assert checked["passed"] and checked["rows"] == sum(p["rows"] for p in parts) == checked["documents"]
+    checked = validate.check_data_type(url_connector(url), client, config, req, DATA_TYPES["workflow_runs"], None)
+    assert checked["passed"] and checked["rows"] == sum(p["rows"] for p in parts) == checked["checked"]
     tenants = {
         r["key"]
         for r in client.search(index="dify-*", body={"size": 0, "aggs": {"t": {"terms": {"field": "tenant_id"}}}})[

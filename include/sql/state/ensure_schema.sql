@@ -104,6 +104,10 @@ CREATE TABLE IF NOT EXISTS dify_maintenance.log_migration (
     done          boolean NOT NULL DEFAULT false,
     updated_at    timestamptz NOT NULL DEFAULT now()
 );
+-- The oldest transaction running when the stream's last complete pass began (a 32-bit xid): a
+-- row written since has an xmin at or after it, and the next pass rewrites its document.
+ALTER TABLE dify_maintenance.log_migration ADD COLUMN IF NOT EXISTS pass_xid text;
+ALTER TABLE dify_maintenance.log_migration ADD COLUMN IF NOT EXISTS docs_refreshed bigint NOT NULL DEFAULT 0;
 
 CREATE TABLE IF NOT EXISTS dify_maintenance.log_migration_rejects (
     stream_key text NOT NULL,
@@ -130,6 +134,11 @@ CREATE TABLE IF NOT EXISTS dify_maintenance.log_validations (
     summary      jsonb NOT NULL
 )
 ;
+-- What a validation checked, so a gate can tell: the cluster's UUID and product, and whether
+-- Dify can read what was checked (Elasticsearch 8/9, prefix dify, one index per tenant and month).
+ALTER TABLE dify_maintenance.log_validations ADD COLUMN IF NOT EXISTS cluster_uuid text;
+ALTER TABLE dify_maintenance.log_validations ADD COLUMN IF NOT EXISTS product text;
+ALTER TABLE dify_maintenance.log_validations ADD COLUMN IF NOT EXISTS readable_by_dify boolean NOT NULL DEFAULT false;
 
 -- The keys of rows a retention run deleted that other rows may name (roots, and a chatflow
 -- message's run): verify checks every reference against them. Emptied when the run ends.

@@ -78,6 +78,10 @@ def dify_storage(conn_id: str | None = None, dify_env_file: str | None = None) -
     return store(conn_id)
 
 
+# the connection types a cluster's address can come in (the providers' and the generic ones)
+LOG_STORE_CONN_TYPES = frozenset({"generic", "http", "https", "elasticsearch", "opensearch"})
+
+
 def log_store(conn_id: str | None = None, dify_env_file: str | None = None) -> log_cluster.ClusterConfig:
     """The Elasticsearch/OpenSearch cluster for workflow logs: Dify's ``.env`` (its
     ``ELASTICSEARCH_*`` settings) when given, else an Airflow connection."""
@@ -92,4 +96,9 @@ def log_store(conn_id: str | None = None, dify_env_file: str | None = None) -> l
             f"Airflow connection {conn_id!r} for the log cluster is not defined; create it (for example "
             f"AIRFLOW_CONN_{conn_id.upper()}) with the cluster's host, or name a Dify .env"
         ) from exc
+    if (conn.conn_type or "generic") not in LOG_STORE_CONN_TYPES:
+        raise MaintenanceError(
+            f"Airflow connection {conn_id!r} is of type {conn.conn_type!r}; the log cluster needs one of "
+            f"{', '.join(sorted(LOG_STORE_CONN_TYPES))} (host, port, login/password or extra.api_key)"
+        )
     return log_cluster.from_connection(conn.host, conn.port, conn.schema, conn.login, conn.password, conn.extra_dejson or {})

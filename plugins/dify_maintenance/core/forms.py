@@ -68,6 +68,7 @@ class Field:
     pattern: str | None = None
     format: str | None = None
     min_length: int | None = None
+    max_length: int | None = None
     min_items: int | None = None
     values_display: dict | None = None
     examples: tuple | None = None
@@ -85,6 +86,7 @@ class Field:
             "pattern": self.pattern,
             "format": self.format,
             "minLength": self.min_length,
+            "maxLength": self.max_length,
             "minItems": self.min_items,
         }
         schema.update({key: value for key, value in extra.items() if value is not None})

@@ -74,8 +74,10 @@ def _run_summary(row: dict, facts: AirflowFacts) -> dict:
         "error": error.splitlines()[0] if error else None,
         "dry_run": bool(rep.get("dry_run")),
         "cutoffs": rep.get("cutoffs") or {},
-        "deleted": rep.get("per_family") or {},
+        # a DAG that does not purge says what it did in its own words (documents written, indices dropped)
+        "deleted": rep.get("page_counts") or rep.get("per_family") or {},
         "archived": archived if tables else {},
+        "summary": rep.get("summary_line"),
         "total_deleted": int(rep.get("total_deleted") or 0),
         "total_would_delete": int(rep.get("total_would_delete") or 0),
         "duration_seconds": round(duration, 1) if duration is not None and duration >= 0 else None,

@@ -65,6 +65,8 @@ def _runs(model: dict) -> str:
         outcome = _badge(last["outcome"]) + (' <span class="muted">dry run</span>' if last["dry_run"] else "")
         if last["error"]:
             outcome += f'<br><span class="failed-line">{escape(last["error"])}</span>'
+        if last.get("summary"):
+            outcome += f'<br><span class="muted summary">{escape(last["summary"])}</span>'
         cutoffs = "<br>".join(f"{escape(k)} &lt; {escape(v[:16])}" for k, v in last["cutoffs"].items()) or "-"
         duration = f"{last['duration_seconds']:,.0f} s" if last["duration_seconds"] is not None else "-"
         rows.append(_run_row("run", entry["dag_id"], escape(entry["dag_id"]), outcome, last, cutoffs, duration, next_run))

@@ -6,6 +6,10 @@ servers refuse, while opensearch-py sends plain JSON, which Elasticsearch 8/9 an
 all accept for every call used here (_bulk, _mget, _count, _search, index templates, settings,
 _cat/indices, cluster health). One client, one code path, whatever the cluster.
 
+Dify itself is pickier: its reader (elasticsearch-py 8) talks only to Elasticsearch 8/9, and it
+reads only ``dify-<type>-<tenant>-<YYYY.MM>``. ``identify`` asks the cluster what it is (``GET
+/``), so a migration elsewhere is labelled an export and cleanup-pg deletes nothing on its word.
+
 Credentials live in the Airflow connection (or Dify's ``.env``) and are handed to the client as
 arguments; ``describe()`` shows hosts only, so nothing secret reaches a log or a report.
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +43,28 @@ logging.getLogger("opensearch").setLevel(logging.WARNING)
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 
+# Elasticsearch's rules for an index name (lowercase; none of \\ / * ? " < > | , # : or a space;
+# not starting with - _ +), kept to what our names need; the longest of our names adds 70
+# characters to the prefix and an index name may have 255 bytes.
+PREFIX_PATTERN = "^[a-z0-9][a-z0-9_.-]*$"
+PREFIX_MAX = 100
+DIFY_PREFIX = "dify"
+# Elasticsearch's and OpenSearch's default http.max_content_length
+DEFAULT_MAX_CONTENT = 100 * 1024 * 1024
+
+
+def check_prefix(prefix: str, where: str = "index_prefix") -> str:
+    """The prefix, or a clear error before anything is sent: a wildcard or comma would widen
+    every pattern built from it (index retention would list other indices), and a long one makes
+    names the cluster refuses."""
+    if not isinstance(prefix, str) or not re.fullmatch(PREFIX_PATTERN, prefix) or len(prefix) > PREFIX_MAX:
+        raise InvalidPolicy(
+            f"{where} {prefix!r} is not a usable index prefix: lowercase letters, digits, '_', '.', '-' "
+            f"(starting with a letter or digit), at most {PREFIX_MAX} characters"
+        )
+    return prefix
+
+
 class ClusterUnavailable(MaintenanceError):
     """The cluster did not answer (or kept answering 429/5xx) through every back-off."""
 
@@ -54,8 +81,11 @@ class ClusterConfig:
     ca_certs: str | None = None
     timeout: int = 30
     max_retries: int = 3
-    index_prefix: str = "dify"
+    index_prefix: str = DIFY_PREFIX
     retention_days: int = 30
+
+    def __post_init__(self) -> None:
+        check_prefix(self.index_prefix, "the cluster's index prefix")
 
     def describe(self) -> str:
         """The hosts without any user info: safe for logs, reports and the watermark key."""
@@ -143,7 +173,7 @@ def from_settings(env: Mapping[str, str]) -> ClusterConfig:
             ca_certs=env.get("ELASTICSEARCH_CA_CERTS") or None,
             timeout=int(env.get("ELASTICSEARCH_TIMEOUT") or 30),
             max_retries=int(env.get("ELASTICSEARCH_MAX_RETRIES") or 3),
-            index_prefix=env.get("ELASTICSEARCH_INDEX_PREFIX") or "dify",
+            index_prefix=env.get("ELASTICSEARCH_INDEX_PREFIX") or DIFY_PREFIX,
             retention_days=int(env.get("ELASTICSEARCH_RETENTION_DAYS") or 30),
         )
     except ValueError as exc:
@@ -178,7 +208,7 @@ def from_connection(
             ca_certs=extra.get("ca_certs") or None,
             timeout=int(extra.get("timeout", 30)),
             max_retries=int(extra.get("max_retries", 3)),
-            index_prefix=str(extra.get("index_prefix", "dify")),
+            index_prefix=str(extra.get("index_prefix", DIFY_PREFIX)),
             retention_days=int(extra.get("retention_days", 30)),
         )
     except (TypeError, ValueError) as exc:
@@ -189,3 +219,90 @@ def health(client: OpenSearch, config: ClusterConfig) -> dict:
     """Cluster health, or a clear error when nothing answers."""
     found = with_retries(config, "cluster health", lambda: client.cluster.health())
     return {key: found.get(key) for key in ("cluster_name", "status", "number_of_nodes", "active_shards", "unassigned_shards")}
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """What the cluster says it is (``GET /``) and the biggest request it takes."""
+
+    product: str  # elasticsearch, opensearch or unknown
+    version: str
+    uuid: str
+    name: str
+    max_content_length: int = DEFAULT_MAX_CONTENT
+
+    @property
+    def major(self) -> int:
+        head = self.version.split(".", 1)[0]
+        return int(head) if head.isdigit() else 0
+
+    def describe(self) -> str:
+        return f"{self.product} {self.version} (cluster {self.name}, uuid {self.uuid})"
+
+    def not_readable_by_dify(self, prefix: str, layout: str) -> list[str]:
+        """Why Dify could not read documents written here with this prefix and layout (empty:
+        it can). Dify's client speaks only to Elasticsearch 8/9 and reads only the prefix
+        ``dify`` with one index per tenant and month."""
+        why = []
+        if self.product != "elasticsearch" or self.major not in (8, 9):
+            why.append(f"Dify reads only Elasticsearch 8/9, this is {self.product} {self.version}")
+        if prefix != DIFY_PREFIX:
+            why.append(f"Dify reads only the prefix {DIFY_PREFIX!r}, not {prefix!r}")
+        if layout != "per_tenant":
+            why.append(f"Dify reads only per-tenant indices, not the {layout} layout")
+        return why
+
+    def to_dict(self) -> dict:
+        return {
+            "product": self.product,
+            "version": self.version,
+            "uuid": self.uuid,
+            "name": self.name,
+            "max_content_length": self.max_content_length,
+        }
+
+
+_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4}
+
+
+def parse_bytes(value: object) -> int | None:
+    """``100mb`` (Elasticsearch's byte-size setting) as bytes."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?b)?\s*", str(value).lower())
+    if not m:
+        return None
+    return int(float(m.group(1)) * _UNITS[m.group(2) or "b"])
+
+
+def _max_content_length(client: OpenSearch, config: ClusterConfig) -> int:
+    try:
+        found = with_retries(
+            config, "cluster settings", lambda: client.cluster.get_settings(include_defaults=True, flat_settings=True)
+        )
+    except TransportError as exc:  # a user without cluster:monitor: assume the default, say so
+        log.warning("could not read the cluster's settings (status %s); assuming a 100 MB request limit", exc.status_code)
+        return DEFAULT_MAX_CONTENT
+    for section in ("transient", "persistent", "defaults"):
+        value = (found.get(section) or {}).get("http.max_content_length")
+        if value is not None and (size := parse_bytes(value)):
+            return size
+    return DEFAULT_MAX_CONTENT
+
+
+def identify(client: OpenSearch, config: ClusterConfig) -> ClusterInfo:
+    """The cluster's product, version, UUID and request limit, as it answers now."""
+    found = with_retries(config, "cluster info", lambda: client.info())
+    version = found.get("version") or {}
+    distribution = str(version.get("distribution") or "").lower()
+    if distribution == "opensearch" or "opensearch" in str(found.get("tagline", "")).lower():
+        product = "opensearch"
+    elif not distribution and "for search" in str(found.get("tagline", "")).lower():
+        product = "elasticsearch"
+    else:
+        product = distribution or "unknown"
+    return ClusterInfo(
+        product=product,
+        version=str(version.get("number") or "?"),
+        uuid=str(found.get("cluster_uuid") or ""),
+        name=str(found.get("cluster_name") or ""),
+        max_content_length=_max_content_length(client, config),
+    )

@@ -4,7 +4,12 @@ Names and shapes follow Dify's Elasticsearch repositories (dify-facts §5.1), so
 we write: monthly per-tenant indices ``<prefix>-workflow-runs-<tenant_id>-<YYYY.MM>``, the
 document id is the row's primary key, ``workflow_run_id`` of a node execution is
 ``workflow_execution_id`` and its ``execution_metadata`` is ``metadata``, JSON payloads are
-objects that are stored but not indexed field by field, and empty values are left out.
+objects that are stored but not indexed field by field. As Dify's writer does: a NULL is left
+out, an empty string stays (Dify's node list reads ``source["title"]`` and fails the whole run's
+list on a missing key), datetimes are naive ISO 8601 in UTC (Dify parses them with
+``datetime.fromisoformat`` and does arithmetic with its own naive values; an offset or a ``Z``
+would raise there). A payload that JSON cannot carry (``NaN``, ``Infinity``) or that is not JSON
+at all is refused with the row's id: Dify's reader would fail on it, so it is never sent.
 
 Explicit mappings with ``dynamic: false``: a column a newer Dify adds still travels in
 ``_source`` (and validation compares it), but never becomes a mapped field, so the guide's cap of
@@ -13,9 +18,11 @@ Explicit mappings with ``dynamic: false``: a column a newer Dify adds still trav
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -144,6 +151,14 @@ def index_pattern(prefix: str, dt: DataType) -> str:
 
 
 def template_name(prefix: str, dt: DataType) -> str:
+    """Our own name: Dify puts templates named ``dify-<stem>-template`` at every start (no
+    priority, dynamic mapping); under its name each would overwrite the other. Ours has a higher
+    priority, so indices this package creates get our mapping, and Dify's template stays Dify's."""
+    return f"dify-maintenance-{prefix}-{dt.index_stem}"
+
+
+def dify_template_name(prefix: str, dt: DataType) -> str:
+    """The name Dify gives its own template (and that older versions of this package used)."""
     return f"{prefix}-{dt.index_stem}-template"
 
 
@@ -159,37 +174,61 @@ def template_body(prefix: str, dt: DataType) -> dict:
     }
 
 
+class Refused(Exception):
+    """A row whose document cannot be written as Dify reads it; the reason names the column."""
+
+
 def _value(value: Any) -> Any:
     if isinstance(value, datetime):
-        # Dify stores naive UTC; say so in the document
-        return value.isoformat() + ("Z" if value.tzinfo is None else "")
-    if isinstance(value, (uuid.UUID, date)):
-        return str(value) if isinstance(value, uuid.UUID) else value.isoformat()
+        # Dify's convention: naive UTC, no offset
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, Decimal):
         return float(value)
     return value
 
 
-def payload(text: Any) -> Any:
-    """A JSON text column as the object it holds; text that is not JSON stays text."""
+def _constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def payload(text: Any, column: str = "payload") -> Any:
+    """A JSON text column as the object it holds. An empty text is no payload (Dify reads it so);
+    ``NaN``/``Infinity`` or text that is not JSON is refused: Dify's reader could not load it."""
     if not isinstance(text, str):
         return text
+    if text == "":
+        return None
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
-        return text
+        pass
+    try:
+        json.loads(text, parse_constant=_constant)
+    except ValueError as exc:
+        if str(exc) in ("NaN", "Infinity", "-Infinity"):
+            raise Refused(f"{column} holds {exc}, which JSON cannot carry (Dify's reader fails on it)") from None
+        raise Refused(f"{column} is not JSON ({str(exc)[:80]}); Dify's reader could not load it") from None
+    # valid for Python's json but not for orjson (say, a lone surrogate): Dify's reader fails too
+    raise Refused(f"{column} is not JSON that Elasticsearch accepts") from None
 
 
 def to_document(dt: DataType, row: dict[str, Any], inlined: dict[str, Any] | None = None) -> dict[str, Any]:
     """The document for ``row``; ``inlined`` maps a payload column to the content read from
-    storage for an offloaded payload (it replaces the truncated copy in the row)."""
+    storage for an offloaded payload (it replaces the truncated copy in the row). Raises
+    ``Refused`` for a payload Dify could not read back."""
     doc: dict[str, Any] = {}
     for column, value in row.items():
         if inlined and column in inlined:
             value = inlined[column]
         elif column in dt.payloads:
-            value = payload(value)
-        if value is None or value == "":
+            value = payload(value, column)
+        if value is None:
             continue
         doc[dt.field(column)] = _value(value)
     return doc
@@ -203,3 +242,27 @@ def normalized(doc: dict[str, Any]) -> Any:
     """A document as JSON types only, so a cluster's ``_source`` and a fresh rendering of the
     row compare equal exactly when they hold the same data."""
     return orjson.loads(orjson.dumps(doc))
+
+
+def content_hash(doc: Any) -> str:
+    """The hash of a document's content (keys sorted): equal for a row's fresh document and the
+    cluster's ``_source`` exactly when they hold the same data."""
+    return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+_FLOAT_TYPES = ("numeric", "double precision", "real")
+
+
+def row_from_json(values: dict[str, Any], types: dict[str, str]) -> dict[str, Any]:
+    """A row as ``row_to_json`` wrote it, with the values psycopg would have returned where the
+    document's rendering differs: timestamps parsed, numerics as floats. (The purge streams the
+    rows it deletes as JSON; cleanup-pg proves each one's document from them.)"""
+    row = {}
+    for column, value in values.items():
+        kind = types.get(column, "")
+        if value is not None and kind.startswith("timestamp"):
+            value = datetime.fromisoformat(value)
+        elif value is not None and kind.startswith(_FLOAT_TYPES):
+            value = float(value)
+        row[column] = value
+    return row

@@ -1,6 +1,10 @@
 """What the cluster holds (status) and dropping whole indices by age (the guide's
 ``ELASTICSEARCH_RETENTION_DAYS``): an index per month makes retention one cheap DELETE per
-index, and neither ILM nor data streams are needed (OpenSearch-compatible servers lack them)."""
+index, and neither ILM nor data streams are needed (OpenSearch-compatible servers lack them).
+
+Dropping is irreversible, so it is a dry run unless asked for with the cluster's name typed, and
+a scheduled run stays a dry run until the deployment's Variable says otherwise: unpausing the DAG
+also starts the run it missed, which must not drop anything on its own."""
 
 from __future__ import annotations
 
@@ -11,16 +15,28 @@ from opensearchpy import OpenSearch
 
 from dify_maintenance.core import state
 from dify_maintenance.core.db import Connector, connection, fetch_all
+from dify_maintenance.core.errors import InvalidPolicy
 from dify_maintenance.core.forms import Field, Form
 from dify_maintenance.core.schema import snapshot
-from dify_maintenance.logstore.cluster import ClusterConfig, health, with_retries
+from dify_maintenance.logstore.cluster import ClusterConfig, ClusterInfo, health, with_retries
 from dify_maintenance.logstore.documents import DATA_TYPES, month_label
+from dify_maintenance.logstore.fields import CLUSTER_CONN_FIELD, PREFIX_FIELD
 from dify_maintenance.logstore.reader import Window
 
 LOG_INDEX_RETENTION_FORM = Form(
     "dify_log_index_retention",
     (
-        Field("dry_run", "Dry run (list what would be dropped)", "boolean", False, "Safety"),
+        Field("dry_run", "Dry run (list what would be dropped)", "boolean", True, "Safety"),
+        Field(
+            "confirm_cluster",
+            "Type the cluster's name to allow a real run",
+            "string",
+            None,
+            "Safety",
+            "Leave empty for a dry run. With dry run off it must equal the cluster's name (cluster_name of its GET /); "
+            "a dry run's report prints it.",
+            nullable=True,
+        ),
         Field(
             "retention_days",
             "Keep indices of the last N days",
@@ -32,8 +48,8 @@ LOG_INDEX_RETENTION_FORM = Form(
             minimum=1,
             maximum=36_500,
         ),
-        Field("index_prefix", "Index prefix", "string", None, "Retention", "Empty: the cluster's.", nullable=True),
-        Field("cluster_conn_id", "Cluster: Airflow connection", "string", "dify_log_store", "Cluster", nullable=True),
+        PREFIX_FIELD,
+        CLUSTER_CONN_FIELD,
         Field("dify_env", "Cluster: path of Dify's .env", "string", None, "Cluster", nullable=True),
     ),
 )
@@ -84,21 +100,88 @@ def expired(indices: list[dict], moment: datetime, retention_days: int) -> list[
     return out
 
 
+def check_confirmation(values: dict, info: ClusterInfo) -> None:
+    """A real run names the cluster it drops indices from, typed by a person (or the Variable)."""
+    if not values["dry_run"] and values.get("confirm_cluster") != info.name:
+        raise InvalidPolicy(
+            f"a real run drops whole indices: type the cluster's name {info.name!r} into confirm_cluster "
+            f"(got {values.get('confirm_cluster')!r}), or leave dry_run on"
+        )
+
+
 def drop_expired(
     client: OpenSearch, cluster: ClusterConfig, prefix: str, moment: datetime, retention_days: int, dry_run: bool
 ) -> dict:
     gone = expired(our_indices(client, cluster, prefix), moment, retention_days)
+    dropped = []
     if not dry_run:
         for entry in gone:
             with_retries(
                 cluster, f"delete {entry['index']}", lambda entry=entry: client.indices.delete(index=entry["index"], ignore=404)
             )
+            dropped.append(entry["index"])
     return {
         "retention_days": retention_days,
+        "prefix": prefix,
+        "limit": (moment - timedelta(days=retention_days)).isoformat(),
         "dropped" if not dry_run else "would_drop": [e["index"] for e in gone],
         "documents": sum(e["documents"] for e in gone),
+        "per_index": [{"index": e["index"], "documents": e["documents"]} for e in gone][:200],
         "dry_run": dry_run,
     }
+
+
+RETENTION_TITLE = "Dify workflow-log index retention report"
+
+
+def retention_report(result: dict | None, errors: dict[str, str]) -> dict:
+    """What an index-retention run dropped (or would drop), for history, the note and the page."""
+    error = state.first_error(errors)
+    if result is None:
+        return {
+            "outcome": "failed",
+            "error": error or "did not run",
+            "errors": errors,
+            "dry_run": True,
+            "indices": 0,
+            "documents": 0,
+        }
+    names = result.get("dropped") if not result["dry_run"] else result.get("would_drop")
+    count = len(names or [])
+    label = "indices dropped" if not result["dry_run"] else "indices it would drop"
+    return {
+        **result,
+        "outcome": "failed" if error else "success",
+        "error": error,
+        "errors": errors,
+        "indices": count,
+        "page_counts": {label: count, "documents": result["documents"]},
+        "summary_line": f"{count} {label} ({result['documents']:,} documents), months ended before {result['limit'][:10]}",
+    }
+
+
+def retention_lines(rep: dict) -> list[str]:
+    lines = [RETENTION_TITLE + ("  DRY RUN" if rep["dry_run"] else ""), f"outcome: {rep['outcome']}"]
+    if rep.get("error"):
+        lines.append(f"error: {rep['error']}")
+    if "summary_line" in rep:
+        lines.append(f"cluster {rep.get('cluster', '?')}, prefix {rep['prefix']}, retention {rep['retention_days']} days")
+        lines.append(rep["summary_line"])
+        lines.extend(f"  {e['index']}: {e['documents']:,} documents" for e in rep["per_index"])
+        if rep["dry_run"]:
+            lines.append(
+                "a dry run: nothing was dropped (a real run needs dry_run off and the cluster's name in confirm_cluster)"
+            )
+    return lines
+
+
+def retention_note(rep: dict) -> str:
+    items = [f"**{RETENTION_TITLE}**" + (" (dry run)" if rep["dry_run"] else ""), f"- outcome: {rep['outcome']}"]
+    if "summary_line" in rep:
+        items.append(f"- {rep['summary_line']}")
+    if rep.get("error"):
+        items.append(f"- error: {rep['error']}")
+    return "\n".join(items)[:1000]
 
 
 def status(connector: Connector, client: OpenSearch, cluster: ClusterConfig, prefix: str, tenants: tuple[str, ...] = ()) -> dict:
@@ -134,7 +217,7 @@ def status(connector: Connector, client: OpenSearch, cluster: ClusterConfig, pre
             "tenants": m["tenants"],
             "watermark": [m["after_at"].isoformat(), m["after_id"]] if m["after_at"] else None,
             "created": m["docs_created"],
-            "existing": m["docs_existing"],
+            "rewritten": m["docs_existing"],
             "rejected": m["docs_rejected"],
             "done": m["done"],
         }

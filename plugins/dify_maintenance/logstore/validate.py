@@ -1,82 +1,48 @@
-"""Prove a window's rows are in the cluster before anything may delete them from PostgreSQL.
+"""Is every PostgreSQL row of the window in the cluster, as it is now?
 
-Three checks, per data type: counts per index (PostgreSQL's rows per tenant and month against
-the documents of that index in the same window), every row's id present (``_mget``, no source),
-and a sample (reservoir-sampled while the ids stream by) compared field by field with the
-document the row makes today, offloaded payloads included. The verdict is recorded; cleanup-pg
-deletes only inside a window whose newest validation passed.
+Per data type, every row of the window is rendered as the document it makes today (offloaded
+payloads included) and compared with the cluster's document by a hash of its content; a
+difference is reported field by field. Only that direction is asked: a document whose row is gone
+(cleanup-pg deleted it) or a month whose rows are all gone does not fail it, so the weekly cycle
+validates again after every cleanup and index retention. A row whose document could not be made
+(refused payload, missing offload file, over the cluster's request limit) fails it by id.
+
+The verdict is recorded with what it checked: the cluster's UUID, its product, the prefix and
+layout, and the database's time of the check. cleanup-pg takes the newest such verdict for its
+cluster; and it still checks each row's document again at the moment of deleting it.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-from datetime import datetime
 from typing import Any
 
+import orjson
 from opensearchpy import OpenSearch
 from psycopg.types.json import Jsonb
 
-from dify_maintenance.core.db import Connector, connection, fetch_all, fetch_one
+from dify_maintenance.core.db import Connector, connection, fetch_one
 from dify_maintenance.core.schema import snapshot
-from dify_maintenance.logstore.cluster import ClusterConfig, with_retries
-from dify_maintenance.logstore.documents import DATA_TYPES, DataType, index_name, index_pattern, month_label, normalized
+from dify_maintenance.logstore.cluster import ClusterConfig, ClusterInfo, with_retries
+from dify_maintenance.logstore.documents import DATA_TYPES, DataType, content_hash, index_pattern
 from dify_maintenance.logstore.migrate import Request, window_of
-from dify_maintenance.logstore.reader import Fetch, Window, documents_of, offloads_of, rows_after, table_columns
+from dify_maintenance.logstore.reader import Fetch, documents_of, offloads_of, rows_after, table_columns
 
 log = logging.getLogger(__name__)
 
-MGET_IDS = 1_000
+MGET_IDS = 500
+MGET_BYTES = 8 * 1024 * 1024
 REPORTED = 50
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat() + "Z"
-
-
-def _window_query(window: Window, tenant: str | None = None) -> dict:
-    filters: list[dict] = [{"range": {"created_at": {"gte": _iso(window.lo), "lt": _iso(window.hi)}}}]
-    if tenant:
-        filters.append({"term": {"tenant_id": tenant}})
-    return {"query": {"bool": {"filter": filters}}}
-
-
-def _cluster_count(client: OpenSearch, cluster: ClusterConfig, index: str, window: Window, tenant: str | None) -> int:
-    found = with_retries(
-        cluster,
-        f"count {index}",
-        lambda: client.count(index=index, body=_window_query(window, tenant), ignore_unavailable=True, allow_no_indices=True),
-    )
-    return int(found.get("count", 0))
-
-
-def compare_counts(conn, client: OpenSearch, cluster: ClusterConfig, req: Request, dt: DataType, window: Window) -> list[dict]:
-    """Rows per (tenant, month) in PostgreSQL against the documents of the index they belong to."""
-    rows = fetch_all(conn, "logstore/counts.sql", window.params(), table=dt.table, tenants=bool(window.tenants))
-    found = []
-    for row in rows:
-        month = month_label(row["month"])
-        index = index_name(req.prefix, dt, req.layout, row["tenant_id"], month)
-        docs = _cluster_count(client, cluster, index, window, row["tenant_id"] if req.layout == "monthly" else None)
-        found.append({"index": index, "tenant_id": row["tenant_id"], "month": month, "rows": row["rows"], "documents": docs})
-    # documents in the window that PostgreSQL has no row for (say, deleted after the migration)
-    if not window.tenants:
-        total = _cluster_count(client, cluster, index_pattern(req.prefix, dt), window, None)
-        expected = sum(r["rows"] for r in rows)
-        if total != expected and all(r["rows"] == r["documents"] for r in found):
-            found.append(
-                {"index": index_pattern(req.prefix, dt), "tenant_id": None, "month": None, "rows": expected, "documents": total}
-            )
-    return found
-
-
-def _mget(client: OpenSearch, cluster: ClusterConfig, refs: list[tuple[str, str]], source: bool) -> dict[str, dict]:
+def fetch_sources(client: OpenSearch, cluster: ClusterConfig, refs: list[tuple[str, str]]) -> dict[str, dict]:
+    """The cluster's documents for (index, id) pairs, as it holds them now; absent ids are left out."""
     body = {"docs": [{"_index": index, "_id": doc_id} for index, doc_id in refs]}
-    found = with_retries(cluster, "mget", lambda: client.mget(body=body, _source=source))
-    return {d["_id"]: d for d in found.get("docs", []) if d.get("found")}
+    found = with_retries(cluster, "mget", lambda: client.mget(body=body))
+    return {d["_id"]: d.get("_source") or {} for d in found.get("docs", []) if d.get("found")}
 
 
-def _differences(expected: Any, got: Any) -> list[tuple[str, Any, Any]]:
+def differences(expected: Any, got: Any) -> list[tuple[str, Any, Any]]:
     if not isinstance(expected, dict) or not isinstance(got, dict):
         return [("(document)", expected, got)] if expected != got else []
     return [(k, expected.get(k), got.get(k)) for k in sorted(set(expected) | set(got)) if expected.get(k) != got.get(k)]
@@ -87,79 +53,79 @@ def _short(value: Any) -> Any:
     return value if len(text) <= 120 else text[:117] + "..."
 
 
+class _Tally:
+    """One data type's findings, the first ``REPORTED`` of each kind by id."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.rows = self.checked = self.missing_count = self.difference_count = self.rejected_count = 0
+        self.missing: list[dict] = []
+        self.differences: list[dict] = []
+        self.rejected: list[dict] = []
+
+    def compare(self, client: OpenSearch, cluster: ClusterConfig, group: list[tuple[str, str, dict]]) -> None:
+        if not group:
+            return
+        found = fetch_sources(client, cluster, [(index, doc_id) for index, doc_id, _ in group])
+        for index, doc_id, doc in group:
+            self.checked += 1
+            if doc_id not in found:
+                self.missing_count += 1
+                if len(self.missing) < REPORTED:
+                    self.missing.append({"index": index, "id": doc_id})
+                continue
+            source = found[doc_id]
+            if content_hash(doc) == content_hash(source):
+                continue
+            self.difference_count += 1
+            if len(self.differences) < REPORTED:
+                wanted = orjson.loads(orjson.dumps(doc))
+                self.differences.extend(
+                    {"index": index, "id": doc_id, "field": name, "expected": _short(want), "found": _short(got)}
+                    for name, want, got in differences(wanted, source)[:5]
+                )
+
+    def summary(self) -> dict:
+        return {
+            "data_type": self.name,
+            "rows": self.rows,
+            "checked": self.checked,
+            "missing_count": self.missing_count,
+            "missing": self.missing,
+            "difference_count": self.difference_count,
+            "differences": self.differences[:REPORTED],
+            "rejected_count": self.rejected_count,
+            "rejected": self.rejected,
+            "passed": not (self.missing_count or self.difference_count or self.rejected_count),
+        }
+
+
 def check_data_type(
-    connector: Connector,
-    client: OpenSearch,
-    cluster: ClusterConfig,
-    req: Request,
-    dt: DataType,
-    read: Fetch | None,
-    sample_size: int,
-    seed: str,
+    connector: Connector, client: OpenSearch, cluster: ClusterConfig, req: Request, dt: DataType, read: Fetch | None
 ) -> dict:
+    """Every row of the window against its document in the cluster."""
     window = window_of(req)
-    rng = random.Random(seed)  # noqa: S311 - a reproducible sample, not a secret
-    sample: list[tuple[str, str]] = []
-    missing: list[dict] = []
-    missing_count = seen = 0
+    tally = _Tally(dt.name)
     with connection(connector) as conn:
-        counts = compare_counts(conn, client, cluster, req, dt, window)
-        for page in rows_after(conn, dt, ["id", "tenant_id", "created_at"], window, None):
-            refs = [
-                (index_name(req.prefix, dt, req.layout, str(r["tenant_id"]), month_label(r["created_at"])), str(r["id"]))
-                for r in page
-            ]
-            for start in range(0, len(refs), MGET_IDS):
-                part = refs[start : start + MGET_IDS]
-                present = _mget(client, cluster, part, source=False)
-                for index, doc_id in part:
-                    if doc_id not in present:
-                        missing_count += 1
-                        if len(missing) < REPORTED:
-                            missing.append({"index": index, "id": doc_id})
-            for ref in refs:  # reservoir sampling: every row equally likely, one pass, bounded memory
-                seen += 1
-                if len(sample) < sample_size:
-                    sample.append(ref)
-                elif (j := rng.randrange(seen)) < sample_size:
-                    sample[j] = ref
-        differences: list[dict] = []
-        compared = 0
-        if sample:
-            columns = table_columns(conn, dt.table)
-            rows = fetch_all(
-                conn, "logstore/rows_by_id.sql", {"ids": [doc_id for _, doc_id in sample]}, table=dt.table, columns=columns
-            )
-            docs = _mget(client, cluster, sample, source=True)
-            for _key, index, doc, why in documents_of(conn, dt, rows, req.prefix, req.layout, read, offloads_of(conn, dt)):
-                doc_id = _key[1]
-                if doc_id not in docs:
-                    continue  # reported as missing above
-                compared += 1
+        columns = table_columns(conn, dt.table)
+        offloads = offloads_of(conn, dt)
+        group: list[tuple[str, str, dict]] = []
+        size = 0
+        for page in rows_after(conn, dt, columns, window, None):
+            for key, index, doc, why in documents_of(conn, dt, page, req.prefix, req.layout, read, offloads):
+                tally.rows += 1
                 if doc is None:
-                    differences.append(
-                        {"index": index, "id": doc_id, "field": "(document)", "expected": why, "found": "in the cluster"}
-                    )
+                    tally.rejected_count += 1
+                    if len(tally.rejected) < REPORTED:
+                        tally.rejected.append({"index": index, "id": key[1], "reason": why})
                     continue
-                for name, want, got in _differences(normalized(doc), docs[doc_id].get("_source")):
-                    differences.append(
-                        {"index": index, "id": doc_id, "field": name, "expected": _short(want), "found": _short(got)}
-                    )
-    count_mismatches = [c for c in counts if c["rows"] != c["documents"]]
-    return {
-        "data_type": dt.name,
-        "rows": sum(c["rows"] for c in counts if c["tenant_id"] is not None),
-        "documents": sum(c["documents"] for c in counts if c["tenant_id"] is not None),
-        "indices": len([c for c in counts if c["tenant_id"] is not None]),
-        "count_mismatches": count_mismatches[:REPORTED],
-        "ids_checked": seen,
-        "missing": missing,
-        "missing_count": missing_count,
-        "sampled": compared,
-        "differences": differences[:REPORTED],
-        "difference_count": len(differences),
-        "passed": not count_mismatches and not missing_count and not differences,
-    }
+                group.append((index, key[1], doc))
+                size += sum(len(v) for v in doc.values() if isinstance(v, str)) + 500
+                if len(group) >= MGET_IDS or size >= MGET_BYTES:
+                    tally.compare(client, cluster, group)
+                    group, size = [], 0
+        tally.compare(client, cluster, group)
+    return tally.summary()
 
 
 def validate(
@@ -170,7 +136,7 @@ def validate(
     read: Fetch | None,
     *,
     run_key: str,
-    moment: datetime,
+    info: ClusterInfo,
 ) -> dict:
     """Validate every data type of the request in its window, record the verdict, return it."""
     with connection(connector) as conn:
@@ -184,12 +150,13 @@ def validate(
             ),
         )
     results = [
-        check_data_type(connector, client, cluster, req, DATA_TYPES[name], read, req.sample_size, seed=f"{run_key}/{name}")
+        check_data_type(connector, client, cluster, req, DATA_TYPES[name], read)
         for name in req.data_types
         if snap.has_table(DATA_TYPES[name].table)
     ]
     passed = all(r["passed"] for r in results)
-    summary = {"data_types": results, "passed": passed}
+    not_readable = info.not_readable_by_dify(req.prefix, req.layout)
+    summary = {"data_types": results, "passed": passed, "cluster_info": info.to_dict(), "not_readable_by_dify": not_readable}
     with connection(connector) as conn:
         row = fetch_one(
             conn,
@@ -197,6 +164,9 @@ def validate(
             {
                 "run_key": run_key,
                 "cluster": cluster.describe(),
+                "cluster_uuid": info.uuid,
+                "product": f"{info.product} {info.version}",
+                "readable_by_dify": not not_readable,
                 "prefix": req.prefix,
                 "layout": req.layout,
                 "data_types": list(req.data_types),
@@ -204,7 +174,6 @@ def validate(
                 "window_start": req.window_start,
                 "window_end": req.window_end,
                 "passed": passed,
-                "validated_at": moment,
                 "summary": Jsonb(summary),
             },
         )
@@ -213,6 +182,7 @@ def validate(
     return {
         **summary,
         "validation_id": row["id"],
+        "validated_at": row["validated_at"].isoformat(),
         "window_start": req.window_start and req.window_start.isoformat(),
         "window_end": req.window_end.isoformat(),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -15,7 +16,7 @@ from dify_maintenance.airflow import connections
 from dify_maintenance.core import forms, state
 from dify_maintenance.core import policy as policy_mod
 from dify_maintenance.core.db import Connector
-from dify_maintenance.core.errors import MaintenanceError
+from dify_maintenance.core.errors import InvalidPolicy, MaintenanceError
 from dify_maintenance.core.policy import Policy
 from dify_maintenance.files.stores import StoreConfig, default_backup_store
 
@@ -30,6 +31,24 @@ def run_params() -> dict:
     forms.check_conf(context["dag_run"].conf or {}, declared.keys(), context["dag"].dag_id)
     params = context["params"]
     return {name: params[name] for name in declared}
+
+
+def scheduled_params(variable: str) -> dict:
+    """``run_params``; for a scheduled run, overlaid with the JSON object in the Airflow Variable
+    ``variable`` (a scheduled run takes the form's defaults, a dry run, unless the deployment
+    says otherwise there)."""
+    params = run_params()
+    if get_current_context()["dag_run"].run_type == "scheduled":
+        raw = Variable.get(variable, default=None)
+        if raw:
+            try:
+                overrides = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise InvalidPolicy(f"Airflow Variable {variable} is not valid JSON: {exc}") from exc
+            if not isinstance(overrides, dict):
+                raise InvalidPolicy(f"Airflow Variable {variable} must be a JSON object of the form's fields")
+            params.update(overrides)
+    return params
 
 
 def current_policy(run_values: dict | None = None) -> Policy:

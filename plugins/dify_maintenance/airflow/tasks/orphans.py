@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 
-from airflow.sdk import TriggerRule, Variable, get_current_context, task
+from airflow.sdk import TriggerRule, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from dify_maintenance.airflow import connections
@@ -20,6 +19,7 @@ from dify_maintenance.airflow.tasks.common import (
     run_errors,
     run_moment,
     run_params,
+    scheduled_params,
 )
 from dify_maintenance.core import state
 from dify_maintenance.core.db import Connector
@@ -37,17 +37,7 @@ SCHEDULE_VARIABLE = "dify_maintenance_orphans"
 
 
 def _request() -> Request:
-    context = get_current_context()
-    params = run_params()
-    if context["dag_run"].run_type == "scheduled":
-        raw = Variable.get(SCHEDULE_VARIABLE, default=None)
-        if raw:
-            try:
-                overrides = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise InvalidPolicy(f"Airflow Variable {SCHEDULE_VARIABLE} is not valid JSON: {exc}") from exc
-            params.update(overrides)
-    return orphans.request_from(params)
+    return orphans.request_from(scheduled_params(SCHEDULE_VARIABLE))
 
 
 def dify_store(values: dict) -> StoreConfig:

@@ -9,6 +9,7 @@ from airflow.sdk import TriggerRule, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from dify_maintenance.airflow import connections
+from dify_maintenance.airflow.tasks import log_cluster
 from dify_maintenance.airflow.tasks.common import (
     archive_store,
     connector_for,
@@ -89,7 +90,8 @@ _PURGE_RETRIES = {"retries": 3, "retry_delay": timedelta(seconds=30), "retry_exp
 def _purge_one(family: str, ctx: dict) -> dict:
     label(family)
     policy = recorded_policy(ctx)
-    return retention.run_purge(connector_for(policy), ctx, family, policy, deletion_store(policy), stop_switch)
+    proof = log_cluster.proof_for(ctx, policy.storage_conn_id) if not policy.dry_run else None
+    return retention.run_purge(connector_for(policy), ctx, family, policy, deletion_store(policy), stop_switch, proof)
 
 
 @task(map_index_template="{{ family_label }}", **_PURGE_RETRIES)
