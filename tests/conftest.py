@@ -190,3 +190,30 @@ def dag_runner(monkeypatch, tmp_path: Path):
 def run_dag(airflow_db, monkeypatch, tmp_path):
     """``dag_runner`` for one test."""
     return dag_runner(monkeypatch, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def cluster_server():
+    """osmem-server on 127.0.0.1 for the whole session; tests use clones of it."""
+    from logstore_helpers import start_cluster
+
+    server = start_cluster()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def cluster(cluster_server):
+    """A fresh clone of the server per test: its own empty cluster on its own port."""
+    with cluster_server.clone() as clone:
+        yield clone
+
+
+@pytest.fixture
+def es(cluster):
+    """The clone behind a relay that answers as Elasticsearch 8 (Dify reads only Elasticsearch)."""
+    from logstore_helpers import ElasticsearchFace
+
+    face = ElasticsearchFace(cluster.url)
+    yield face
+    face.close()

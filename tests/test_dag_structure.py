@@ -239,3 +239,15 @@ def test_each_dags_params_are_its_declared_form_and_the_engine_checks_the_same_b
             with pytest.raises(ParamValidationError):
                 param.resolve(bad)
             assert any(e.startswith(f"{field.name}:") for e in form.values({field.name: bad})[1]), (field.name, bad)
+
+
+def test_log_dags_migrate_one_month_at_a_time_and_retention_is_a_dry_run(bag):
+    migration = bag.dags["dify_log_migration"]
+    # the form's concurrency is the run's number of requests in flight: months never overlap
+    assert migration.get_task("migrate_month").max_active_tis_per_dagrun == 1
+    assert "report" in migration.task_ids and "report" in bag.dags["dify_log_index_retention"].task_ids
+    retention = bag.dags["dify_log_index_retention"]
+    assert retention.params["dry_run"] is True and retention.params["confirm_cluster"] is None
+    assert retention.schedule is not None  # weekly, and a dry run until the Variable says otherwise
+    for dag_id in ("dify_log_migration", "dify_log_index_retention"):
+        assert bag.dags[dag_id].params.get_param("index_prefix").schema["maxLength"] == 100

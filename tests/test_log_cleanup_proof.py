@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import ANCHOR
-from logstore_helpers import ElasticsearchFace, audit_deleted, cluster_for, expected_documents, start_cluster
+from logstore_helpers import ElasticsearchFace, audit_deleted, cluster_for, expected_documents
 
 from devtools import fixtures, generator
 from dify_maintenance.core import state
@@ -29,22 +29,6 @@ from dify_maintenance.retention import steps as retention
 
 SCALE = generator.Scale(runs=160, tenants=2)
 BEFORE = (ANCHOR - timedelta(days=20)).date()
-
-
-@pytest.fixture(scope="module")
-def cluster_server():
-    server = start_cluster()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def es(cluster_server):
-    """An empty cluster that answers as Elasticsearch 8 (what Dify reads)."""
-    with cluster_server.clone() as clone:
-        face = ElasticsearchFace(clone.url)
-        yield face
-        face.close()
 
 
 class Scene:

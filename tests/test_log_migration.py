@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from airflow.utils.state import DagRunState
 from conftest import ANCHOR, SHARED_SCHEMAS
-from logstore_helpers import ElasticsearchFace, Relay, airflow_conn, cluster_for, start_cluster
+from logstore_helpers import Relay, airflow_conn, cluster_for
 
 from devtools import fixtures, generator
 from dify_maintenance.core.db import connection, url_connector
@@ -30,28 +30,6 @@ from dify_maintenance.logstore.documents import DATA_TYPES, normalized, to_docum
 ROOT = Path(__file__).resolve().parents[1]
 DUMPS = [SHARED_SCHEMAS / f"dify-{v}.sql" for v in ("0.15.3", "1.14.1")]
 SCALE = generator.Scale(runs=200, tenants=2)
-
-
-@pytest.fixture(scope="module")
-def cluster_server():
-    server = start_cluster()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def cluster(cluster_server):
-    """A fresh clone of the server per test: its own empty cluster on its own port."""
-    with cluster_server.clone() as clone:
-        yield clone
-
-
-@pytest.fixture
-def es(cluster):
-    """The clone behind a relay that answers as Elasticsearch 8 (Dify reads only Elasticsearch)."""
-    face = ElasticsearchFace(cluster.url)
-    yield face
-    face.close()
 
 
 def _database(databases, dump: Path | None, tmp_path: Path) -> tuple[str, StoreConfig]:
@@ -342,7 +320,10 @@ def test_status_and_index_retention(databases, run_dag, cluster, monkeypatch, tm
     dr, xcoms, states = run_dag("dify_log_index_retention", url, conf={"retention_days": 45})
     assert dr.state == DagRunState.SUCCESS, (states, xcoms["errors"])
     # a dry run by default: it lists what would go and drops nothing
-    assert xcoms["drop_expired_indices"]["would_drop"] and sorted({e["month"] for e in indices.our_indices(client, config, "dify")}) == months
+    assert (
+        xcoms["drop_expired_indices"]["would_drop"]
+        and sorted({e["month"] for e in indices.our_indices(client, config, "dify")}) == months
+    )
     dr, xcoms, _ = run_dag("dify_log_index_retention", url, conf={"retention_days": 45, "dry_run": False})
     assert dr.state == DagRunState.FAILED and "confirm_cluster" in xcoms["errors"]["drop_expired_indices"]
     name = client.info()["cluster_name"]

@@ -222,7 +222,12 @@ def preflight(
     ctx["log_proof"] = {**proof_source, "cluster_uuid": info.uuid, "prefix": DIFY_PREFIX, "layout": LAYOUT}
     ctx["notes"][:0] = [
         f"deleting rows before {req.before.date()}; validation #{validated['validation_id']} of {info.describe()} passed, "
-        "and each batch's rows are compared with their documents in the cluster at the moment of deleting",
+        "and each batch's rows are compared with their documents in the cluster at the moment of deleting"
+        + (
+            " (a dry run counts by the rules only: rows without a current document are found by the real run, and stay)"
+            if req.dry_run
+            else ""
+        ),
         AFTERWARDS,
     ]
     return ctx

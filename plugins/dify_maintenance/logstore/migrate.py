@@ -40,6 +40,7 @@ from opensearchpy.exceptions import TransportError
 from dify_maintenance.core import state
 from dify_maintenance.core.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.core.forms import Field, Form
+from dify_maintenance.core.memory import return_big_buffers
 from dify_maintenance.core.moments import naive_utc
 from dify_maintenance.core.policy import UUID_RE
 from dify_maintenance.core.schema import snapshot
@@ -518,38 +519,45 @@ class _Stream:
         self.totals["rejected"] += len(rejected)
 
 
-def _stream_forward(
-    stream: _Stream,
-    read_conn: psycopg.Connection,
-    client: OpenSearch,
-    cluster: ClusterConfig,
-    req: Request,
-    dt: DataType,
-    window: Window,
-    after: tuple[datetime, str] | None,
-    read: Fetch | None,
-    info: ClusterInfo | None,
-    indices: _Indices,
-    on_checkpoint: Callable[[dict], None] | None,
-) -> None:
+@dataclass
+class _Job:
+    """What the two phases of one stream share."""
+
+    stream: _Stream
+    read_conn: psycopg.Connection
+    client: OpenSearch
+    cluster: ClusterConfig
+    req: Request
+    dt: DataType
+    window: Window
+    read: Fetch | None
+    info: ClusterInfo | None
+    indices: _Indices
+
+    @property
+    def limit(self) -> int | None:
+        return self.info.max_content_length if self.info else None
+
+
+def _stream_forward(job: _Job, after: tuple[datetime, str] | None, on_checkpoint: Callable[[dict], None] | None) -> None:
     """The rows after the watermark: read ahead in a thread, ``concurrency`` requests in flight,
     the watermark moved after each acknowledged request in stream order."""
+    stream, read_conn, client, cluster, req, dt = job.stream, job.read_conn, job.client, job.cluster, job.req, job.dt
     budget = _Budget(req.batch_bytes * (req.concurrency + 1))
     out: queue.Queue = queue.Queue()
-    limit = info.max_content_length if info else None
 
     def make_chunks() -> Iterator[Chunk]:
         return chunks(
             read_conn,
             dt,
-            window,
+            job.window,
             after,
             prefix=req.prefix,
             layout=req.layout,
             batch_bytes=req.batch_bytes,
-            read=read,
+            read=job.read,
             offloads=offloads_of(read_conn, dt),
-            max_doc_bytes=limit,
+            max_doc_bytes=job.limit,
         )
 
     producer = threading.Thread(target=_produce, args=(out, budget, make_chunks), name=f"read-{dt.name}", daemon=True)
@@ -575,7 +583,7 @@ def _stream_forward(
                     settle_oldest()
                 continue
             if item.docs:
-                indices.prepare(item.indices)
+                job.indices.prepare(item.indices)
                 stream.totals["bulk_requests"] += 1
                 stream.totals["bytes"] += item.size
                 inflight.append((item, pool.submit(send_chunk, client, cluster, item)))
@@ -602,18 +610,10 @@ def _present(client: OpenSearch, cluster: ClusterConfig, refs: list[tuple[str, s
     return {d["_id"] for d in found.get("docs", []) if d.get("found")}
 
 
-def _stale_keys(
-    conn: psycopg.Connection,
-    client: OpenSearch,
-    cluster: ClusterConfig,
-    req: Request,
-    dt: DataType,
-    window: Window,
-    upto: tuple[datetime, str],
-    since_xid: str | None,
-) -> Iterator[tuple[list[str], int]]:
+def _stale_keys(job: _Job, upto: tuple[datetime, str], since_xid: str | None) -> Iterator[tuple[list[str], int]]:
     """Pages of the ids behind the watermark whose document is missing or out of date, with how
     many of them were missing (the rest changed since the last pass)."""
+    conn, client, cluster, req, dt, window = job.read_conn, job.client, job.cluster, job.req, job.dt, job.window
     after: tuple[datetime, str] | None = None
     while True:
         params = {
@@ -654,37 +654,25 @@ def _rows_by_id(conn: psycopg.Connection, dt: DataType, columns: list[str], ids:
         yield from pages(cur)
 
 
-def _pass_behind_watermark(
-    stream: _Stream,
-    read_conn: psycopg.Connection,
-    client: OpenSearch,
-    cluster: ClusterConfig,
-    req: Request,
-    dt: DataType,
-    window: Window,
-    upto: tuple[datetime, str],
-    since_xid: str | None,
-    read: Fetch | None,
-    info: ClusterInfo | None,
-    indices: _Indices,
-) -> None:
+def _pass_behind_watermark(job: _Job, upto: tuple[datetime, str], since_xid: str | None) -> None:
     """Rewrite the documents behind the watermark that are missing or older than their row."""
+    stream, read_conn, dt, req = job.stream, job.read_conn, job.dt, job.req
     columns = table_columns(read_conn, dt.table)
     offloads = offloads_of(read_conn, dt)
 
     def flush(chunk: Chunk) -> None:
         if chunk.docs:
-            indices.prepare(chunk.indices)
+            job.indices.prepare(chunk.indices)
             stream.totals["bulk_requests"] += 1
             stream.totals["bytes"] += chunk.size
-        stream.record(chunk, send_chunk(client, cluster, chunk) if chunk.docs else Sent(), move=False)
+        stream.record(chunk, send_chunk(job.client, job.cluster, chunk) if chunk.docs else Sent(), move=False)
 
-    for ids, missing in _stale_keys(read_conn, client, cluster, req, dt, window, upto, since_xid):
+    for ids, missing in _stale_keys(job, upto, since_xid):
         stream.totals["late"] += missing
         stream.totals["refreshed"] += len(ids) - missing
-        chunker = Chunker(req.batch_bytes, info.max_content_length if info else None)
+        chunker = Chunker(req.batch_bytes, job.limit)
         for page in _rows_by_id(read_conn, dt, columns, ids):
-            for key, index, doc, why in documents_of(read_conn, dt, page, req.prefix, req.layout, read, offloads):
+            for key, index, doc, why in documents_of(read_conn, dt, page, req.prefix, req.layout, job.read, offloads):
                 if full := chunker.add(key, index, doc, why):
                     flush(full)
         if rest := chunker.rest():
@@ -703,6 +691,7 @@ def migrate_partition(
 ) -> dict:
     """Stream one data type's month into the cluster from its watermark, then pass over the rows
     behind it; returns the counts."""
+    return_big_buffers()
     dt: DataType = DATA_TYPES[part["data_type"]]
     key = stream_key(cluster, req, dt.name, part["month"])
     window = Window(datetime.fromisoformat(part["lo"]), datetime.fromisoformat(part["hi"]), req.tenants)
@@ -726,9 +715,10 @@ def migrate_partition(
         }
         stream = _Stream(state_conn, key, base)
         indices = _Indices(client, cluster)
-        _stream_forward(stream, read_conn, client, cluster, req, dt, window, after, read, info, indices, on_checkpoint)
+        job = _Job(stream, read_conn, client, cluster, req, dt, window, read, info, indices)
+        _stream_forward(job, after, on_checkpoint)
         if after is not None:
-            _pass_behind_watermark(stream, read_conn, client, cluster, req, dt, window, after, since_xid, read, info, indices)
+            _pass_behind_watermark(job, after, since_xid)
         with state_conn.transaction():
             execute(
                 state_conn,

@@ -191,11 +191,15 @@ class Chunker:
         self.chunk = Chunk()
 
     def add(self, key: tuple[datetime, str], index: str, doc: dict | None, why: str | None) -> Chunk | None:
-        """Add one row's document; returns the chunk when it is full."""
-        chunk = self.chunk
+        """Add one row's document; returns a chunk when it is full (a request never passes the
+        cluster's limit: a document that would push it over starts the next one)."""
         pair = None if doc is None else action_line(index, key[1]) + serialize(doc) + b"\n"
         if pair is not None and self.max_doc_bytes is not None and len(pair) > self.max_doc_bytes:
             why, pair = oversize_reason(len(pair), self.max_doc_bytes), None
+        full = None
+        if pair is not None and self.max_doc_bytes is not None and self.chunk.size + len(pair) > self.max_doc_bytes:
+            full, self.chunk = self.chunk, Chunk()
+        chunk = self.chunk
         if pair is None:
             chunk.rejected.append(Rejected(key[1], index, why or "not sent"))
         else:
@@ -204,6 +208,8 @@ class Chunker:
             chunk.docs += 1
             chunk.size += len(pair)
         chunk.last = key
+        if full is not None:
+            return full
         if chunk.size >= self.batch_bytes:
             self.chunk = Chunk()
             return chunk

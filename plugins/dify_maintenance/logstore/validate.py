@@ -22,6 +22,7 @@ from opensearchpy import OpenSearch
 from psycopg.types.json import Jsonb
 
 from dify_maintenance.core.db import Connector, connection, fetch_one
+from dify_maintenance.core.memory import return_big_buffers
 from dify_maintenance.core.schema import snapshot
 from dify_maintenance.logstore.cluster import ClusterConfig, ClusterInfo, with_retries
 from dify_maintenance.logstore.documents import DATA_TYPES, DataType, content_hash, index_pattern
@@ -120,7 +121,7 @@ def check_data_type(
                         tally.rejected.append({"index": index, "id": key[1], "reason": why})
                     continue
                 group.append((index, key[1], doc))
-                size += sum(len(v) for v in doc.values() if isinstance(v, str)) + 500
+                size += len(orjson.dumps(doc))
                 if len(group) >= MGET_IDS or size >= MGET_BYTES:
                     tally.compare(client, cluster, group)
                     group, size = [], 0
@@ -139,6 +140,7 @@ def validate(
     info: ClusterInfo,
 ) -> dict:
     """Validate every data type of the request in its window, record the verdict, return it."""
+    return_big_buffers()
     with connection(connector) as conn:
         snap = snapshot(conn)
     for name in req.data_types:
