@@ -1,6 +1,6 @@
 """What a workflow-log row becomes in the cluster: its index, its document, its mapping.
 
-Names and shapes follow Dify's Elasticsearch repositories (dify-facts §5.1), so Dify reads what
+Names and shapes follow Dify's Elasticsearch repositories (branch test/log-refactor), so Dify reads what
 we write: monthly per-tenant indices ``<prefix>-workflow-runs-<tenant_id>-<YYYY.MM>``, the
 document id is the row's primary key, ``workflow_run_id`` of a node execution is
 ``workflow_execution_id`` and its ``execution_metadata`` is ``metadata``, JSON payloads are
