@@ -1,7 +1,7 @@
 """Where failures and missed deadlines go: the task log always, a webhook when configured.
 
 The deadline callback must be a top-level async function importable by the triggerer
-(airflow3.md section 1.2), which is why it lives in plugins/ and not in a DAG file.
+(Airflow 3.3), which is why it lives in plugins/ and not in a DAG file.
 """
 
 from __future__ import annotations

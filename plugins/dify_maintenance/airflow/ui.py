@@ -1,7 +1,7 @@
 """The maintenance page's web app, mounted under the api-server by the plugin
 ``plugins/dify_maintenance_ui.py`` and shown in the UI's navigation.
 
-Plugin apps inherit no authentication (airflow3.md §6): every route here depends on Airflow's
+Plugin apps inherit no authentication in Airflow 3: every route here depends on Airflow's
 auth manager (``requires_access_view(AccessView.PLUGINS)``), so a caller who is not logged in
 gets 401 and any logged-in user, read-only viewers included, may look. There are only GET
 routes: nothing can be changed from this page (the stop switch is shown, with how to flip it).

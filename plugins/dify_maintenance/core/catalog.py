@@ -1,6 +1,6 @@
 """Dify's log tables and their implicit references, declared once as data.
 
-Dify declares almost no foreign keys (dify-facts section 3.2), so nothing cascades and nothing
+Dify declares almost no foreign keys (a handful across its whole schema), so nothing cascades and nothing
 stops orphans. Like ``airflow db clean``'s dependent tables and GitLab's loose foreign keys, the
 purge engine walks this declared graph instead of discovering references: every query the engine
 runs is derived from these declarations, so adding a table means adding one line here.
@@ -165,7 +165,7 @@ WORKFLOW_LOGS = Family(
             status_column="status",
             purgeable_statuses=ENDED_RUN_STATUSES,
             children=_RUN_CHILDREN,
-            # Chatflow history loads each message's workflow run (Dify issue #32674: Dify's own
+            # Chatflow history loads each message's workflow run (https://github.com/langgenius/dify/issues/32674: Dify's own
             # clean-workflow-runs leaves them dangling and the history then fails to load). A run
             # that a remaining message names stays; the messages family deletes it with the message.
             references=(

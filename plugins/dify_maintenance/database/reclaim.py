@@ -1,7 +1,7 @@
 """Giving disk space back after a purge: measure, choose a strategy per table, run it.
 
 A retention purge deletes the *oldest* rows, the head of an append-mostly heap, so plain VACUUM
-makes the space reusable but never returns it (anchors §6). Weekly runs need nothing more; the
+makes the space reusable but never returns it to the operating system. Weekly runs need nothing more; the
 first big purge before an upgrade needs a rewrite. Each table gets the gentlest rewrite that
 works here, with the reason stated:
 

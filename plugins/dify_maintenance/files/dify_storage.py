@@ -1,7 +1,7 @@
 """Dify's object storage as an OpenDAL store: from an Airflow connection, or from the Dify
 deployment's own ``.env`` so that nobody configures the same bucket twice.
 
-Dify reads ``STORAGE_TYPE`` and per-backend variables (dify-facts §4.1); each backend maps to an
+Dify reads ``STORAGE_TYPE`` and per-backend variables (its ``.env``); each backend maps to an
 OpenDAL scheme with the options it needs. The values are secrets: they live in the returned
 config's options, which are never logged or reported (``StoreConfig.describe`` shows only the
 scheme and the bucket or root).
@@ -17,7 +17,7 @@ from dify_maintenance.core.errors import MaintenanceError
 from dify_maintenance.core.forms import Field
 from dify_maintenance.files.stores import StoreConfig
 
-# Key prefixes Dify writes to (dify-facts §4.2). privkeys/ holds the per-workspace RSA keys that
+# Key prefixes Dify's storage code writes to. privkeys/ holds the per-workspace RSA keys that
 # decrypt every stored model credential: a migration must copy it, a cleanup must never touch it.
 DIFY_PREFIXES = (
     "upload_files/",

@@ -5,7 +5,7 @@ and their results read back (what was kept and why, what went, which roots a liv
 Sub-statements of one WITH see one snapshot and not each other's deletes, so each level's rows
 are found once, judged (old, ended) once, and a parent goes only if everything found under it
 went. A batch is then: its session settings and claim, this statement, the re-check, the
-progress row: four statements whatever the family (dify-facts: a message batch used to run 40).
+progress row: four statements whatever the family (a message batch used to run about 40).
 """
 
 from __future__ import annotations
