@@ -47,8 +47,13 @@ class MotoServer:
 
     def stop(self) -> None:
         if self.proc:
+            # werkzeug can sit on a client's keep-alive socket after SIGTERM; an outage is an outage.
             self.proc.terminate()
-            self.proc.wait(timeout=10)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
             self.proc = None
 
     def store(self, bucket: str) -> StoreConfig:
