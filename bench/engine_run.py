@@ -19,9 +19,9 @@ from dify_maintenance.core import catalog
 from dify_maintenance.core.db import url_connector
 from dify_maintenance.core.errors import VerificationFailed
 from dify_maintenance.core.policy import MAX_BATCH, resolve
-from dify_maintenance.files.stores import StoreConfig
 from dify_maintenance.retention import steps as retention
 from dify_maintenance.retention import verify
+from dify_maintenance.storage.stores import StoreConfig
 
 # Our batches aim below the 0.5 s transaction target (the policy default aims at 0.5 s itself).
 BATCH_TARGET = 0.3

@@ -47,10 +47,10 @@ def _request(args, cluster, anchor: datetime, end_date: str | None):
 
 def worker(args) -> dict:
     from dify_maintenance.core.db import url_connector
-    from dify_maintenance.files.stores import StoreConfig
     from dify_maintenance.logstore import migrate
     from dify_maintenance.logstore.cluster import ClusterConfig
     from dify_maintenance.logstore.reader import Window, chunks, offloads_of
+    from dify_maintenance.storage.stores import StoreConfig
 
     url = os.environ["DIFY_MAINT_BENCH_DB_URL"]
     cluster = ClusterConfig(hosts=(args.cluster,))
@@ -159,7 +159,7 @@ def main() -> None:
 
     from devtools import fixtures, generator, pgembed
     from dify_maintenance.core.db import url_connector
-    from dify_maintenance.files.stores import StoreConfig
+    from dify_maintenance.storage.stores import StoreConfig
 
     admin, where = pgembed.admin_url("DIFY_MAINT_TEST_PG_URL")
     anchor = datetime.now(UTC).replace(tzinfo=None, microsecond=0)

@@ -32,8 +32,8 @@ def peak_mb() -> float:
 def worker(url: str, logical_date: str) -> None:
     from dify_maintenance.core.db import url_connector
     from dify_maintenance.core.policy import resolve
-    from dify_maintenance.files.stores import StoreConfig
     from dify_maintenance.retention import steps as retention
+    from dify_maintenance.storage.stores import StoreConfig
 
     pol = resolve(None, {"families": ["workflow_logs"], "archive": True, "time_budget_minutes": 0})
     connector = url_connector(url)

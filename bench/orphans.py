@@ -137,7 +137,7 @@ def rss_mb() -> float:
 def run_ours(url: str, root: Path, archive: Path) -> dict:
     from dify_maintenance.core.db import url_connector
     from dify_maintenance.files import orphans
-    from dify_maintenance.files.stores import StoreConfig
+    from dify_maintenance.storage.stores import StoreConfig
 
     store, report_store = StoreConfig("fs", {"root": str(root)}), StoreConfig("fs", {"root": str(archive)})
     connector, req = url_connector(url), orphans.request_from({"prefixes": ["upload_files/"]})

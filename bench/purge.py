@@ -494,7 +494,7 @@ def default_conf(admin: str, dump: Path, runs: int, anchor: datetime) -> None:
 def _archive_store():
     import tempfile
 
-    from dify_maintenance.files.stores import StoreConfig
+    from dify_maintenance.storage.stores import StoreConfig
 
     return StoreConfig("fs", {"root": tempfile.mkdtemp(prefix="dm-bench-default-")})
 

@@ -26,8 +26,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from dify_maintenance.files import migration
-from dify_maintenance.files.stores import StoreConfig
+from dify_maintenance.files import store_migration as migration
+from dify_maintenance.storage.stores import StoreConfig
 
 
 def free_port() -> int:

@@ -21,8 +21,8 @@ from psycopg.rows import dict_row
 from devtools import fixtures, generator, pgembed
 from dify_maintenance import PROJECT_ROOT
 from dify_maintenance.core.db import url_connector
-from dify_maintenance.files.stores import StoreConfig
 from dify_maintenance.retention import report
+from dify_maintenance.storage.stores import StoreConfig
 
 DEMO_DIR = PROJECT_ROOT / ".demo"
 DEMO_DB = "dify_demo"

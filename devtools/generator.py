@@ -20,7 +20,7 @@ from pathlib import Path
 from dify_maintenance.core.db import Connector, connection
 from dify_maintenance.core.schema import snapshot
 from dify_maintenance.core.sqltemplates import register_templates, render
-from dify_maintenance.files.stores import StoreConfig
+from dify_maintenance.storage.stores import StoreConfig
 
 log = logging.getLogger(__name__)
 

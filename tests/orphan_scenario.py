@@ -23,7 +23,7 @@ from psycopg import sql
 
 from devtools import generator
 from dify_maintenance.core.db import url_connector
-from dify_maintenance.files.stores import StoreConfig
+from dify_maintenance.storage.stores import StoreConfig
 
 # Where Dify rows name files with the id in plain text (Dify's source, every release to 1.16.1,
 # plus the paths Dify's own command misses). Written out here on purpose, not taken from the

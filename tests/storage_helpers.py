@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from dify_maintenance.files.stores import StoreConfig
+from dify_maintenance.storage.stores import StoreConfig
 
 
 def free_port() -> int:

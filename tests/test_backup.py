@@ -14,7 +14,7 @@ from dify_maintenance.core.db import url_connector
 from dify_maintenance.core.errors import MaintenanceError
 from dify_maintenance.database import backup, pgclient
 from dify_maintenance.database.backup import BackupFailed, BackupRequest
-from dify_maintenance.files.stores import StoreConfig
+from dify_maintenance.storage.stores import StoreConfig
 
 
 def counts(url: str) -> dict[str, int]:

@@ -117,7 +117,7 @@ def test_backup_dag_is_unscheduled_unless_configured(bag):
 
 
 def test_storage_migration_dag_is_manual_and_copies_privkeys_by_default(bag):
-    from dify_maintenance.files.migration import MIGRATION_FORM
+    from dify_maintenance.files.store_migration import MIGRATION_FORM
 
     dag = bag.dags["dify_storage_migration"]
     assert list(dag.allowed_run_types) == ["manual"]
@@ -198,9 +198,9 @@ def test_the_pre_upgrade_form_says_what_to_type_and_the_retention_form_what_empt
 def declared_forms():
     from dify_maintenance.database.backup import BACKUP_FORM
     from dify_maintenance.database.preupgrade import PRE_UPGRADE_FORM
-    from dify_maintenance.files.migration import MIGRATION_FORM
     from dify_maintenance.files.orphans import ORPHANS_FORM
     from dify_maintenance.files.quarantine import RESTORE_QUARANTINE_FORM
+    from dify_maintenance.files.store_migration import MIGRATION_FORM
     from dify_maintenance.logstore.cleanup import LOG_CLEANUP_FORM
     from dify_maintenance.logstore.indices import LOG_INDEX_RETENTION_FORM
     from dify_maintenance.logstore.migrate import LOG_MIGRATION_FORM

@@ -86,3 +86,38 @@ def test_include_sql_folders_match_the_code_that_runs_them():
     """Each folder of include/sql serves one room (or state, the core's bookkeeping)."""
     folders = {path.parent.name for path in SQL.rglob("*.sql")}
     assert "bench" not in folders and "generate" not in folders
+
+
+# The rooms from the bottom up: a room may import only the rooms before it (and itself).
+ROOM_ORDER = ("core", "storage", "retention", "files", "logstore", "database", "dashboard", "airflow")
+
+
+def room_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "dify_maintenance" and len(parts) > 1 and parts[1] in ROOM_ORDER else None
+
+
+def upward_imports(files: list[Path], base: Path = ENGINE) -> list[str]:
+    found = []
+    for path in files:
+        here = path.relative_to(base).parts[0]
+        for line, name in imports(path):
+            there = room_of(name)
+            if there and ROOM_ORDER.index(there) > ROOM_ORDER.index(here):
+                found.append(f"{path.relative_to(base).as_posix()}:{line} ({here}) imports {name} ({there})")
+    return found
+
+
+def test_rooms_import_only_the_rooms_below_them():
+    """No two rooms import each other, lazy imports included: the order is the one
+    ARCHITECTURE.md states, and a new room must be placed in it."""
+    rooms = sorted(p.name for p in ENGINE.iterdir() if p.is_dir() and (p / "__init__.py").exists())
+    assert rooms == sorted(ROOM_ORDER)
+    assert upward_imports([p for p in engine_files() if len(p.relative_to(ENGINE).parts) > 1]) == []
+
+
+def test_the_room_order_catches_a_lazy_import_upwards(tmp_path):
+    (tmp_path / "core").mkdir()
+    sample = tmp_path / "core" / "probe.py"
+    sample.write_text("def f():\n    from dify_maintenance.retention import plan\n")
+    assert upward_imports([sample], base=tmp_path) == ["core/probe.py:2 (core) imports dify_maintenance.retention (retention)"]

@@ -29,7 +29,7 @@ from conftest import ANCHOR
 from test_purge_engine import run_all
 
 from dify_maintenance.core.errors import VerificationFailed
-from dify_maintenance.files.stores import StoreConfig
+from dify_maintenance.storage.stores import StoreConfig
 
 WORKFLOW_CUTOFF = ANCHOR - timedelta(days=30)
 MESSAGE_CUTOFF = ANCHOR - timedelta(days=90)

@@ -21,11 +21,11 @@ from devtools import fixtures, generator
 from dify_maintenance.core import state
 from dify_maintenance.core.db import connection, url_connector
 from dify_maintenance.core.errors import InvalidPolicy
-from dify_maintenance.files.stores import StoreConfig
 from dify_maintenance.logstore import cleanup, indices, migrate, validate
 from dify_maintenance.logstore.cluster import ClusterUnavailable, identify
 from dify_maintenance.logstore.proof import NOT_PROVED, DocumentProof
 from dify_maintenance.retention import steps as retention
+from dify_maintenance.storage.stores import StoreConfig
 
 SCALE = generator.Scale(runs=160, tenants=2)
 BEFORE = (ANCHOR - timedelta(days=20)).date()

@@ -22,10 +22,10 @@ from logstore_helpers import Relay, airflow_conn, cluster_for
 
 from devtools import fixtures, generator
 from dify_maintenance.core.db import connection, url_connector
-from dify_maintenance.files.stores import StoreConfig
 from dify_maintenance.logstore import indices, migrate, validate
 from dify_maintenance.logstore.cluster import ClusterUnavailable
 from dify_maintenance.logstore.documents import DATA_TYPES, normalized, to_document
+from dify_maintenance.storage.stores import StoreConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DUMPS = [SHARED_SCHEMAS / f"dify-{v}.sql" for v in ("0.15.3", "1.14.1")]

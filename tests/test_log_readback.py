@@ -20,10 +20,10 @@ from logstore_helpers import ElasticsearchFace, cluster_for
 
 from devtools import fixtures, generator
 from dify_maintenance.core.db import url_connector
-from dify_maintenance.files.stores import StoreConfig
 from dify_maintenance.logstore import migrate
 from dify_maintenance.logstore.cluster import identify
 from dify_maintenance.logstore.documents import DATA_TYPES, dify_template_name, template_name
+from dify_maintenance.storage.stores import StoreConfig
 
 SCALE = generator.Scale(runs=60, tenants=2)
 PAGE = 20

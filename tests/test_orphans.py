@@ -18,8 +18,8 @@ from dify_maintenance.core.db import url_connector
 from dify_maintenance.core.errors import InvalidPolicy
 from dify_maintenance.files import orphans
 from dify_maintenance.files.quarantine import Quarantine
-from dify_maintenance.files.stores import StoreConfig
 from dify_maintenance.retention import restore
+from dify_maintenance.storage.stores import StoreConfig
 
 
 def find(sc, run_id: str, **request) -> dict:

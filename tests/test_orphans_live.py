@@ -26,7 +26,7 @@ from orphan_scenario import (
 from devtools import fixtures
 from dify_maintenance.core.db import url_connector
 from dify_maintenance.files import orphans
-from dify_maintenance.files.stores import StoreConfig
+from dify_maintenance.storage.stores import StoreConfig
 
 DUMPS = [SHARED_SCHEMAS / f"dify-{v}.sql" for v in ("1.14.1", "1.15.0", "1.16.1")]
 needs_dumps = pytest.mark.skipif(not all(d.is_file() for d in DUMPS), reason=f"real schema dumps not in {SHARED_SCHEMAS}")

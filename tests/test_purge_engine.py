@@ -11,9 +11,9 @@ from conftest import ANCHOR
 from dify_maintenance.core import catalog, state
 from dify_maintenance.core.db import url_connector
 from dify_maintenance.core.policy import resolve
-from dify_maintenance.files.stores import StoreConfig
 from dify_maintenance.retention import batches, progress, restore, verify
 from dify_maintenance.retention import steps as retention
+from dify_maintenance.storage.stores import StoreConfig
 
 TABLES = catalog.all_tables()
 
@@ -316,7 +316,7 @@ def test_batch_size_adapts_to_the_target_duration(target, direction, databases):
 
 
 def test_batch_sizer_follows_gitlab_steps():
-    from dify_maintenance.retention.batching import BatchSizer
+    from dify_maintenance.retention.batch_sizer import BatchSizer
 
     sizer = BatchSizer(size=1000, target_seconds=0.5, max_size=1200)
     assert sizer.record(1.0) == 800  # slower than target: -20 %
@@ -332,7 +332,7 @@ sys.path.insert(0, {plugins!r})
 from datetime import datetime, timedelta
 from dify_maintenance.retention import batches
 from dify_maintenance.retention import steps as retention
-from dify_maintenance.files.stores import StoreConfig
+from dify_maintenance.storage.stores import StoreConfig
 from dify_maintenance.core.db import url_connector
 from dify_maintenance.core.policy import resolve
 

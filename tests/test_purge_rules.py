@@ -16,9 +16,9 @@ from dify_maintenance.core.db import url_connector
 from dify_maintenance.core.errors import InvalidPolicy, VerificationFailed
 from dify_maintenance.core.policy import resolve
 from dify_maintenance.files import orphans
-from dify_maintenance.files.stores import StoreConfig
 from dify_maintenance.retention import steps as retention
 from dify_maintenance.retention import verify
+from dify_maintenance.storage.stores import StoreConfig
 
 WORKFLOW_CUTOFF = ANCHOR - timedelta(days=30)
 MESSAGE_CUTOFF = ANCHOR - timedelta(days=90)

@@ -14,8 +14,9 @@ from test_purge_engine import fingerprints, run_all
 
 from dify_maintenance.core.db import url_connector
 from dify_maintenance.core.errors import ArchiveRefused, ArchiveStoreUnreachable, MaintenanceError
-from dify_maintenance.files.stores import StoreConfig
-from dify_maintenance.retention import archive, restore
+from dify_maintenance.retention import restore
+from dify_maintenance.storage import archive
+from dify_maintenance.storage.stores import StoreConfig
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ import hashlib
 import pytest
 from storage_helpers import MotoServer, free_port, write_dify_tree
 
-from dify_maintenance.files import dify_storage, migration
-from dify_maintenance.files.stores import StoreConfig
+from dify_maintenance.files import store_migration as migration
+from dify_maintenance.storage import dify_storage
+from dify_maintenance.storage.stores import StoreConfig
 
 
 def fs(path) -> StoreConfig:

@@ -11,9 +11,9 @@ from airflow.sdk import BaseHook
 
 from dify_maintenance.core.db import DbTarget
 from dify_maintenance.core.errors import MaintenanceError
-from dify_maintenance.files.dify_storage import StorageConfigError, from_dify_env_file
-from dify_maintenance.files.stores import StoreConfig, default_store
 from dify_maintenance.logstore import cluster as log_cluster
+from dify_maintenance.storage.dify_storage import StorageConfigError, from_dify_env_file
+from dify_maintenance.storage.stores import StoreConfig, default_store
 
 _LIBPQ_EXTRA = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "options", "passfile")
 # object stores whose access key and secret may come from the connection's login and password

@@ -31,7 +31,7 @@ from dify_maintenance.core.errors import MaintenanceError
 from dify_maintenance.core.forms import Field, Form
 from dify_maintenance.core.schema import detect_version, snapshot
 from dify_maintenance.database import pgclient
-from dify_maintenance.files.stores import StoreConfig, check_store, key_part
+from dify_maintenance.storage.stores import StoreConfig, check_store, key_part
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from dify_maintenance.core.schema import detect_version, snapshot
 from dify_maintenance.database import backup, reclaim, schema_diff
 from dify_maintenance.database import upgrade_impact as upgrade
 from dify_maintenance.database.backup import BackupRequest
-from dify_maintenance.files.stores import StoreConfig
 from dify_maintenance.retention import steps as retention
+from dify_maintenance.storage.stores import StoreConfig
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from dify_maintenance.core import tablestats
 from dify_maintenance.core.db import DbTarget, connection, execute, fetch_all, fetch_one
 from dify_maintenance.core.errors import LockContention, MaintenanceError
 from dify_maintenance.core.sqltemplates import render
@@ -62,10 +63,7 @@ class Capabilities:
 def capabilities(conn: psycopg.Connection, *, check_repack: bool = True) -> Capabilities:
     """What this database and worker offer. ``check_repack=False`` skips the search for a pg_repack
     client (subprocesses), for callers that never rewrite."""
-    installed = {
-        r["extname"]: r["extversion"]
-        for r in fetch_all(conn, "reclaim/has_extension.sql", {"names": ["pgstattuple", "pg_repack"]})
-    }
+    installed = tablestats.installed_extensions(conn, ["pgstattuple", "pg_repack"])
     server = fetch_one(conn, "introspect/server.sql")
     return Capabilities(
         pgstattuple="pgstattuple" in installed,
@@ -103,13 +101,7 @@ def _free_disk(conn: psycopg.Connection) -> int | None:
 
 def table_stats(conn: psycopg.Connection, table: str, caps: Capabilities) -> dict:
     """Size, live and dead tuples, and reclaimable bytes, measured (pgstattuple_approx) or estimated."""
-    row = fetch_one(conn, "reclaim/stats_approx.sql" if caps.pgstattuple else "reclaim/stats_estimate.sql", {"table": table})
-    if row is None:
-        raise MaintenanceError(f"table {table} does not exist")
-    stats = {k: (int(v) if k != "method" else v) for k, v in row.items()}
-    heap = max(stats["heap_bytes"], 1)
-    stats["reclaimable_fraction"] = round(min(stats["reclaimable_bytes"] / heap, 1.0), 4)
-    return stats
+    return tablestats.measure(conn, table, caps.pgstattuple)
 
 
 def predict_after_purge(stats: dict, rows_deleted: int) -> dict:
@@ -320,7 +312,7 @@ def rebuild(
             "lock_timeout_ms": lock_timeout_ms,
             "compression": int(fetch_one(conn, "introspect/server.sql")["server_version_num"]) >= 140000,
         }
-        before = fetch_one(conn, "reclaim/stats_estimate.sql", {"table": table})
+        before = fetch_one(conn, "tablestats/stats_estimate.sql", {"table": table})
 
         def attempt() -> dict:
             with conn.transaction():
@@ -340,7 +332,7 @@ def rebuild(
             }
 
         timings = _with_lock_retries(attempt, table, lock_retries)
-        after = fetch_one(conn, "reclaim/stats_estimate.sql", {"table": table})
+        after = fetch_one(conn, "tablestats/stats_estimate.sql", {"table": table})
     result = {
         "seconds": round(time.monotonic() - started, 3),
         **timings,

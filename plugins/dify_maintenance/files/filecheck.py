@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dify_maintenance.core.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.core.schema import detect_version, snapshot
 from dify_maintenance.core.sqltemplates import render
-from dify_maintenance.files.stores import StoreConfig, list_entries
+from dify_maintenance.storage.stores import StoreConfig, list_entries
 
 log = logging.getLogger(__name__)
 

@@ -37,11 +37,11 @@ from dify_maintenance.core.moments import naive_utc, refuse_future
 from dify_maintenance.core.schema import snapshot
 from dify_maintenance.core.sqltemplates import render
 from dify_maintenance.files import filerefs, payloads
-from dify_maintenance.files.dify_storage import DIFY_PREFIXES, PROTECTED_PREFIXES, STORAGE_FIELDS, is_protected
 from dify_maintenance.files.filecheck import load_listing
 from dify_maintenance.files.quarantine import Quarantine, quarantine_id
-from dify_maintenance.files.stores import StoreConfig, check_store, key_part
-from dify_maintenance.retention.archive import FILES_FAMILY, ArchiveWriter, copy_out
+from dify_maintenance.storage.archive import FILES_FAMILY, ArchiveWriter, copy_out
+from dify_maintenance.storage.dify_storage import DIFY_PREFIXES, PROTECTED_PREFIXES, STORAGE_FIELDS, is_protected
+from dify_maintenance.storage.stores import StoreConfig, check_store, key_part
 
 log = logging.getLogger(__name__)
 

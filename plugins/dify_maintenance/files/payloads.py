@@ -18,7 +18,7 @@ import psycopg
 from dify_maintenance.core.db import execute, fetch_all
 from dify_maintenance.core.errors import MaintenanceError
 from dify_maintenance.files import filerefs
-from dify_maintenance.files.stores import StoreConfig, stat_or_none
+from dify_maintenance.storage.stores import StoreConfig, stat_or_none
 
 log = logging.getLogger(__name__)
 

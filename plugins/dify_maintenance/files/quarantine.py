@@ -18,8 +18,8 @@ import opendal
 
 from dify_maintenance.core.errors import MaintenanceError
 from dify_maintenance.core.forms import Field, Form
-from dify_maintenance.files.dify_storage import STORAGE_FIELDS, is_protected
-from dify_maintenance.files.stores import StoreConfig, key_part, stat_or_none
+from dify_maintenance.storage.dify_storage import STORAGE_FIELDS, is_protected
+from dify_maintenance.storage.stores import StoreConfig, key_part, stat_or_none
 
 log = logging.getLogger(__name__)
 

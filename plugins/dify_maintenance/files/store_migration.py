@@ -24,8 +24,8 @@ import opendal
 
 from dify_maintenance.core.errors import MaintenanceError
 from dify_maintenance.core.forms import Field, Form
-from dify_maintenance.files.dify_storage import DIFY_PREFIXES
-from dify_maintenance.files.stores import StoreConfig, list_entries
+from dify_maintenance.storage.dify_storage import DIFY_PREFIXES
+from dify_maintenance.storage.stores import StoreConfig, list_entries
 
 log = logging.getLogger(__name__)
 

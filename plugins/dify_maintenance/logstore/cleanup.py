@@ -37,12 +37,12 @@ from dify_maintenance.core.forms import Field, Form, check_typed_confirmation
 from dify_maintenance.core.moments import naive_utc
 from dify_maintenance.core.policy import CONFIRM_DATABASE_FIELD, UUID_RE, Policy, resolve
 from dify_maintenance.core.schema import snapshot
-from dify_maintenance.files.dify_storage import STORAGE_FIELDS
 from dify_maintenance.logstore.cluster import DIFY_PREFIX, ClusterConfig, ClusterInfo
 from dify_maintenance.logstore.documents import DATA_TYPES
 from dify_maintenance.logstore.fields import CLUSTER_CONN_FIELD
 from dify_maintenance.logstore.migrate import SETTLE
 from dify_maintenance.retention import steps as retention
+from dify_maintenance.storage.dify_storage import STORAGE_FIELDS
 
 FAMILY = "workflow_logs"
 LAYOUT = "per_tenant"

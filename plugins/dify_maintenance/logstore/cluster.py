@@ -31,7 +31,7 @@ from opensearchpy.exceptions import ConnectionError as TransportConnectionError
 from opensearchpy.exceptions import TransportError
 
 from dify_maintenance.core.errors import InvalidPolicy, MaintenanceError
-from dify_maintenance.files.dify_storage import read_env_file
+from dify_maintenance.storage.dify_storage import read_env_file
 
 log = logging.getLogger(__name__)
 # opensearch-py logs every request body at INFO on "opensearchpy.trace" (documents hold users'

@@ -45,7 +45,6 @@ from dify_maintenance.core.moments import naive_utc
 from dify_maintenance.core.policy import UUID_RE
 from dify_maintenance.core.schema import snapshot
 from dify_maintenance.core.sqltemplates import render
-from dify_maintenance.files.dify_storage import STORAGE_FIELDS
 from dify_maintenance.logstore.cluster import ClusterConfig, ClusterInfo, ClusterUnavailable, check_prefix, with_retries
 from dify_maintenance.logstore.documents import (
     DATA_TYPES,
@@ -73,6 +72,7 @@ from dify_maintenance.logstore.reader import (
     pages,
     table_columns,
 )
+from dify_maintenance.storage.dify_storage import STORAGE_FIELDS
 
 log = logging.getLogger(__name__)
 

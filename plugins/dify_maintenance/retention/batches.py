@@ -34,8 +34,7 @@ from dify_maintenance.core.schema import SchemaSnapshot, snapshot
 from dify_maintenance.core.sqltemplates import render
 from dify_maintenance.retention import chain as chains
 from dify_maintenance.retention import health, indexes
-from dify_maintenance.retention.archive import ArchiveWriter, BatchUpload, TablePart, copy_out
-from dify_maintenance.retention.batching import BatchSizer
+from dify_maintenance.retention.batch_sizer import BatchSizer
 from dify_maintenance.retention.chain import Chain, Outcome
 from dify_maintenance.retention.plan import (
     HeapExtent,
@@ -50,6 +49,7 @@ from dify_maintenance.retention.plan import (
 from dify_maintenance.retention.progress import Reporter, estimate_expired
 from dify_maintenance.retention.proof import RowProof
 from dify_maintenance.retention.restore import restore_rows
+from dify_maintenance.storage.archive import ArchiveWriter, BatchUpload, TablePart, copy_out
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dify_maintenance.core import state
 from dify_maintenance.core.catalog import FAMILY_NAMES
-from dify_maintenance.files.orphans import render_lines
 
 TITLES = {
     "dify_retention": "Dify retention report",
@@ -282,9 +281,9 @@ def render_text(report: dict, title: str | None = None) -> str:
         lines.extend(_wrap(f"kept, not proved in the log cluster: {why}"))
     for task_id, error in (report.get("errors") or {}).items():
         lines.extend(_wrap(f"error in {task_id}: {error}"))
-    if report.get("files"):
+    if report.get("files_lines"):  # the orphaned-files collection's own report, rendered by its room
         lines.append("")
-        lines.extend(render_lines(report["files"]))
+        lines.extend(report["files_lines"])
     for name in report.get("indexes_built", []):
         lines.append(f"index built (kept for the next runs; DROP INDEX CONCURRENTLY public.{name} removes it): {name}")
     for name in report.get("indexes_dropped", []):

@@ -12,8 +12,8 @@ from dify_maintenance.core.errors import ArchiveRefused
 from dify_maintenance.core.forms import Field, Form
 from dify_maintenance.core.schema import snapshot
 from dify_maintenance.core.sqltemplates import render
-from dify_maintenance.files.stores import StoreConfig
-from dify_maintenance.retention.archive import FILES_FAMILY, FILES_TABLES, JSON_ENCODING, iter_manifests, read_part
+from dify_maintenance.storage.archive import FILES_FAMILY, FILES_TABLES, JSON_ENCODING, iter_manifests, read_part
+from dify_maintenance.storage.stores import StoreConfig
 
 # The trigger form of dify_restore_archive: which archived run (or part of it) to put back.
 RESTORE_ARCHIVE_FORM = Form(

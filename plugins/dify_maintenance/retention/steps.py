@@ -13,19 +13,18 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from dify_maintenance.core import catalog, drift, state
+from dify_maintenance.core import catalog, drift, state, tablestats
 from dify_maintenance.core.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.core.errors import MaintenanceError
 from dify_maintenance.core.moments import naive_utc, refuse_future
 from dify_maintenance.core.policy import Policy
 from dify_maintenance.core.schema import snapshot
-from dify_maintenance.database import reclaim
-from dify_maintenance.files.stores import StoreConfig, check_store, key_part
 from dify_maintenance.retention import batches, indexes
-from dify_maintenance.retention.archive import ArchiveWriter
 from dify_maintenance.retention.indexes import Lookup
 from dify_maintenance.retention.plan import cutoff, plan_root
 from dify_maintenance.retention.proof import RowProof
+from dify_maintenance.storage.archive import ArchiveWriter
+from dify_maintenance.storage.stores import StoreConfig, check_store, key_part
 
 log = logging.getLogger(__name__)
 
@@ -275,11 +274,11 @@ def vacuum(connector: Connector, tables: list[str], dry_run: bool) -> dict:
     if dry_run:
         return out
     with connection(connector, autocommit=True) as conn:
-        caps = reclaim.capabilities(conn, check_repack=False)
+        pgstattuple = tablestats.has_pgstattuple(conn)
         for table in tables:
-            before = reclaim.table_stats(conn, table, caps)
+            before = tablestats.measure(conn, table, pgstattuple)
             execute(conn, "vacuum/vacuum_analyze.sql", table=table)
-            after = reclaim.table_stats(conn, table, caps)
+            after = tablestats.measure(conn, table, pgstattuple)
             out[table] = {
                 "method": after["method"],
                 "bytes_before": before["total_bytes"],

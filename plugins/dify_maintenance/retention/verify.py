@@ -15,11 +15,11 @@ from dify_maintenance.core.db import Connector, connection, fetch_all, fetch_one
 from dify_maintenance.core.errors import VerificationFailed
 from dify_maintenance.core.policy import Policy
 from dify_maintenance.core.schema import SchemaSnapshot, snapshot
-from dify_maintenance.files.stores import StoreConfig
-from dify_maintenance.retention.archive import archived_rows
 from dify_maintenance.retention.chain import array_type
 from dify_maintenance.retention.plan import cutoff, plan_orphans, plan_root, scope_filters
 from dify_maintenance.retention.restore import restore_rows
+from dify_maintenance.storage.archive import archived_rows
+from dify_maintenance.storage.stores import StoreConfig
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ import psycopg
 import zstandard
 
 from dify_maintenance.core.errors import ArchiveStoreUnreachable, ArchiveUnavailable, MaintenanceError
-from dify_maintenance.files.stores import StoreConfig, key_part
+from dify_maintenance.storage.stores import StoreConfig, key_part
 
 MANIFEST_FORMAT = "dify-maintenance-archive/1"
 MANIFEST_NAME = "manifest.json"

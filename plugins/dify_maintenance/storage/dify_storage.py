@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dify_maintenance.core.errors import MaintenanceError
 from dify_maintenance.core.forms import Field
-from dify_maintenance.files.stores import StoreConfig
+from dify_maintenance.storage.stores import StoreConfig
 
 # Key prefixes Dify's storage code writes to. privkeys/ holds the per-workspace RSA keys that
 # decrypt every stored model credential: a migration must copy it, a cleanup must never touch it.

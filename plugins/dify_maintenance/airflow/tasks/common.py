@@ -18,7 +18,7 @@ from dify_maintenance.core import policy as policy_mod
 from dify_maintenance.core.db import Connector
 from dify_maintenance.core.errors import InvalidPolicy, MaintenanceError
 from dify_maintenance.core.policy import Policy
-from dify_maintenance.files.stores import StoreConfig, default_backup_store
+from dify_maintenance.storage.stores import StoreConfig, default_backup_store
 
 log = logging.getLogger(__name__)
 

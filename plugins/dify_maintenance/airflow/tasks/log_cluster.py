@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dify_maintenance.airflow import connections
 from dify_maintenance.core.errors import MaintenanceError
-from dify_maintenance.files.stores import StoreConfig
 from dify_maintenance.logstore.cluster import ClusterConfig, identify
 from dify_maintenance.logstore.proof import DocumentProof
 from dify_maintenance.logstore.reader import Fetch
+from dify_maintenance.storage.stores import StoreConfig
 
 
 def cluster_of(form: dict) -> ClusterConfig:

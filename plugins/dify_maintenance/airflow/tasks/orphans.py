@@ -26,8 +26,8 @@ from dify_maintenance.core.db import Connector
 from dify_maintenance.core.errors import InvalidPolicy
 from dify_maintenance.files import orphans, quarantine
 from dify_maintenance.files.orphans import Request
-from dify_maintenance.files.stores import StoreConfig
 from dify_maintenance.retention.restore import restore as restore_archive
+from dify_maintenance.storage.stores import StoreConfig
 
 log = logging.getLogger(__name__)
 

@@ -187,6 +187,7 @@ def report() -> dict:
     rep["indexes_dropped"] = retention.drop_built_indexes(connector_for(policy), policy)
     if files and "skipped" not in files:
         rep["files"] = files
+        rep["files_lines"] = orphans.render_lines(files)
     log.info("\n%s", report_mod.render_text(rep))
     state.record(connector_for(policy), ctx, rep)
     publish_summary(report_mod.note_text(rep))

@@ -11,9 +11,11 @@ from airflow.sdk.exceptions import AirflowFailException
 from dify_maintenance.airflow import connections
 from dify_maintenance.airflow.tasks.common import current_policy, fail_fast, run_params
 from dify_maintenance.core.errors import InvalidPolicy
-from dify_maintenance.files import dify_storage, filecheck, migration
-from dify_maintenance.files.migration import MIGRATION_FORM
-from dify_maintenance.files.stores import StoreConfig, check_store
+from dify_maintenance.files import filecheck
+from dify_maintenance.files import store_migration as migration
+from dify_maintenance.files.store_migration import MIGRATION_FORM
+from dify_maintenance.storage import dify_storage
+from dify_maintenance.storage.stores import StoreConfig, check_store
 
 log = logging.getLogger(__name__)
 
