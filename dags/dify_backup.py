@@ -45,8 +45,7 @@ def dify_backup():
     ready = b.preflight()
     manifest = b.dump(ready)
     verified = b.verify(ready, manifest)
-    rotated = b.rotate(ready, verified)
-    b.report(manifest, verified, rotated)
+    b.rotate(ready, verified) >> b.report()
 
 
 dify_backup()

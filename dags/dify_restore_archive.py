@@ -19,7 +19,7 @@ from airflow.sdk import dag
 
 from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier
 from dify_maintenance.airflow.params import params_for
-from dify_maintenance.airflow.tasks.restore import restore
+from dify_maintenance.airflow.tasks.restore import report, restore
 from dify_maintenance.retention.restore import RESTORE_ARCHIVE_FORM
 
 
@@ -44,7 +44,7 @@ from dify_maintenance.retention.restore import RESTORE_ARCHIVE_FORM
     },
 )
 def dify_restore_archive():
-    restore()
+    restore() >> report()
 
 
 dify_restore_archive()

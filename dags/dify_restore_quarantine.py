@@ -32,7 +32,7 @@ from dify_maintenance.files.quarantine import RESTORE_QUARANTINE_FORM
     default_args={"owner": "data-platform", "retries": 0},
 )
 def dify_restore_quarantine():
-    o.restore()
+    o.restore() >> o.report_restore()
 
 
 dify_restore_quarantine()

@@ -28,7 +28,7 @@ from dify_maintenance.airflow.tasks import sizes
     default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=2)},
 )
 def dify_table_sizes():
-    sizes.snapshot()
+    sizes.snapshot() >> sizes.report()
 
 
 dify_table_sizes()

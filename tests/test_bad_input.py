@@ -25,7 +25,7 @@ GOOD_UUID = "0f8fad5b-d9cb-469f-a165-70867728950e"
         ({"families": []}, "families must be a non-empty list"),
         ({"tenant_ids": ["not-a-uuid"]}, "tenant_ids holds malformed ids"),
         ({"app_ids": [GOOD_UUID], "exclude_app_ids": [GOOD_UUID]}, "both in app_ids and exclude_app_ids"),
-        ({"surprise": 1}, "unknown policy keys: surprise"),
+        ({"surprise": 1}, "unknown policy key 'surprise'"),
     ],
 )
 def test_policy_rejects(override, message):

@@ -141,7 +141,7 @@ def test_orphaned_files_dag_is_a_weekly_dry_run_that_never_scans_private_keys(ba
         assert after in down[before], (before, after)
     assert dag.get_task("report").trigger_rule == "all_done"
     restore = bag.dags["dify_restore_quarantine"]
-    assert list(restore.allowed_run_types) == ["manual"] and [t.task_id for t in restore.tasks] == ["restore"]
+    assert list(restore.allowed_run_types) == ["manual"] and [t.task_id for t in restore.tasks] == ["restore", "report"]
 
 
 def ui_form(dag) -> dict[str, tuple[object, dict]]:
@@ -251,3 +251,14 @@ def test_log_dags_migrate_one_month_at_a_time_and_retention_is_a_dry_run(bag):
     assert retention.schedule is not None  # weekly, and a dry run until the Variable says otherwise
     for dag_id in ("dify_log_migration", "dify_log_index_retention"):
         assert bag.dags[dag_id].params.get_param("index_prefix").schema["maxLength"] == 100
+
+
+def test_every_dag_ends_in_one_report_task_that_runs_after_a_failure(bag):
+    """The run's end (history row, claim released, note, alert's error) lives in a task named
+    ``report`` downstream of every other task, with trigger rule ALL_DONE: the note listener
+    and the failure alert read its summary by that name."""
+    assert len(bag.dags) == 11
+    for dag_id, dag in bag.dags.items():
+        report = dag.get_task("report")
+        assert report.trigger_rule == "all_done", dag_id
+        assert report.get_flat_relative_ids(upstream=True) == set(dag.task_ids) - {"report"}, dag_id

@@ -22,6 +22,7 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from dify_maintenance.core import policy as policy_mod
+from dify_maintenance.core import settings as settings_mod
 from dify_maintenance.core.errors import MaintenanceError
 from dify_maintenance.dashboard import model as model_mod
 from dify_maintenance.dashboard import page
@@ -58,7 +59,7 @@ def _dify_database():
 
     from dify_maintenance.airflow.connections import target_of
 
-    policy = policy_mod.resolve(Variable.get_variable_from_secrets(policy_mod.POLICY_VARIABLE), None)
+    policy = settings_mod.resolve(Variable.get_variable_from_secrets(settings_mod.VARIABLE))
     try:
         conn = Connection.get_connection_from_secrets(policy.conn_id)
     except Exception as exc:  # AirflowNotFoundException; keep the message for the page

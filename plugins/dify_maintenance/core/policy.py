@@ -6,18 +6,19 @@ Validation happens before anything connects to Dify, so bad input never deletes 
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dify_maintenance import INCLUDE_DIR
+from dify_maintenance.core import settings
 from dify_maintenance.core.catalog import FAMILY_NAMES, family
 from dify_maintenance.core.errors import InvalidPolicy
 from dify_maintenance.core.forms import Field, Form
 
-POLICY_FILE = INCLUDE_DIR / "retention_policy.json"
-POLICY_VARIABLE = "dify_maintenance_policy"
+POLICY_FILE = settings.DEFAULTS_FILE
+POLICY_VARIABLE = settings.VARIABLE
 # Set this Airflow Variable to "stop" to end running purges gracefully after their current batch.
 STOP_VARIABLE = "dify_maintenance_stop"
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -123,8 +124,12 @@ def validate(data: dict[str, Any]) -> Policy:
     errors: list[str] = []
     known = set(load_defaults())
     unknown = sorted(set(data) - known)
-    if unknown:
-        errors.append(f"unknown policy keys: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    for key in unknown:
+        meant = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
+        errors.append(
+            f"unknown policy key {key!r}"
+            + (f" (did you mean {meant[0]!r}?)" if meant else " (the keys are those of retention_policy.json)")
+        )
     days = {k: _int(data, k, MIN_DAYS, MAX_DAYS, errors) for k in ("workflow_logs_days", "messages_days", "end_users_days")}
     batch_size = _int(data, "batch_size", MIN_BATCH, MAX_BATCH, errors)
     statement_timeout = _int(data, "statement_timeout_ms", 100, 3_600_000, errors)
@@ -216,15 +221,7 @@ def validate(data: dict[str, Any]) -> Policy:
 
 def resolve(variable_json: str | dict | None, params: dict[str, Any] | None) -> Policy:
     """Defaults, then the deployment Variable, then this run's Params."""
-    if isinstance(variable_json, str) and variable_json.strip():
-        try:
-            variable = json.loads(variable_json)
-        except json.JSONDecodeError as exc:
-            raise InvalidPolicy(f"Airflow Variable {POLICY_VARIABLE} is not valid JSON: {exc}") from exc
-    else:
-        variable = variable_json or {}
-    if not isinstance(variable, dict):
-        raise InvalidPolicy(f"Airflow Variable {POLICY_VARIABLE} must be a JSON object")
+    variable = settings.parse_variable(variable_json)
     run_layer = {k: v for k, v in (params or {}).items() if k in load_defaults()}
     return validate(merge(load_defaults(), variable, run_layer))
 

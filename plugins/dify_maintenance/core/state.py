@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.types.json import Jsonb
 
-from dify_maintenance.core.db import Connector, connection, execute, fetch_all, fetch_one
+from dify_maintenance.core.db import execute, fetch_all, fetch_one
 from dify_maintenance.core.errors import AnotherRunActive
 
 LOCK_NAME = "dify-maintenance"
@@ -214,21 +214,11 @@ def first_error(errors: dict[str, str]) -> str | None:
     return next((f"{task}: {error}" for task, error in errors.items()), None)
 
 
-def record_failure(connector: Connector, report: dict) -> bool:
-    """A run that failed before its preflight finished: into the history, but only where our
-    schema already exists (a database that failed the checks gets nothing written into it)."""
-    with connection(connector) as conn:
-        if not has_history(conn):
-            return False
-        append_history(conn, run_key=report["run_key"], dag_id=report["dag_id"], outcome="failed", report=report)
-    return True
-
-
-def record(connector: Connector, ctx: dict, report: dict) -> int:
+def record(conn: psycopg.Connection, report: dict) -> int:
     """Append to the history table, close the run and give the database back."""
-    with connection(connector) as conn:
-        history_id = append_history(conn, run_key=ctx["run_key"], dag_id=ctx["dag_id"], outcome=report["outcome"], report=report)
-        finish_run(conn, ctx["run_key"], report["outcome"])
-        forget_ledger(conn, ctx["run_key"])
-        release(conn, ctx["run_key"])
+    key = report["run_key"]
+    history_id = append_history(conn, run_key=key, dag_id=report["dag_id"], outcome=report["outcome"], report=report)
+    finish_run(conn, key, report["outcome"])
+    forget_ledger(conn, key)
+    release(conn, key)
     return history_id

@@ -17,4 +17,5 @@ def snapshot(connector: Connector, keep_days: int = KEEP_DAYS) -> dict:
         with conn.transaction():
             tables = execute(conn, "sizes/snapshot.sql")
             pruned = execute(conn, "sizes/prune.sql", {"keep_days": keep_days})
+            execute(conn, "sizes/prune_history.sql", {"keep_days": keep_days})
     return {"tables": tables, "pruned": pruned}

@@ -29,11 +29,11 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
-from dify_maintenance.core import drift, state
+from dify_maintenance.core import drift, runs, state
 from dify_maintenance.core.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.core.errors import InvalidPolicy
 from dify_maintenance.core.forms import Field, Form
-from dify_maintenance.core.moments import naive_utc, refuse_future
+from dify_maintenance.core.moments import naive_utc
 from dify_maintenance.core.schema import snapshot
 from dify_maintenance.core.sqltemplates import render
 from dify_maintenance.files import filerefs, payloads
@@ -152,7 +152,7 @@ def preflight(
     same in every task and retry of the run, and a test can build its scenario around it.
     ``claim_key`` names a run that already holds the database (a retention run collecting the
     files it orphaned); otherwise a real run claims it for itself."""
-    run_key = f"{dag_id}/{run_id}"
+    run_key = runs.run_key(dag_id, run_id)
     moment = now or datetime.now(UTC)
     object_cutoff = moment - timedelta(days=req.grace_days)
     cutoffs = {"row_cutoff": naive_utc(object_cutoff).isoformat(), "object_cutoff": object_cutoff.isoformat()}
@@ -168,27 +168,25 @@ def preflight(
         for note in drift_notes:
             log.warning("%s", note)
         server = fetch_one(conn, "introspect/server.sql")
-        state.ensure_schema(conn)
-        if state.recorded_run(conn, run_key) is None:  # a retry keeps the cutoffs of its first try
-            refuse_future({"grace cutoff": object_cutoff}, server["now"])
         columns = fetch_all(conn, "orphans/text_columns.sql")
         types = {(c["table_name"], c["column_name"]): c["data_type"] for c in columns}
         sources = filerefs.present(columns)
         # rows written from here on are read again when their batch is collected
         cutoffs["scan_xid"] = fetch_one(conn, "orphans/scan_xid.sql")["xid"]
-        with conn.transaction():
-            execute(conn, "orphans/forget_old_runs.sql", {"days": FORGET_AFTER_DAYS})
-        if not req.dry_run and claim_key is None:
-            state.claim(conn, run_key)
-        recorded = state.record_run(
+        recorded = runs.begin(
             conn,
-            run_key=run_key,
+            key=run_key,
             dag_id=dag_id,
             run_id=run_id,
             cutoffs=cutoffs,
-            policy=req.to_dict(),
+            settings=req.to_dict(),
             dify_version=version.version,
+            db_now=server["now"],
+            claim=not req.dry_run and claim_key is None,
+            checked_moments={"grace cutoff": object_cutoff},
         )
+        with conn.transaction():  # after the checks: nothing changes before them
+            execute(conn, "orphans/forget_old_runs.sql", {"days": FORGET_AFTER_DAYS})
     unlisted = [s.name for s in sources if s.since == "unknown"]
     if unlisted:
         log.warning("columns this package does not know, searched to be safe: %s", ", ".join(unlisted))
@@ -535,6 +533,8 @@ def build_report(
 ) -> dict:
     """The run's report as data (history keeps it); ``render_lines`` makes it readable."""
     return {
+        "run_key": ctx["run_key"],
+        "dag_id": ctx["dag_id"],
         "outcome": "success" if complete else "failed",
         "dry_run": ctx["request"]["dry_run"],
         "dify_version": ctx["dify_version"],

@@ -175,13 +175,9 @@ def retention_lines(rep: dict) -> list[str]:
     return lines
 
 
-def retention_note(rep: dict) -> str:
-    items = [f"**{RETENTION_TITLE}**" + (" (dry run)" if rep["dry_run"] else ""), f"- outcome: {rep['outcome']}"]
-    if "summary_line" in rep:
-        items.append(f"- {rep['summary_line']}")
-    if rep.get("error"):
-        items.append(f"- error: {rep['error']}")
-    return "\n".join(items)[:1000]
+def retention_note_lines(rep: dict) -> list[str]:
+    """The run note's lines (the title, the outcome and the error are the note's own)."""
+    return [rep["summary_line"]] if "summary_line" in rep else []
 
 
 def status(connector: Connector, client: OpenSearch, cluster: ClusterConfig, prefix: str, tenants: tuple[str, ...] = ()) -> dict:

@@ -129,16 +129,15 @@ def migration_lines(rep: dict) -> list[str]:
     return lines
 
 
-def note(rep: dict) -> str:
-    items = [f"**{TITLE}**" + (" (dry run)" if rep["dry_run"] else ""), f"- outcome: {rep['outcome']}"]
+def note_lines(rep: dict) -> list[str]:
+    """The run note's lines (the title, the outcome and the error are the note's own)."""
+    items = []
     if rep["plan"]:
-        items.append(f"- planned: {rep['plan']['documents']:,} documents, {rep['plan']['bytes'] / 1e6:,.1f} MB")
+        items.append(f"planned: {rep['plan']['documents']:,} documents, {rep['plan']['bytes'] / 1e6:,.1f} MB")
     if rep["plan"] and not rep["readable_by_dify"]:
-        items.append("- an export NOT readable by Dify: " + "; ".join(rep["plan"].get("not_readable_by_dify") or []))
+        items.append("an export NOT readable by Dify: " + "; ".join(rep["plan"].get("not_readable_by_dify") or []))
     if not rep["dry_run"]:
         written = f"{rep['documents_written']:,} ({rep['late']:,} found late, {rep['refreshed']:,} changed rows rewritten)"
-        items.append(f"- documents written: {written}, {rep['rejected']} rejected")
-        items.append(f"- validation: {rep['validation'] or 'not run'}")
-    if rep["error"]:
-        items.append(f"- error: {rep['error']}")
-    return "\n".join(items)[:1000]
+        items.append(f"documents written: {written}, {rep['rejected']} rejected")
+        items.append(f"validation: {rep['validation'] or 'not run'}")
+    return items

@@ -21,7 +21,7 @@ RESTORE_ARCHIVE_FORM = Form(
     (
         Field("archive_prefix", "Archive prefix to restore", "string", None, pattern="^retention/[A-Za-z0-9._=/-]+$"),
         Field("tables", "Only these tables (empty: all)", "array", None, nullable=True, items={"type": "string"}),
-        Field("use_defaults", "Ignore the deployment policy Variable", "boolean", False),
+        Field("use_defaults", "Ignore the deployment settings Variable (default connections)", "boolean", False),
     ),
 )
 

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from dify_maintenance.core import catalog, drift, state, tablestats
+from dify_maintenance.core import catalog, drift, runs, state, tablestats
 from dify_maintenance.core.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.core.errors import MaintenanceError
-from dify_maintenance.core.moments import naive_utc, refuse_future
+from dify_maintenance.core.moments import naive_utc
 from dify_maintenance.core.policy import Policy
 from dify_maintenance.core.schema import snapshot
 from dify_maintenance.retention import batches, indexes
@@ -30,10 +30,6 @@ log = logging.getLogger(__name__)
 
 # How often the operator's stop switch (an Airflow Variable, one API call) is read.
 STOP_POLL_SECONDS = 5.0
-
-
-def run_key_for(dag_id: str, run_id: str) -> str:
-    return f"{dag_id}/{run_id}"
 
 
 def archive_prefix(run_key: str) -> str:
@@ -70,7 +66,7 @@ def preflight(
     ``cutoffs`` (naive UTC, per family) replace the policy's days: cleanup-pg deletes before the
     date its validation covered.
     """
-    run_key = run_key_for(dag_id, run_id)
+    run_key = runs.run_key(dag_id, run_id)
     with connection(connector) as conn:
         snap = snapshot(conn)
         purged = {t for name in policy.families for t in catalog.tables_of(catalog.family(name), policy.keep_curated)}
@@ -95,19 +91,16 @@ def preflight(
                 f"first run of {dag_id} on this database, so a dry run (policy first_run_dry_run): the next run "
                 "deletes; to purge now, trigger with dry_run off",
             )
-        wanted = cutoffs or compute_cutoffs(policy, logical_date)
-        if state.recorded_run(conn, run_key) is None:  # a retry keeps the cutoffs of its first try
-            refuse_future(wanted, fetch_one(conn, "introspect/server.sql")["now"])
-        if not policy.dry_run:
-            state.claim(conn, run_key)
-        row = state.record_run(
+        row = runs.begin(
             conn,
-            run_key=run_key,
+            key=run_key,
             dag_id=dag_id,
             run_id=run_id,
-            cutoffs=wanted,
-            policy=policy.to_dict(),
+            cutoffs=cutoffs or compute_cutoffs(policy, logical_date),
+            settings=policy.to_dict(),
             dify_version=version.version,
+            db_now=fetch_one(conn, "introspect/server.sql")["now"],
+            claim=not policy.dry_run,
         )
     ctx = {
         "run_key": run_key,

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from airflow.sdk import get_current_context, task
+from airflow.sdk import TriggerRule, get_current_context, task
 
 from dify_maintenance.airflow import connections
-from dify_maintenance.airflow.tasks.common import backup_store, current_policy, fail_fast, run_params
-from dify_maintenance.core import state
+from dify_maintenance.airflow.tasks.common import backup_store, current_settings, fail_fast, run_params
+from dify_maintenance.airflow.tasks.lifecycle import end_run
 from dify_maintenance.core.db import connection
-from dify_maintenance.core.policy import Policy
 from dify_maintenance.core.schema import detect_version, snapshot
 from dify_maintenance.database import backup as backup_mod
 from dify_maintenance.database.backup import BACKUP_FORM, BackupRequest
@@ -33,8 +32,7 @@ def _request(params: dict) -> BackupRequest:
 
 
 def _conn_id() -> str:
-    policy: Policy = current_policy()
-    return policy.conn_id
+    return current_settings().conn_id
 
 
 @task
@@ -81,34 +79,30 @@ def rotate(ready: dict, verified: dict) -> dict:
     )
 
 
-@task
+@task(trigger_rule=TriggerRule.ALL_DONE)
 @fail_fast
-def report(manifest: dict, verified: dict, rotated: dict) -> dict:
-    lines = [
-        f"Dify backup {manifest['backup_id']} of {manifest['database']}",
-        f"Dify {manifest['dify_version']} (alembic {manifest['alembic_head']}), PostgreSQL {manifest['server_version']}",
-        f"scope {manifest['scope']}, {len(manifest['files'])} files, {manifest['total_bytes'] / 1e6:.1f} MB, "
-        f"{manifest['format_options']['compression']}, {manifest['duration_seconds']} s, stored in {manifest['store']}",
-        f"verified: {verified['checks']}",
-        f"rotation: kept {len(rotated['kept'])}, deleted {rotated['deleted'] or 'none'}",
-    ]
-    log.info("\n%s", "\n".join(lines))
-    rep = {
-        "backup_id": manifest["backup_id"],
-        "verified": verified["ok"],
-        "total_bytes": manifest["total_bytes"],
-        "database": manifest["database"],
-        "dify_version": manifest["dify_version"],
-        "scope": manifest["scope"],
-        "store": manifest["store"],
-        "rotation": {"kept": len(rotated["kept"]), "deleted": rotated["deleted"]},
-    }
-    # into the history too, where the maintenance page finds the newest verified backup
-    dag_run = get_current_context()["dag_run"]
-    with connection(connections.dify_database(_conn_id())) as conn:
-        state.ensure_schema(conn)
-        outcome = "success" if verified["ok"] else "failed"
-        state.append_history(
-            conn, run_key=f"{dag_run.dag_id}/{dag_run.run_id}", dag_id=dag_run.dag_id, outcome=outcome, report=rep
-        )
-    return {"backup_id": manifest["backup_id"], "verified": verified["ok"], "total_bytes": manifest["total_bytes"]}
+def report() -> dict:
+    """What was dumped, verified and rotated; into the history (where the maintenance page finds
+    the newest verified backup) and the run's note. Runs after a failure too."""
+    ti = get_current_context()["ti"]
+    manifest, verified, rotated = (ti.xcom_pull(task_ids=t) for t in ("dump", "verify", "rotate"))
+    ok = bool(manifest and verified and verified["ok"] and rotated is not None)
+    rep: dict = {"outcome": "success" if ok else "failed", "verified": bool(verified and verified["ok"])}
+    lines = []
+    if manifest:
+        rep.update({k: manifest[k] for k in ("backup_id", "total_bytes", "database", "dify_version", "scope", "store")})
+        lines += [
+            f"backup {manifest['backup_id']} of {manifest['database']}",
+            f"Dify {manifest['dify_version']} (alembic {manifest['alembic_head']}), PostgreSQL {manifest['server_version']}",
+            f"scope {manifest['scope']}, {len(manifest['files'])} files, {manifest['total_bytes'] / 1e6:.1f} MB, "
+            f"{manifest['format_options']['compression']}, {manifest['duration_seconds']} s, stored in {manifest['store']}",
+        ]
+    if verified:
+        lines.append(f"verified: {verified['checks']}")
+    if rotated:
+        rep["rotation"] = {"kept": len(rotated["kept"]), "deleted": rotated["deleted"]}
+        lines.append(f"rotation: kept {len(rotated['kept'])}, deleted {rotated['deleted'] or 'none'}")
+    if verified and not verified["ok"]:
+        rep["error"] = f"verify: the backup did not pass its checks: {verified['checks']}"
+    end_run("Dify backup", rep, lines or ["no backup was made"], began=False, create_schema=True)
+    return {"backup_id": rep.get("backup_id"), "verified": rep["verified"], "total_bytes": rep.get("total_bytes")}

@@ -13,11 +13,13 @@ from airflow.sdk import Variable, get_current_context
 from airflow.sdk.exceptions import AirflowFailException
 
 from dify_maintenance.airflow import connections
-from dify_maintenance.core import forms, state
+from dify_maintenance.core import forms
 from dify_maintenance.core import policy as policy_mod
+from dify_maintenance.core import settings as settings_mod
 from dify_maintenance.core.db import Connector
 from dify_maintenance.core.errors import InvalidPolicy, MaintenanceError
 from dify_maintenance.core.policy import Policy
+from dify_maintenance.core.settings import Settings
 from dify_maintenance.storage.stores import StoreConfig, default_backup_store
 
 log = logging.getLogger(__name__)
@@ -53,10 +55,15 @@ def scheduled_params(variable: str) -> dict:
 
 def current_policy(run_values: dict | None = None) -> Policy:
     """Defaults, the deployment Variable, then ``run_values`` (the retention form's fields):
-    validated before any connection. Other DAGs read only the deployment's policy (its
-    connection ids) and pass nothing."""
+    validated before any connection. Only the DAGs that purge read it."""
     variable = Variable.get(policy_mod.POLICY_VARIABLE, default=None)
     return policy_mod.resolve(variable, run_values)
+
+
+def current_settings() -> Settings:
+    """The deployment's connection ids, without the retention rules: a mistake in a retention
+    key does not stop a backup, the log pipeline or the orphaned files."""
+    return settings_mod.resolve(Variable.get(settings_mod.VARIABLE, default=None))
 
 
 def run_moment(dag_run) -> datetime:
@@ -71,12 +78,12 @@ def recorded_policy(ctx: dict) -> Policy:
     return policy_mod.from_dict(ctx["policy"])
 
 
-def connector_for(policy: Policy) -> Connector:
-    return connections.dify_database(policy.conn_id)
+def connector_for(where: Policy | Settings) -> Connector:
+    return connections.dify_database(where.conn_id)
 
 
-def archive_store(policy: Policy) -> StoreConfig:
-    return connections.store(policy.archive_conn_id)
+def archive_store(where: Policy | Settings) -> StoreConfig:
+    return connections.store(where.archive_conn_id)
 
 
 def deletion_store(policy: Policy) -> StoreConfig | None:
@@ -172,32 +179,3 @@ def publish_summary(note: str) -> None:
     """The report's summary for the run page: our listener plugin (plugins/dify_maintenance_notes.py)
     copies it into the run's note when the run ends. A task cannot set the note itself."""
     get_current_context()["ti"].xcom_push(SUMMARY_XCOM_KEY, note)
-
-
-def preflight_context(ti, what_was_spared: str, title: str) -> dict:
-    """The run's context for a report task. Without it the run never started: the report then
-    records the failure (in the history table when this database already has one; a database
-    that failed the checks gets nothing written into it), publishes it for the run page and
-    fails with the first error, instead of failing on a missing key."""
-    ctx = ti.xcom_pull(task_ids="preflight")
-    if ctx:
-        return ctx
-    dag_run = get_current_context()["dag_run"]
-    errors = run_errors()
-    error = state.first_error(errors) or "preflight did not complete"
-    rep = {"run_key": f"{dag_run.dag_id}/{dag_run.run_id}", "dag_id": dag_run.dag_id, "outcome": "failed", "error": error}
-    rep["errors"] = errors
-    try:
-        recorded = state.record_failure(connector_for(current_policy()), rep)
-    except Exception as exc:  # the database may be what failed; the log, the alert and the note still say it
-        recorded = False
-        log.warning("could not record the failed run in the history table: %s", error_line(exc))
-    log.error(
-        "%s: FAILED before anything was claimed; %s. %s%s",
-        title,
-        error,
-        what_was_spared.capitalize(),
-        " (recorded in dify_maintenance.history)" if recorded else "",
-    )
-    publish_summary(f"**{title}**\n\n- FAILED before anything started: {what_was_spared}\n- error: {error}"[:1000])
-    raise AirflowFailException(f"preflight did not complete, so {what_was_spared}: {error}")

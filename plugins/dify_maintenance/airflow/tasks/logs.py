@@ -6,23 +6,21 @@ from __future__ import annotations
 import logging
 
 from airflow.sdk import TriggerRule, Variable, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
 
 from dify_maintenance.airflow.tasks.common import (
     connector_for,
-    current_policy,
+    current_settings,
     fail_fast,
     label,
     mapped_results,
-    publish_summary,
     run_errors,
     run_moment,
     run_params,
     scheduled_params,
 )
+from dify_maintenance.airflow.tasks.lifecycle import end_run
 from dify_maintenance.airflow.tasks.log_cluster import cluster_of, lazy_reader, storage_of
-from dify_maintenance.core import state
-from dify_maintenance.core.db import connection
+from dify_maintenance.core import runs
 from dify_maintenance.core.policy import POLICY_VARIABLE
 from dify_maintenance.logstore import cleanup, indices, migrate, report, validate
 from dify_maintenance.logstore.cluster import health, identify
@@ -42,21 +40,7 @@ def _form() -> dict:
 
 def _run_key() -> str:
     dag_run = get_current_context()["dag_run"]
-    return f"{dag_run.dag_id}/{dag_run.run_id}"
-
-
-def _record(rep: dict, write_history: bool) -> None:
-    """Into the history table (where our schema exists), the log and the run's note."""
-    try:
-        connector = connector_for(current_policy())
-        if not write_history:
-            state.record_failure(connector, rep)
-        else:
-            with connection(connector) as conn:
-                state.ensure_schema(conn)
-                state.append_history(conn, run_key=rep["run_key"], dag_id=rep["dag_id"], outcome=rep["outcome"], report=rep)
-    except Exception as exc:  # the database may be what failed; the log and the note still say it
-        log.warning("could not record the run in the history table: %s", type(exc).__name__)
+    return runs.run_key(dag_run.dag_id, dag_run.run_id)
 
 
 @task
@@ -68,12 +52,12 @@ def plan() -> dict:
     cluster = cluster_of(form)
     client = cluster.client()
     info = identify(client, cluster)
-    connector = connector_for(current_policy())
+    connector = connector_for(current_settings())
     req = migrate.request_from(form, cluster, migrate.database_now(connector))
     found = migrate.plan(connector, req, client, cluster, info)
     found["health"] = health(client, cluster)
     if found["offloaded_files"] and not req.dry_run:
-        storage_of(form, current_policy().storage_conn_id)  # a missing storage fails here, before any document is sent
+        storage_of(form, current_settings().storage_conn_id)  # a missing storage fails here, before any document is sent
     found["run_key"] = _run_key()
     for line in report.plan_lines(found):
         log.info("%s", line)
@@ -98,9 +82,9 @@ def migrate_month(partition: dict, planned: dict) -> dict:
     cluster = cluster_of(form)
     client = cluster.client()
     req = Request.from_dict(planned["request"])
-    reader = lazy_reader(form, current_policy().storage_conn_id)
+    reader = lazy_reader(form, current_settings().storage_conn_id)
     return migrate.migrate_partition(
-        connector_for(current_policy()), client, cluster, req, partition, reader, info=identify(client, cluster)
+        connector_for(current_settings()), client, cluster, req, partition, reader, info=identify(client, cluster)
     )
 
 
@@ -114,11 +98,11 @@ def validate_window(planned: dict, migrated: list[dict]) -> dict:
     cluster = cluster_of(form)
     client = cluster.client()
     return validate.validate(
-        connector_for(current_policy()),
+        connector_for(current_settings()),
         client,
         cluster,
         Request.from_dict(planned["request"]),
-        lazy_reader(form, current_policy().storage_conn_id),
+        lazy_reader(form, current_settings().storage_conn_id),
         run_key=planned["run_key"],
         info=identify(client, cluster),
     )
@@ -134,7 +118,7 @@ def status() -> dict:
     if not planned:
         return {"skipped": "the plan did not complete"}
     cluster = cluster_of(_form())
-    return indices.status(connector_for(current_policy()), cluster.client(), cluster, planned["request"]["prefix"])
+    return indices.status(connector_for(current_settings()), cluster.client(), cluster, planned["request"]["prefix"])
 
 
 @task(task_id="report", trigger_rule=TriggerRule.ALL_DONE)
@@ -148,12 +132,8 @@ def report_migration() -> dict:
     checked = ti.xcom_pull(task_ids="validate_window")
     rep = report.migration_report(planned, streams, checked, run_errors())
     rep["status"] = ti.xcom_pull(task_ids="status")
-    rep.update({"run_key": _run_key(), "dag_id": get_current_context()["dag_run"].dag_id})
-    log.info("\n%s", "\n".join(report.migration_lines(rep)))
-    _record(rep, planned is not None)
-    publish_summary(report.note(rep))
-    if rep["outcome"] == "failed":
-        raise AirflowFailException(f"log migration failed: {rep['error']}")
+    lines = report.migration_lines(rep)
+    end_run(report.TITLE, rep, lines[1:], began=False, create_schema=planned is not None, note_lines=report.note_lines(rep))
     return {k: rep[k] for k in ("outcome", "dry_run", "documents_written", "rejected", "validation")}
 
 
@@ -219,10 +199,6 @@ def report_index_retention() -> dict:
     ti = get_current_context()["ti"]
     dropped = ti.xcom_pull(task_ids="drop_expired_indices")
     rep = indices.retention_report(dropped, run_errors())
-    rep.update({"run_key": _run_key(), "dag_id": get_current_context()["dag_run"].dag_id})
-    log.info("\n%s", "\n".join(indices.retention_lines(rep)))
-    _record(rep, True)
-    publish_summary(indices.retention_note(rep))
-    if rep["outcome"] == "failed":
-        raise AirflowFailException(f"index retention failed: {rep['error']}")
+    lines = indices.retention_lines(rep)
+    end_run(indices.RETENTION_TITLE, rep, lines, began=False, create_schema=True, note_lines=indices.retention_note_lines(rep))
     return {k: rep[k] for k in ("outcome", "dry_run", "indices", "documents")}

@@ -6,22 +6,18 @@ import logging
 from datetime import datetime
 
 from airflow.sdk import TriggerRule, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
 
 from dify_maintenance.airflow import connections
 from dify_maintenance.airflow.tasks.common import (
     archive_store,
     connector_for,
-    current_policy,
+    current_settings,
     fail_fast,
-    preflight_context,
-    publish_summary,
-    run_errors,
     run_moment,
     run_params,
     scheduled_params,
 )
-from dify_maintenance.core import state
+from dify_maintenance.airflow.tasks.lifecycle import end_run, preflight_context
 from dify_maintenance.core.db import Connector
 from dify_maintenance.core.errors import InvalidPolicy
 from dify_maintenance.files import orphans, quarantine
@@ -48,7 +44,7 @@ def dify_store(values: dict) -> StoreConfig:
 
 
 def _db() -> Connector:
-    return connector_for(current_policy())
+    return connector_for(current_settings())
 
 
 @task
@@ -63,7 +59,7 @@ def preflight() -> dict:
         req,
         dag_id=dag_run.dag_id,
         run_id=dag_run.run_id,
-        archive_store=archive_store(current_policy()),
+        archive_store=archive_store(current_settings()),
         now=run_moment(dag_run),
     )
 
@@ -103,7 +99,7 @@ def candidates(ctx: dict, scanned: list[dict], payloads: dict) -> dict:
     """What is left is orphaned: counts, bytes, and a CSV of every candidate in the report store."""
     db = _db()
     found = orphans.summary(db, ctx)
-    found["csv"] = orphans.write_csv(db, archive_store(current_policy()), ctx)
+    found["csv"] = orphans.write_csv(db, archive_store(current_settings()), ctx)
     return found
 
 
@@ -114,7 +110,7 @@ def collect(ctx: dict, found: dict) -> dict:
     objects quarantined."""
     if ctx["request"]["dry_run"]:
         return {"skipped": "dry run"}
-    return orphans.collect(_db(), dify_store(ctx["request"]), archive_store(current_policy()), ctx)
+    return orphans.collect(_db(), dify_store(ctx["request"]), archive_store(current_settings()), ctx)
 
 
 @task
@@ -142,15 +138,8 @@ def report() -> dict:
     complete = bool(found) and bool(collected) and emptied is not None
     payloads = ti.xcom_pull(task_ids="scan_payloads") or {}
     rep = orphans.build_report(ctx, listed, final, found.get("csv", {}), collected, emptied or {}, complete, payloads)
-    rep["errors"] = run_errors()
-    rep["error"] = state.first_error(rep["errors"])
     lines = orphans.render_lines(rep)
-    log.info("\n%s", "\n".join(lines))
-    state.record(db, ctx, rep)
-    publish_summary("\n".join(lines[:2] + ([f"error: {rep['error']}"] if rep["error"] else []))[:1000])
-    if not complete:
-        why = rep["error"] or "see the failed task"
-        raise AirflowFailException(f"orphaned-files run did not complete ({why}). A rerun starts again safely.")
+    end_run("Dify orphaned files", rep, lines[1:], began=True)
     return {k: rep[k] for k in ("outcome", "dry_run", "candidates", "candidate_bytes")}
 
 
@@ -167,6 +156,19 @@ def restore() -> dict:
     objects = box.restore()
     rows = {}
     if params.get("restore_rows", True):
-        rows = restore_archive(_db(), archive_store(current_policy()), info["archive_prefix"])
+        rows = restore_archive(_db(), archive_store(current_settings()), info["archive_prefix"])
     log.info("restored quarantine %s: objects %s, rows %s", qid, objects, rows)
     return {"quarantine_id": qid, "objects": objects, "rows": rows}
+
+
+@task(task_id="report", trigger_rule=TriggerRule.ALL_DONE)
+@fail_fast
+def report_restore() -> dict:
+    """What came back from the quarantine, into the history and the run's note."""
+    restored = get_current_context()["ti"].xcom_pull(task_ids="restore")
+    rep = {"outcome": "success" if restored is not None else "failed", **(restored or {})}
+    lines = (
+        [f"quarantine {restored['quarantine_id']}: objects {restored['objects']}, rows {restored['rows']}"] if restored else []
+    )
+    end_run("Dify quarantine restore", rep, lines or ["nothing restored"], began=False, create_schema=restored is not None)
+    return restored or {}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from airflow.sdk import TriggerRule, Variable, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
 
 from dify_maintenance.airflow.tasks.common import (
     backup_store,
@@ -13,14 +12,12 @@ from dify_maintenance.airflow.tasks.common import (
     deletion_store,
     fail_fast,
     mapped_results,
-    preflight_context,
-    publish_summary,
     recorded_policy,
     run_errors,
     run_moment,
     run_params,
 )
-from dify_maintenance.core import state
+from dify_maintenance.airflow.tasks.lifecycle import end_run, preflight_context
 from dify_maintenance.core.policy import POLICY_VARIABLE
 from dify_maintenance.database import preupgrade
 from dify_maintenance.retention import report as report_mod
@@ -133,12 +130,6 @@ def report() -> dict:
     rep["impact_after_reclaim"] = (
         preupgrade.impact_after(connector_for(recorded_policy(ctx)), ctx) if outcome == "success" else None
     )
-    text = report_mod.render_text(rep, title) + "\n" + "\n".join(preupgrade.render_lines(rep))
-    log.info("\n%s", text)
-    state.record(connector_for(recorded_policy(ctx)), ctx, rep)
-    publish_summary(report_mod.note_text(rep, title))
-    if rep["outcome"] == "failed":
-        raise AirflowFailException(
-            f"pre-upgrade cleanup failed ({rep['error'] or 'see the failed task'}). The claim was released."
-        )
+    lines = [*report_mod.render_text(rep, title).splitlines(), *preupgrade.render_lines(rep)]
+    end_run(title, rep, lines, began=True, where=recorded_policy(ctx), note=report_mod.note_text(rep, title))
     return {k: rep[k] for k in ("outcome", "dry_run", "dify_version", "target_version", "total_deleted", "total_would_delete")}

@@ -6,7 +6,6 @@ import logging
 from datetime import timedelta
 
 from airflow.sdk import TriggerRule, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
 
 from dify_maintenance.airflow import connections
 from dify_maintenance.airflow.tasks import log_cluster
@@ -18,15 +17,13 @@ from dify_maintenance.airflow.tasks.common import (
     fail_fast,
     label,
     mapped_results,
-    preflight_context,
-    publish_summary,
     recorded_policy,
     run_errors,
     run_moment,
     run_params,
     stop_switch,
 )
-from dify_maintenance.core import state
+from dify_maintenance.airflow.tasks.lifecycle import end_run, preflight_context
 from dify_maintenance.core.catalog import family as family_def
 from dify_maintenance.files import orphans
 from dify_maintenance.retention import report as report_mod
@@ -188,11 +185,5 @@ def report() -> dict:
     if files and "skipped" not in files:
         rep["files"] = files
         rep["files_lines"] = orphans.render_lines(files)
-    log.info("\n%s", report_mod.render_text(rep))
-    state.record(connector_for(policy), ctx, rep)
-    publish_summary(report_mod.note_text(rep))
-    if rep["outcome"] == "failed":
-        raise AirflowFailException(f"retention run failed ({rep['error'] or 'see the failed task'}). The claim was released.")
-    if rep["outcome"] == "deferred":
-        log.warning("run DEFERRED: some families stopped early (stop switch, time budget, health); see the report")
+    end_run(title, rep, report_mod.render_text(rep).splitlines(), began=True, where=policy, note=report_mod.note_text(rep))
     return {k: rep[k] for k in ("outcome", "dry_run", "dify_version", "total_deleted", "total_would_delete", "cutoffs")}

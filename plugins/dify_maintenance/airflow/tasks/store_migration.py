@@ -6,10 +6,10 @@ import logging
 from datetime import datetime
 
 from airflow.sdk import TriggerRule, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
 
 from dify_maintenance.airflow import connections
-from dify_maintenance.airflow.tasks.common import current_policy, fail_fast, run_params
+from dify_maintenance.airflow.tasks.common import current_settings, fail_fast, run_params
+from dify_maintenance.airflow.tasks.lifecycle import end_run
 from dify_maintenance.core.errors import InvalidPolicy
 from dify_maintenance.files import filecheck
 from dify_maintenance.files import store_migration as migration
@@ -93,7 +93,7 @@ def copy(shard: int, inv: dict) -> dict:
         raise migration.MigrationFailed(f"shard {shard}: {len(result['failed'])} objects failed ({first}); rerun to retry them")
     sha3 = result.pop("sha3", {})
     if params["check_database"] and not params["dry_run"]:
-        found = filecheck.hash_mismatches(connections.dify_database(current_policy().conn_id), sha3)
+        found = filecheck.hash_mismatches(connections.dify_database(current_settings().conn_id), sha3)
         result["hash_mismatch"], result["hash_mismatch_count"] = found[: filecheck.REPORT_LIMIT], len(found)
     return result
 
@@ -106,7 +106,7 @@ def check_database(ready: dict, copied: list[dict]) -> dict:
     if not params["check_database"]:
         return {"skipped": "check_database is off"}
     source, _ = _stores(params)
-    return filecheck.named_but_missing(connections.dify_database(current_policy().conn_id), source, params["prefixes"])
+    return filecheck.named_but_missing(connections.dify_database(current_settings().conn_id), source, params["prefixes"])
 
 
 @task
@@ -115,7 +115,7 @@ def update_storage_type(checked: dict) -> dict:
     params = _params()
     if params["dry_run"] or not params.get("set_storage_type"):
         return {"updated": 0, "note": "not asked" if not params.get("set_storage_type") else "dry run"}
-    updated = filecheck.set_storage_type(connections.dify_database(current_policy().conn_id), params["set_storage_type"])
+    updated = filecheck.set_storage_type(connections.dify_database(current_settings().conn_id), params["set_storage_type"])
     return {"updated": updated}
 
 
@@ -130,7 +130,7 @@ def report() -> dict:
     totals = {k: sum(c[k] for c in copies) for k in ("copied", "copied_bytes", "skipped", "verified")}
     totals["repaired"] = sum(len(c["repaired"]) for c in copies)
     lines = [
-        f"Dify storage migration {inv.get('migration_id', '?')}" + ("  DRY RUN" if inv.get("dry_run") else ""),
+        f"migration {inv.get('migration_id', '?')}" + ("  DRY RUN" if inv.get("dry_run") else ""),
         f"source inventory: {inv.get('objects', 0)} objects, {inv.get('bytes', 0) / 1e6:.1f} MB",
         f"copied {totals['copied']} ({totals['copied_bytes'] / 1e6:.1f} MB), already verified {totals['skipped']}, "
         f"verified in place {totals['verified']}, repaired {totals['repaired']}",
@@ -147,14 +147,17 @@ def report() -> dict:
         lines.extend(f"  hash differs: {m['key']}" for m in mismatched[:20])
     if updated:
         lines.append(f"upload_files.storage_type updated on {updated['updated']} rows")
-    log.info("\n%s", "\n".join(lines))
-    complete = updated is not None and len(copies) == len(inv.get("shards", []))
-    if not complete:
-        raise AirflowFailException("storage migration did not complete; see the failed task. A rerun resumes from the manifest.")
-    return {
+    complete = bool(inv) and updated is not None and len(copies) == len(inv.get("shards", []))
+    rep = {
+        "outcome": "success" if complete else "failed",
         **totals,
+        "migration_id": inv.get("migration_id"),
         "missing": len(checked.get("missing") or []),
         "hash_mismatch": mismatch_count,
         "hash_mismatch_keys": [m["key"] for m in mismatched[:100]],
         "dry_run": bool(inv.get("dry_run")),
     }
+    if not complete:
+        lines.append("did not complete: a rerun resumes from the manifest")
+    end_run("Dify storage migration", rep, lines, began=False, create_schema=True)
+    return {k: v for k, v in rep.items() if k not in ("run_key", "dag_id", "errors", "error", "outcome")}
