@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from airflow.utils.state import DagRunState
-from conftest import ANCHOR
+from support.data import ANCHOR
 
 
 class Webhook:

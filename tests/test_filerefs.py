@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from conftest import ALL_DUMPS, SHARED_SCHEMAS
 from psycopg.rows import dict_row
+from support.env import ALL_DUMPS, SHARED_SCHEMAS
 
 from devtools import fixtures
 from dify_maintenance.core.sqltemplates import render

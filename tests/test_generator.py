@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import psycopg
-from conftest import ANCHOR, SMALL
+from support.data import ANCHOR, SMALL
 
 from devtools import fixtures, generator
 from dify_maintenance.core.db import url_connector

@@ -8,12 +8,12 @@ import ast
 import re
 from pathlib import Path
 
-from conftest import ROOT
+from support.env import ROOT
 
 ENGINE = ROOT / "plugins" / "dify_maintenance"
 SQL = ROOT / "include" / "sql"
 # development-only packages and folders the shipped code must never reach
-DEV_ONLY = ("devtools", "tests", "bench", "conftest", "orphan_scenario", "storage_helpers", "pgserver", "pytest", "moto")
+DEV_ONLY = ("devtools", "tests", "bench", "conftest", "support", "pgserver", "pytest", "moto")
 
 
 def imports(path: Path) -> list[tuple[int, str]]:

@@ -25,8 +25,8 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from conftest import ANCHOR
-from test_purge_engine import run_all
+from support.data import ANCHOR
+from support.purge import run_all
 
 from dify_maintenance.core.errors import VerificationFailed
 from dify_maintenance.storage.stores import StoreConfig

@@ -1,7 +1,7 @@
 """cleanup-pg deletes a workflow-log row only while Dify can read its document, as it is, from the
 cluster at that moment. Every case below is something that happened between a passing
 validation and the cleanup (or a cluster Dify cannot read); each test cleans up and then audits
-every deleted row against the index Dify reads it from (logstore_helpers.audit_deleted).
+every deleted row against the index Dify reads it from (support.logstore.audit_deleted).
 
 The engine is driven as the DAG composes it (cleanup preflight, then the purge with the proof);
 the DAG itself runs in test_log_migration.py and test_log_cycle.py."""
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import ANCHOR
-from logstore_helpers import ElasticsearchFace, audit_deleted, cluster_for, expected_documents
+from support.data import ANCHOR
+from support.logstore import ElasticsearchFace, audit_deleted, cluster_for, expected_documents
 
 from devtools import fixtures, generator
 from dify_maintenance.core import state

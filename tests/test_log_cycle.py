@@ -14,8 +14,9 @@ import psycopg
 import pytest
 from airflow.sdk.exceptions import ParamValidationError
 from airflow.utils.state import DagRunState
-from conftest import ANCHOR, airflow_conn_json, run_note
-from logstore_helpers import airflow_conn, audit_deleted, expected_documents
+from support.dags import airflow_conn_json, run_note
+from support.data import ANCHOR
+from support.logstore import airflow_conn, audit_deleted, cluster_for, expected_documents
 
 from devtools import fixtures, generator
 from dify_maintenance.core.db import url_connector
@@ -89,7 +90,7 @@ def test_the_weekly_cycle_three_times_while_dify_writes(databases, run_dag, es, 
     monkeypatch.setenv("AIRFLOW_CONN_DIFY_LOG_STORE", airflow_conn(es.url))
     monkeypatch.setenv("AIRFLOW_CONN_DIFY_STORAGE", json.dumps({"conn_type": "fs", "extra": {"root": storage.options["root"]}}))
     database = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
-    client = __import__("logstore_helpers").cluster_for(es.url).client()
+    client = cluster_for(es.url).client()
     deleted_total = 0
     for week in range(3):
         writes = _dify_writes(url, week) if week else {}
@@ -143,7 +144,7 @@ def test_index_retention_is_a_dry_run_unless_asked_with_the_cluster_name(databas
     monkeypatch.setenv("AIRFLOW_CONN_DIFY_STORAGE", json.dumps({"conn_type": "fs", "extra": {"root": storage.options["root"]}}))
     dr, xcoms, _ = run_dag("dify_log_migration", url, conf={"dry_run": False})
     assert dr.state == DagRunState.SUCCESS
-    client = __import__("logstore_helpers").cluster_for(es.url).client()
+    client = cluster_for(es.url).client()
     count = len(client.cat.indices(index="dify-*", format="json"))
     # the form's defaults (what unpausing the DAG runs): a dry run, nothing dropped
     dr, xcoms, _ = run_dag("dify_log_index_retention", url, conf={"retention_days": 30})

@@ -17,8 +17,9 @@ from pathlib import Path
 import psycopg
 import pytest
 from airflow.utils.state import DagRunState
-from conftest import ANCHOR, SHARED_SCHEMAS
-from logstore_helpers import Relay, airflow_conn, cluster_for
+from support.data import ANCHOR
+from support.env import SHARED_SCHEMAS
+from support.logstore import Relay, airflow_conn, cluster_for
 
 from devtools import fixtures, generator
 from dify_maintenance.core.db import connection, url_connector
@@ -209,7 +210,13 @@ def test_sigkill_mid_stream_then_resume_has_no_duplicate_and_no_gap(databases, c
     part = max(_engine_plan(url, req, config, "workflow_runs"), key=lambda p: p["rows"])
     env = {**os.environ, "DIFY_MAINT_CHILD_DB_URL": url}
     child = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "log_migrate_child.py"), cluster.url, json.dumps(req.to_dict()), json.dumps(part)],
+        [
+            sys.executable,
+            str(ROOT / "tests" / "support" / "log_migrate_child.py"),
+            cluster.url,
+            json.dumps(req.to_dict()),
+            json.dumps(part),
+        ],
         env=env,
     )
     key = migrate.stream_key(config, req, "workflow_runs", part["month"])

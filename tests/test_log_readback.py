@@ -15,8 +15,9 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-from conftest import ALL_DUMPS, ANCHOR
-from logstore_helpers import ElasticsearchFace, cluster_for
+from support.data import ANCHOR
+from support.env import ALL_DUMPS
+from support.logstore import ElasticsearchFace, cluster_for
 
 from devtools import fixtures, generator
 from dify_maintenance.core.db import url_connector

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 
 import psycopg
 import pytest
-from conftest import ROOT
-from page_helpers import CHROMIUM, CHROMIUM_ARGS, USERS, ApiServer, auth_env, build_scenario
+from support.env import ROOT
+from support.page import CHROMIUM, CHROMIUM_ARGS, USERS, ApiServer, auth_env, build_scenario
 
 from dify_maintenance.dashboard import model as model_mod
 
@@ -24,8 +24,8 @@ def scenario(airflow_db, databases, tmp_path_factory):
 @pytest.fixture
 def client(scenario, monkeypatch, tmp_path):
     from airflow.api_fastapi.app import create_app
-    from conftest import airflow_conn_json
     from fastapi.testclient import TestClient
+    from support.dags import airflow_conn_json
 
     auth_env(monkeypatch, tmp_path)
     monkeypatch.setenv("AIRFLOW_CONN_DIFY_DB", airflow_conn_json(scenario["url"]))
@@ -158,8 +158,8 @@ ARTIFACTS = ROOT / ".test-artifacts"
 def test_a_person_logs_in_and_sees_the_runs_the_plot_and_the_deferred_list(scenario, monkeypatch, tmp_path):
     """A real api-server and headless Chromium: log in through Airflow's login form, open the page
     from the Browse menu's entry, and look for what a team lead looks for on Monday."""
-    from conftest import airflow_conn_json
     from playwright.sync_api import sync_playwright
+    from support.dags import airflow_conn_json
 
     auth_env(monkeypatch, tmp_path)
     monkeypatch.setenv("AIRFLOW_CONN_DIFY_DB", airflow_conn_json(scenario["url"]))

@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from conftest import ANCHOR, SHARED_SCHEMAS, SUPPORTED_DUMPS
-from orphan_scenario import REFERENCE_PATHS, build, file_rows, mentioned_ids, tree
-from storage_helpers import MotoServer
+from support.data import ANCHOR
+from support.env import SHARED_SCHEMAS, SUPPORTED_DUMPS
+from support.orphan_scenario import REFERENCE_PATHS, build, file_rows, mentioned_ids, tree
+from support.storage import MotoServer
 
 from devtools import fixtures
 from dify_maintenance.core.db import url_connector
@@ -238,7 +239,7 @@ def test_retention_collects_the_files_only_purged_rows_referenced(databases, run
     import json
 
     from airflow.utils.state import DagRunState
-    from orphan_scenario import _age
+    from support.orphan_scenario import _age
 
     from devtools import generator
 

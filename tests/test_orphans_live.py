@@ -1,7 +1,7 @@
 """Orphaned files on Dify 1.14.1, 1.15.0 and 1.16.1's real schemas, for real (rows deleted,
 objects quarantined), with a live file for every way Dify names one and a writer that names
 orphans during the run: before the batches are collected and between two batches. No live file
-may go, every true orphan must; the oracle (tests/orphan_scenario.py) decides which is which at
+may go, every true orphan must; the oracle (tests/support/orphan_scenario.py) decides which is which at
 the end, on its own."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from datetime import UTC, timedelta
 
 import psycopg
 import pytest
-from conftest import ANCHOR, SHARED_SCHEMAS
-from orphan_scenario import (
+from support.data import ANCHOR
+from support.env import SHARED_SCHEMAS
+from support.orphan_scenario import (
     REF_FORMS,
     _normalized,
     build,

@@ -17,8 +17,8 @@ from datetime import timedelta
 
 import psycopg
 import pytest
-from conftest import ANCHOR
 from psycopg.rows import dict_row
+from support.data import ANCHOR
 
 from devtools import generator
 from dify_maintenance.core import catalog

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT
+from support.env import ROOT
 
 PLUGINS = ROOT / "plugins"
 

@@ -7,7 +7,8 @@ import json
 import psycopg
 import pytest
 from airflow.utils.state import DagRunState, TaskInstanceState
-from conftest import ANCHOR, SHARED_SCHEMAS
+from support.data import ANCHOR
+from support.env import SHARED_SCHEMAS
 
 from devtools import fixtures, generator
 from dify_maintenance.core.db import url_connector

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 
 import psycopg
 import pytest
-from conftest import ANCHOR
+from support.data import ANCHOR
+from support.purge import fingerprints, run_all
 
 from dify_maintenance.core import catalog, state
 from dify_maintenance.core.db import url_connector
@@ -14,31 +15,6 @@ from dify_maintenance.core.policy import resolve
 from dify_maintenance.retention import batches, progress, restore, verify
 from dify_maintenance.retention import steps as retention
 from dify_maintenance.storage.stores import StoreConfig
-
-TABLES = catalog.all_tables()
-
-
-def fingerprints(url: str) -> dict[str, tuple[int, str]]:
-    """Row count and order-independent checksum of every catalog table that exists."""
-    out = {}
-    with psycopg.connect(url) as conn:
-        present = {r[0] for r in conn.execute("select tablename from pg_tables where schemaname = 'public'")}
-        for table in sorted(TABLES & present):
-            out[table] = conn.execute(
-                f"select count(*), coalesce(md5(string_agg(md5(t::text), '' order by md5(t::text))), '') from {table} t"
-            ).fetchone()
-    return out
-
-
-def run_all(url: str, store: StoreConfig | None, run_id: str, **params):
-    connector = url_connector(url)
-    pol = resolve(None, params)
-    ctx = retention.preflight(connector, pol, dag_id="dify_retention", run_id=run_id, logical_date=ANCHOR)
-    results = [retention.run_purge(connector, ctx, fam, pol, store) for fam in ctx["families"]]
-    verified = verify.verify(connector, ctx, pol, results, store)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("delete from dify_maintenance.claim")
-    return ctx, results, verified
 
 
 @pytest.mark.parametrize("generation", ["1.14", "0.15"])
@@ -177,7 +153,7 @@ def test_dry_run_engine_reports_without_writing(databases):
 
 
 def test_tenant_scope_leaves_other_tenants_alone(databases, tmp_path):
-    from conftest import SMALL
+    from support.data import SMALL
 
     from devtools.generator import tenant_ids
 

@@ -8,8 +8,9 @@ from datetime import timedelta
 
 import psycopg
 import pytest
-from conftest import ANCHOR, SHARED_SCHEMAS, SUPPORTED_DUMPS
-from test_purge_engine import run_all
+from support.data import ANCHOR
+from support.env import SHARED_SCHEMAS, SUPPORTED_DUMPS
+from support.purge import run_all
 
 from devtools import fixtures, generator
 from dify_maintenance.core.db import url_connector

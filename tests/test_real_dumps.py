@@ -10,7 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 from airflow.utils.state import DagRunState
-from conftest import ANCHOR, SHARED_SCHEMAS, SUPPORTED_DUMPS
+from support.data import ANCHOR
+from support.env import SHARED_SCHEMAS, SUPPORTED_DUMPS
 
 from devtools import fixtures, generator
 from dify_maintenance.core.db import url_connector

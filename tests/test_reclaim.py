@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import psycopg
 import pytest
-from conftest import ANCHOR
+from support.data import ANCHOR
 
 from dify_maintenance.core.db import connection, url_connector
 from dify_maintenance.core.errors import LockContention

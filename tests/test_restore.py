@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from test_purge_engine import fingerprints, run_all
+from support.purge import fingerprints, run_all
 
 from dify_maintenance.core.db import url_connector
 from dify_maintenance.core.errors import ArchiveRefused, ArchiveStoreUnreachable, MaintenanceError

@@ -7,7 +7,8 @@ from datetime import timedelta
 import psycopg
 import pytest
 from airflow.utils.state import DagRunState
-from conftest import ANCHOR, run_note
+from support.dags import run_note
+from support.data import ANCHOR
 
 WORKFLOW_CUTOFF = ANCHOR - timedelta(days=30)
 # chatflow history loads each message's run (Dify issue #32674): never one missing

@@ -9,7 +9,7 @@ import json
 import psycopg
 import pytest
 from airflow.utils.state import DagRunState
-from conftest import run_note
+from support.dags import run_note
 
 from dify_maintenance.core import state
 from dify_maintenance.core.db import connection, url_connector

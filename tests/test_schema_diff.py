@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ANCHOR, SHARED_SCHEMAS
+from support.data import ANCHOR
+from support.env import SHARED_SCHEMAS
 
 from devtools import fixtures, generator
 from dify_maintenance.core.db import connection, url_connector

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from storage_helpers import MotoServer, free_port, write_dify_tree
+from support.storage import MotoServer, free_port, write_dify_tree
 
 from dify_maintenance.files import store_migration as migration
 from dify_maintenance.storage import dify_storage
@@ -150,7 +150,8 @@ def test_migration_dag_fs_to_s3_with_the_database_check(schema, databases, run_d
 
     import psycopg
     from airflow.utils.state import DagRunState
-    from conftest import ANCHOR, SHARED_SCHEMAS
+    from support.data import ANCHOR
+    from support.env import SHARED_SCHEMAS
 
     from devtools import fixtures, generator
     from dify_maintenance.core.db import url_connector

@@ -1,6 +1,6 @@
 """Run one log-migration stream in its own process, so a test can SIGKILL it mid-stream.
 
-Usage: DIFY_MAINT_CHILD_DB_URL=... python tests/log_migrate_child.py <cluster url> <request json> <partition json>
+Usage: DIFY_MAINT_CHILD_DB_URL=... python tests/support/log_migrate_child.py <cluster url> <request json> <partition json>
 (the database URL travels in the environment, never in argv)
 """
 
@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
 from dify_maintenance.core.db import url_connector  # noqa: E402

@@ -9,7 +9,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import ANCHOR, dag_runner
+
+from support.dags import dag_runner
+from support.data import ANCHOR
 
 USERS = {"admin": "admin-pw", "viewer": "viewer-pw"}
 
