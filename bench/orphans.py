@@ -64,7 +64,7 @@ CLONES = (  # (table, replaced columns, which g): uploads; 7 in 10 attached to m
         "g %% 10 IN (8, 9)",
     ),
 )
-# Dify's clear-orphaned-file-records reference list (dify-facts §1.9): (table, column, uuid column?)
+# The references Dify's own `flask clear-orphaned-file-records` command checks: (table, column, uuid column?)
 DIFY_REFERENCES = [
     ("message_files", "upload_file_id", True),
     ("documents", "data_source_info", False),

@@ -5,11 +5,13 @@ retention policy, so a retention-key mistake stops only the runs that purge."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import psycopg
 import pytest
 from airflow.utils.state import DagRunState
 from support.dags import run_note
+from support.data import ANCHOR
 
 from dify_maintenance.core import state
 from dify_maintenance.core.db import connection, url_connector
@@ -30,7 +32,7 @@ DAG_IDS = (
 
 # the fields a run cannot be created without (Airflow refuses such a run before it exists)
 REQUIRED = {
-    "dify_log_cleanup_pg": {"before_date": "2020-01-01"},
+    "dify_log_cleanup_pg": {"before_date": (ANCHOR - timedelta(days=400)).date().isoformat()},
     "dify_restore_archive": {"archive_prefix": "retention/none"},
     "dify_restore_quarantine": {"quarantine_id": "none"},
 }
