@@ -168,79 +168,107 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy, ledger: frozense
 
     ``ledger`` (dry runs) names the tables whose would-be-deleted rows are noted in the run's
     ledger and ignored by reference keep rules, so a dry run counts what the real run deletes."""
-    notes: list[str] = []
     if not snap.has_table(root.table):
         return None
-    needed = [root.key, *root.recency_columns, *root.only_null]
-    missing = [c for c in needed if not snap.has_column(root.table, c)]
+    scope_columns = _checked_columns(root, snap, policy)
+    flag_names, params = scope_filters(policy)
+    notes: list[str] = []
+    paths = [p for p in (_path_plan(path, snap, params, notes) for path in catalog.descendants(root, policy.keep_curated)) if p]
+    walk, reason = choose_walk(root, snap)
+    ledger_keys = {table: keys[0] for table in ledger if snap.has_table(table) and len(keys := snap.primary_key(table)) == 1}
+    carry = _carried_columns(root, snap, policy, paths, scope_columns)
+    rules = _keep_rules(root, snap, policy, paths, carry, params, ledger_keys)
+    return RootPlan(
+        root=root,
+        walk=walk,
+        walk_reason=reason,
+        carry=carry,
+        paths=paths,
+        keep_rules=rules,
+        template={
+            "table": root.table,
+            "key": root.key,
+            "carry": carry,
+            "recency": list(root.recency_columns),
+            "only_null": list(root.only_null),
+            "scope_columns": scope_columns,
+            "filters": flag_names,
+            "keyset_column": root.recency_columns[0],
+            "walk": walk,
+        },
+        params=params,
+        notes=notes,
+        lookups=_lookups(root, paths, rules, snap),
+        children=_link_children(paths),
+        # "has a newer descendant" needs no re-check in the DELETE: a newer row is never deleted,
+        # so its parent chain still has a row under the root, which the DELETE's child guard sees
+        guard_rules=[r.sql for r in rules if r.sql["kind"] != "descendant" or not (r.sql["newer_column"] or r.sql["status"])],
+        ledger_keys={t: k for t, k in ledger_keys.items() if t == root.table or any(p.table == t for p in paths)},
+    )
+
+
+def _checked_columns(root: Root, snap: SchemaSnapshot, policy: Policy) -> list[str]:
+    """The root's scope columns present here, after refusing a schema without the columns the
+    purge needs, or a tenant/app scope the root's table cannot honour."""
+    missing = [c for c in (root.key, *root.recency_columns, *root.only_null) if not snap.has_column(root.table, c)]
     if missing:
         raise MaintenanceError(f"{root.table} lacks {', '.join(missing)}: this schema is not one the purge understands")
-    flag_names, params = scope_filters(policy)
     scope_columns = [c for c in root.scope_columns if snap.has_column(root.table, c)]
     if (policy.app_ids or policy.exclude_app_ids or policy.tenant_ids or policy.exclude_tenant_ids) and not scope_columns:
         raise MaintenanceError(f"{root.table} has no tenant or app column to apply the tenant/app filters to")
+    return scope_columns
 
-    paths = [p for p in (_path_plan(path, snap, params, notes) for path in catalog.descendants(root, policy.keep_curated)) if p]
-    children = _link_children(paths)
 
-    keyset_column = root.recency_columns[0]
-    walk, reason = choose_walk(root, snap)
-
-    carry: list[str] = [root.key]
-    for col in [*root.recency_columns, *root.only_null, *scope_columns]:
-        if col not in carry:
-            carry.append(col)
+def _carried_columns(
+    root: Root, snap: SchemaSnapshot, policy: Policy, paths: list[PathPlan], scope_columns: list[str]
+) -> list[str]:
+    """The root row's columns a batch carries from its first statement to the last: the key, what
+    the cutoff and scope read, what the keep rules and the child paths join on."""
+    wanted = [root.key, *root.recency_columns, *root.only_null, *scope_columns]
     if root.status_column and snap.has_column(root.table, root.status_column):
-        carry.append(root.status_column)
+        wanted.append(root.status_column)
     for path in paths:
-        for parent_col in (path.steps[0].parent_key, *(p for _child, p in path.steps[0].match)):
-            if parent_col not in carry:
-                carry.append(parent_col)
+        wanted.extend((path.steps[0].parent_key, *(parent for _child, parent in path.steps[0].match)))
+    if root.group_column and policy.messages_scope == "conversation" and snap.has_column(root.table, root.group_column):
+        wanted.append(root.group_column)
+    if any(snap.has_table(m.table) for m in root.month_indexes) and snap.has_column(root.table, "tenant_id"):
+        wanted.extend(("tenant_id", "created_at"))
+    return list(dict.fromkeys(wanted))
 
-    blank = {
-        "key": root.key,
-        "status_column": None,
-        "ref_table": None,
-        "ref_column": None,
-        "role_column": None,
-        "ledger_key": None,
-        "status": None,
-    }
-    ledger_keys = {table: keys[0] for table in ledger if snap.has_table(table) and len(keys := snap.primary_key(table)) == 1}
+
+# every keep rule's SQL fields; each kind sets the ones it uses
+_BLANK_RULE = {
+    "key": None,
+    "status_column": None,
+    "ref_table": None,
+    "ref_column": None,
+    "role_column": None,
+    "ledger_key": None,
+    "status": None,
+}
+
+
+def _keep_rules(
+    root: Root,
+    snap: SchemaSnapshot,
+    policy: Policy,
+    paths: list[PathPlan],
+    carry: list[str],
+    params: dict,
+    ledger_keys: dict[str, str],
+) -> list[KeepRule]:
+    """Every reason a row of ``root`` older than the cutoff stays, in the order the statement
+    checks them (``params`` gains the rules' bind values)."""
+    blank = {**_BLANK_RULE, "key": root.key}
     rules: list[KeepRule] = []
     if root.status_column and root.status_column in carry:
         params["statuses"] = list(root.purgeable_statuses)
         rules.append(KeepRule("in flight (status not ended)", {**blank, "kind": "status", "status_column": root.status_column}))
     for ref in root.references:
-        if not (snap.has_table(ref.table) and snap.has_column(ref.table, ref.column)):
-            continue
-        if ref.curated and not policy.keep_curated:
-            continue
-        role = ref.role_column if ref.role_column and snap.has_column(ref.table, ref.role_column) else None
-        role_param = f"role_{len(rules)}"
-        if role:
-            params[role_param] = ref.role_value
-        ledger_param = f"ledger_{len(rules)}"
-        if ref.table in ledger_keys:
-            params[ledger_param] = ref.table
-        rules.append(
-            KeepRule(
-                ref.reason,
-                {
-                    **blank,
-                    "kind": "reference",
-                    "ref_table": ref.table,
-                    "ref_column": ref.column,
-                    "role_column": role,
-                    "role_param": role_param,
-                    "ledger_key": ledger_keys.get(ref.table) if ref.freed_by_purge else None,
-                    "ledger_param": ledger_param,
-                },
-            )
-        )
+        rule = _reference_rule(ref, snap, policy, params, ledger_keys, blank, index=len(rules))
+        if rule:
+            rules.append(rule)
     if root.group_column and policy.messages_scope == "conversation" and snap.has_column(root.table, root.group_column):
-        if root.group_column not in carry:
-            carry.append(root.group_column)
         rules.append(
             KeepRule(
                 f"its {root.group_column.removesuffix('_id')} has a {root.table.removesuffix('s')} newer than the cutoff "
@@ -250,16 +278,50 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy, ledger: frozense
                     "kind": "group",
                     "ref_table": root.table,
                     "ref_column": root.group_column,
-                    "newer_column": keyset_column,
+                    "newer_column": root.recency_columns[0],
                 },
             )
         )
     for month_index in root.month_indexes:
         if snap.has_table(month_index.table) and snap.has_column(root.table, "tenant_id"):
-            for col in ("tenant_id", "created_at"):
-                if col not in carry:
-                    carry.append(col)
             rules.append(KeepRule(month_index.reason, {**blank, "kind": "month_index", "ref_table": month_index.table}))
+    rules.extend(_descendant_rules(root, snap, policy, paths, params, blank))
+    return rules
+
+
+def _reference_rule(ref, snap: SchemaSnapshot, policy: Policy, params: dict, ledger_keys: dict, blank: dict, index: int):
+    """Another table's row names this one: it stays (None when that table or column is absent here)."""
+    if not (snap.has_table(ref.table) and snap.has_column(ref.table, ref.column)):
+        return None
+    if ref.curated and not policy.keep_curated:
+        return None
+    role = ref.role_column if ref.role_column and snap.has_column(ref.table, ref.role_column) else None
+    role_param, ledger_param = f"role_{index}", f"ledger_{index}"
+    if role:
+        params[role_param] = ref.role_value
+    if ref.table in ledger_keys:
+        params[ledger_param] = ref.table
+    return KeepRule(
+        ref.reason,
+        {
+            **blank,
+            "kind": "reference",
+            "ref_table": ref.table,
+            "ref_column": ref.column,
+            "role_column": role,
+            "role_param": role_param,
+            "ledger_key": ledger_keys.get(ref.table) if ref.freed_by_purge else None,
+            "ledger_param": ledger_param,
+        },
+    )
+
+
+def _descendant_rules(
+    root: Root, snap: SchemaSnapshot, policy: Policy, paths: list[PathPlan], params: dict, blank: dict
+) -> list[KeepRule]:
+    """A row stays while something below it must: a curated descendant, an unfinished one, or one
+    newer than the cutoff."""
+    rules = []
     if policy.keep_curated:
         for cpath in catalog.curated_paths(root):
             plan = _path_plan(cpath, snap, params, [])
@@ -285,36 +347,7 @@ def plan_root(root: Root, snap: SchemaSnapshot, policy: Policy, ledger: frozense
                     {**blank, "kind": "descendant", "path": path.render_steps(), "newer_column": path.recency_column},
                 )
             )
-    template = {
-        "table": root.table,
-        "key": root.key,
-        "carry": carry,
-        "recency": list(root.recency_columns),
-        "only_null": list(root.only_null),
-        "scope_columns": scope_columns,
-        "filters": flag_names,
-        "keyset_column": keyset_column,
-        "walk": walk,
-    }
-    noted = {t: k for t, k in ledger_keys.items() if t == root.table or any(p.table == t for p in paths)}
-    # "has a newer descendant" needs no re-check in the DELETE: a newer row is never deleted, so
-    # its parent chain still has a row under the root, which the DELETE's child guard sees
-    guards = [r.sql for r in rules if r.sql["kind"] != "descendant" or not (r.sql["newer_column"] or r.sql["status"])]
-    return RootPlan(
-        root,
-        walk,
-        reason,
-        carry,
-        paths,
-        rules,
-        template,
-        params,
-        notes,
-        _lookups(root, paths, rules, snap),
-        children,
-        guards,
-        noted,
-    )
+    return rules
 
 
 def choose_walk(root: Root, snap: SchemaSnapshot) -> tuple[str, str]:
