@@ -21,7 +21,6 @@ from airflow.api_fastapi.core_api.security import requires_access_view
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from dify_maintenance.core import policy as policy_mod
 from dify_maintenance.core import settings as settings_mod
 from dify_maintenance.core.errors import MaintenanceError
 from dify_maintenance.dashboard import model as model_mod
@@ -47,8 +46,8 @@ def _airflow_facts(session) -> model_mod.AirflowFacts:
     base = conf.get("api", "base_url", fallback="") or "/"
     return model_mod.AirflowFacts(
         dags=dags,
-        stop_switch=Variable.get_variable_from_secrets(policy_mod.STOP_VARIABLE) or "",
-        stop_variable=policy_mod.STOP_VARIABLE,
+        stop_switch=Variable.get_variable_from_secrets(settings_mod.STOP_VARIABLE) or "",
+        stop_variable=settings_mod.STOP_VARIABLE,
         base_url=base if base.endswith("/") else base + "/",
     )
 

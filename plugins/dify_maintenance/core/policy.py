@@ -19,8 +19,7 @@ from dify_maintenance.core.forms import Field, Form
 
 POLICY_FILE = settings.DEFAULTS_FILE
 POLICY_VARIABLE = settings.VARIABLE
-# Set this Airflow Variable to "stop" to end running purges gracefully after their current batch.
-STOP_VARIABLE = "dify_maintenance_stop"
+STOP_VARIABLE = settings.STOP_VARIABLE
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 MIN_DAYS, MAX_DAYS = 1, 3650

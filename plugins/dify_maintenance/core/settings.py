@@ -16,6 +16,9 @@ from dify_maintenance import INCLUDE_DIR
 from dify_maintenance.core.errors import InvalidPolicy
 
 VARIABLE = "dify_maintenance_policy"
+# An operator sets this Variable to "stop" to end running purges gracefully after their batch.
+STOP_VARIABLE = "dify_maintenance_stop"
+_STOP_VALUES = ("stop", "true", "1", "yes")
 DEFAULTS_FILE = INCLUDE_DIR / "retention_policy.json"
 
 
@@ -69,3 +72,8 @@ def resolve(raw: str | dict | None) -> Settings:
     if errors:
         raise InvalidPolicy(f"invalid deployment settings in Airflow Variable {VARIABLE}: " + "; ".join(errors))
     return Settings(**values)
+
+
+def stop_requested(value: object) -> bool:
+    """Does the stop switch's value (the Variable as text) ask running purges to stop?"""
+    return str(value or "").strip().lower() in _STOP_VALUES

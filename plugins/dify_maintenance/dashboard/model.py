@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from dify_maintenance.core import catalog
+from dify_maintenance.core import catalog, settings
 from dify_maintenance.core.db import Connector, connection, fetch_all, fetch_one
 
 MAINTENANCE_DAGS = (
@@ -144,7 +144,7 @@ def collect(connector: Connector, facts: AirflowFacts) -> dict:
                 for r in biggest
             ],
             "stop_switch": {
-                "on": facts.stop_switch.strip().lower() in ("stop", "true", "1", "yes"),
+                "on": settings.stop_requested(facts.stop_switch),
                 "value": facts.stop_switch,
                 "variable": facts.stop_variable,
             },

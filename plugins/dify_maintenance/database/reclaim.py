@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import psycopg
 
 from dify_maintenance.core import tablestats
+from dify_maintenance.core.backoff import lock_timeout, with_backoff
 from dify_maintenance.core.db import DbTarget, connection, execute, fetch_all, fetch_one
 from dify_maintenance.core.errors import LockContention, MaintenanceError
 from dify_maintenance.core.sqltemplates import render
@@ -214,16 +215,13 @@ def _vacuum_full(conn: psycopg.Connection, table: str, lock_timeout_ms: int) -> 
 
 
 def _with_lock_retries(step, table: str, retries: int):
-    for attempt in range(retries + 1):
-        try:
-            return step()
-        except psycopg.errors.LockNotAvailable as exc:
-            if attempt == retries:
-                raise LockContention(f"{table}: could not get the lock after {retries + 1} tries; nothing was changed") from exc
-            pause = min(2**attempt, 30)
-            log.warning("%s: lock not available (try %d), waiting %d s", table, attempt + 1, pause)
-            time.sleep(pause)
-    return None
+    return with_backoff(
+        step,
+        what=table,
+        retries=retries,
+        retryable=lock_timeout,
+        give_up=lambda _exc, tries: LockContention(f"{table}: could not get the lock after {tries} tries; nothing was changed"),
+    )
 
 
 @dataclass
@@ -346,15 +344,12 @@ def rebuild(
 def _lock_with_retries(conn: psycopg.Connection, table: str, retries: int) -> None:
     """Take the swap lock inside the rebuild's transaction; a timeout rolls back to a savepoint
     and tries again, so the copy already made is not thrown away."""
-    for attempt in range(retries + 1):
-        try:
-            with conn.transaction():
-                execute(conn, "reclaim/rebuild_lock.sql", table=table)
-            return
-        except psycopg.errors.LockNotAvailable:
-            if attempt == retries:
-                raise
-            time.sleep(min(2**attempt, 30))
+
+    def lock() -> None:
+        with conn.transaction():
+            execute(conn, "reclaim/rebuild_lock.sql", table=table)
+
+    with_backoff(lock, what=f"{table}: the swap lock", retries=retries, retryable=lock_timeout)
 
 
 def definition(conn: psycopg.Connection, table: str) -> list[tuple[str, str, str]]:

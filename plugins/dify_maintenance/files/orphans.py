@@ -239,7 +239,7 @@ def _cutoff_params(ctx: dict) -> dict:
     }
     if req.get("created_before"):
         moment = datetime.fromisoformat(req["created_before"])
-        params["created_before"] = naive_utc(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+        params["created_before"] = naive_utc(moment)
     return params
 
 

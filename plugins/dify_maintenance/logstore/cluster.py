@@ -30,6 +30,7 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as TransportConnectionError
 from opensearchpy.exceptions import TransportError
 
+from dify_maintenance.core.backoff import with_backoff
 from dify_maintenance.core.errors import InvalidPolicy, MaintenanceError
 from dify_maintenance.storage.dify_storage import read_env_file
 
@@ -124,22 +125,25 @@ T = TypeVar("T")
 def with_retries(config: ClusterConfig, what: str, call: Callable[[], T], sleep: Callable[[float], None] = time.sleep) -> T:
     """``call`` with back-off (1 s, 2 s, 4 s ... capped at 30 s) on a dropped connection, a
     timeout, 429 or 5xx; any other error is the caller's to report."""
-    attempts = max(1, config.max_retries + 1)
-    for attempt in range(1, attempts + 1):
-        try:
-            return call()
-        except TransportConnectionError as exc:
-            reason = f"connection failed ({type(exc).__name__})"
-        except TransportError as exc:
-            if exc.status_code not in RETRY_STATUSES:
-                raise
-            reason = f"status {exc.status_code}"
-        if attempt == attempts:
-            raise ClusterUnavailable(f"{what}: the cluster {config.describe()} did not answer after {attempts} tries ({reason})")
-        pause = min(30.0, 2.0 ** (attempt - 1))
-        log.warning("%s: %s; try %d of %d in %.0f s", what, reason, attempt + 1, attempts, pause)
-        sleep(pause)
-    raise AssertionError("unreachable")
+    return with_backoff(
+        call,
+        what=what,
+        retries=max(0, config.max_retries),
+        retryable=_worth_retrying,
+        give_up=lambda exc, tries: ClusterUnavailable(
+            f"{what}: the cluster {config.describe()} did not answer after {tries} tries ({_worth_retrying(exc)})"
+        ),
+        sleep=sleep,
+    )
+
+
+def _worth_retrying(exc: BaseException) -> str | None:
+    """A dropped connection, a timeout, 429 or 5xx: the cluster may answer a moment later."""
+    if isinstance(exc, TransportConnectionError):
+        return f"connection failed ({type(exc).__name__})"
+    if isinstance(exc, TransportError) and exc.status_code in RETRY_STATUSES:
+        return f"status {exc.status_code}"
+    return None
 
 
 def _flag(value: str | None, default: bool) -> bool:

@@ -22,11 +22,13 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
+
+from dify_maintenance.core.moments import naive_utc
 
 LAYOUTS = ("per_tenant", "monthly")
 # Dify's repositories create their indices with these; the load relaxes refresh (below)
@@ -182,7 +184,7 @@ def _value(value: Any) -> Any:
     if isinstance(value, datetime):
         # Dify's convention: naive UTC, no offset
         if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
+            value = naive_utc(value)
         return value.isoformat()
     if isinstance(value, uuid.UUID):
         return str(value)

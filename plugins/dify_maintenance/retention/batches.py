@@ -26,6 +26,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from dify_maintenance.core import catalog, state
+from dify_maintenance.core.backoff import lock_timeout, with_backoff
 from dify_maintenance.core.catalog import Family
 from dify_maintenance.core.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.core.errors import LockContention, MaintenanceError
@@ -116,19 +117,17 @@ def _run_step(
 
 def _with_lock_retries(policy: Policy, what: str, attempt_batch) -> object:
     """Run one batch; a lock timeout rolls it back, waits longer each time and tries again."""
-    for attempt in range(policy.lock_retries + 1):
-        try:
-            return attempt_batch()
-        except pg_errors.LockNotAvailable as exc:
-            if attempt == policy.lock_retries:
-                raise LockContention(
-                    f"{what}: gave up after {attempt + 1} lock timeouts of {policy.lock_timeout_ms} ms; "
-                    "a live transaction holds the rows. Nothing of this batch was deleted; rerun later."
-                ) from exc
-            delay = min(0.2 * 2**attempt, 30.0)
-            log.warning("%s: lock timeout (attempt %d), backing off %.1fs", what, attempt + 1, delay)
-            time.sleep(delay)
-    raise AssertionError("unreachable")
+    return with_backoff(
+        attempt_batch,
+        what=what,
+        retries=policy.lock_retries,
+        retryable=lock_timeout,
+        first_pause=0.2,
+        give_up=lambda _exc, tries: LockContention(
+            f"{what}: gave up after {tries} lock timeouts of {policy.lock_timeout_ms} ms; "
+            "a live transaction holds the rows. Nothing of this batch was deleted; rerun later."
+        ),
+    )
 
 
 # A batch is redone at most this often (each redo leaves out at least one more root, so this only

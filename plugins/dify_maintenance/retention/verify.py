@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import psycopg
 
 from dify_maintenance.core import catalog
 from dify_maintenance.core.db import Connector, connection, fetch_all, fetch_one
 from dify_maintenance.core.errors import VerificationFailed
+from dify_maintenance.core.moments import naive_utc
 from dify_maintenance.core.policy import Policy
 from dify_maintenance.core.schema import SchemaSnapshot, snapshot
 from dify_maintenance.retention.chain import array_type
@@ -186,7 +187,7 @@ def _written_under_deleted_parents(
     parent back (and its own parent, if that went too); a row whose parent cannot come back is
     named in the report, since Dify would fail to load it."""
     started = datetime.fromisoformat(ctx["started_at"])
-    started = started.astimezone(UTC).replace(tzinfo=None) if started.tzinfo else started
+    started = naive_utc(started)
     # Rows carry the writer's dates. The run began at ``started_at`` on the database's clock and at
     # its logical date on Airflow's; a scheduled run's logical date may lie a week back, and where
     # the two clocks disagree (make test-future moves only the workers'), the later one is the

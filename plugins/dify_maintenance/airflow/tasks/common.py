@@ -153,8 +153,7 @@ def task_errors(ti, task_ids) -> dict[str, str]:
 
 def stop_switch() -> bool:
     """True when an operator set the Variable ``dify_maintenance_stop`` to stop."""
-    value = Variable.get(policy_mod.STOP_VARIABLE, default="")
-    return str(value).strip().lower() in ("stop", "true", "1", "yes")
+    return settings_mod.stop_requested(Variable.get(settings_mod.STOP_VARIABLE, default=""))
 
 
 BACKUP_STORE_CONN_ID = "dify_backup_store"

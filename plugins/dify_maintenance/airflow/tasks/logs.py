@@ -21,6 +21,7 @@ from dify_maintenance.airflow.tasks.common import (
 from dify_maintenance.airflow.tasks.lifecycle import end_run
 from dify_maintenance.airflow.tasks.log_cluster import cluster_of, lazy_reader, storage_of
 from dify_maintenance.core import runs
+from dify_maintenance.core.moments import naive_utc
 from dify_maintenance.core.policy import POLICY_VARIABLE
 from dify_maintenance.logstore import cleanup, indices, migrate, report, validate
 from dify_maintenance.logstore.cluster import health, identify
@@ -179,7 +180,7 @@ def drop_expired_indices() -> dict:
     client = cluster.client()
     info = identify(client, cluster)
     indices.check_confirmation(params, info)
-    moment = run_moment(get_current_context()["dag_run"]).replace(tzinfo=None)
+    moment = naive_utc(run_moment(get_current_context()["dag_run"]))
     result = indices.drop_expired(
         client,
         cluster,

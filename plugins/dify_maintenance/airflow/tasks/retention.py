@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import timedelta
 
@@ -136,15 +137,10 @@ def collect_files(ctx: dict, verified: dict) -> dict:
     if not policy.collect_files:
         return {"skipped": "collect_files is off"}
     dag_run = get_current_context()["dag_run"]
-    req = orphans.request_from(
-        {
-            "dry_run": policy.dry_run,
-            "archive": policy.archive,
-            # the cutoffs are naive UTC (Dify's convention); the form takes RFC 3339
-            "created_before": max(ctx["cutoffs"].values()) + "+00:00",
-            "storage_conn_id": policy.storage_conn_id,
-        }
-    )
+    req = orphans.request_from({"dry_run": policy.dry_run, "archive": policy.archive, "storage_conn_id": policy.storage_conn_id})
+    # limited to files created before the newest cutoff, as preflight recorded it (naive UTC, as
+    # Dify stores its dates): no trip through the form's RFC 3339 text
+    req = dataclasses.replace(req, created_before=max(ctx["cutoffs"].values()))
     rep = orphans.run_all(
         connector_for(policy),
         connections.dify_storage(conn_id=policy.storage_conn_id),
