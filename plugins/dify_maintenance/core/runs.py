@@ -70,10 +70,12 @@ def finish(connector: Connector, report: dict, *, began: bool, create_schema: bo
         return state.append_history(conn, run_key=report["run_key"], dag_id=report["dag_id"], outcome=outcome, report=report)
 
 
-def note(title: str, report: dict, lines: list[str]) -> str:
-    """The run's note (Markdown, at most NOTE_LIMIT characters): the title, the outcome, the
-    DAG's own lines, then the first error. The error is never cut away by the limit."""
-    head = f"**{title}**\n\n- {report['outcome'].upper()}" + ("  (DRY RUN: nothing changed)" if report.get("dry_run") else "")
+def note(title: str, report: dict, lines: list[str], headline: str | None = None) -> str:
+    """The run's note (Markdown, at most NOTE_LIMIT characters): the title, the outcome (or a
+    ``headline`` that starts with it), the DAG's own lines, then the first error. The error is
+    never cut away by the limit."""
+    outcome = headline or report["outcome"].upper() + ("  (DRY RUN: nothing changed)" if report.get("dry_run") else "")
+    head = f"**{title}**\n\n- {outcome}"
     tail = f"\n- error: {report['error']}"[:400] if report.get("error") else ""
     body = "".join(f"\n- {line}" for line in lines)
     room = NOTE_LIMIT - len(head) - len(tail)

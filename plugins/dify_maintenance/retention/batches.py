@@ -82,33 +82,53 @@ def _session(conn: psycopg.Connection, policy: Policy, index_plans: bool, run_ke
 
 
 @contextmanager
-def _batch_transaction(conn: psycopg.Connection, policy: Policy, ctx: dict, index_plans: bool = False) -> Generator[None]:
+def _batch_transaction(
+    conn: psycopg.Connection, policy: Policy, ctx: dict, mode: DeleteMode, index_plans: bool = False
+) -> Generator[None]:
     """One batch = one short transaction with local timeouts; a real one first proves it still
     holds the maintenance claim (a read; see ``state.check_in``). A dry run writes nothing of
     Dify's (its statements only count), only its ledger in our schema, and commits that."""
     with conn.transaction():
-        _session(conn, policy, index_plans, None if policy.dry_run else ctx["run_key"])
+        _session(conn, policy, index_plans, ctx["run_key"] if mode.deletes else None)
         yield
 
 
-def _delete_mode(policy: Policy, proof: RowProof | None = None) -> str:
+@dataclass(frozen=True)
+class DeleteMode:
+    """What a batch's statement does with the rows it finds, decided once per batch and read
+    everywhere instead of ``dry_run``: ``count`` (a dry run: counts, deletes nothing, records
+    no progress), ``copy`` (deletes and streams the rows out, to the archive and to a check at
+    the moment of deleting), ``delete`` (deletes, nothing streamed)."""
+
+    name: str
+
+    @property
+    def deletes(self) -> bool:
+        return self.name != "count"
+
+    @property
+    def streams(self) -> bool:
+        return self.name == "copy"
+
+
+def _delete_mode(policy: Policy, proof: RowProof | None = None) -> DeleteMode:
     if policy.dry_run:
-        return "count"
+        return DeleteMode("count")
     # a check at the moment of deleting needs the deleted rows, archived or not
-    return "copy" if policy.archive or proof is not None else "delete"
+    return DeleteMode("copy" if policy.archive or proof is not None else "delete")
 
 
 def _run_step(
-    conn: psycopg.Connection, template: str, mode: str, params: dict, columns: list[str], **ctx: object
+    conn: psycopg.Connection, template: str, mode: DeleteMode, params: dict, columns: list[str], **ctx: object
 ) -> tuple[int, TablePart | None]:
     table = str(ctx["table"])
-    query = render(template, mode=mode, **ctx)
+    query = render(template, mode=mode.name, **ctx)
     with conn.cursor() as cur:
-        if mode == "count":
+        if not mode.deletes:
             cur.execute(query, params)
             row = cur.fetchone()
             return int(row["n"]), None
-        if mode == "delete":
+        if not mode.streams:
             cur.execute(query, params)
             return cur.rowcount, None
         part = copy_out(cur, query, params, table, columns)
@@ -298,11 +318,11 @@ def _root_batch_once(
     try:
         # a lookup without an index (a small table, under unindexed_lookup_max_mb) is hashed
         index_plans = limit <= INDEX_PLANS_MAX_BATCH and not plan.unindexed
-        with _batch_transaction(conn, policy, ctx, index_plans):
+        with _batch_transaction(conn, policy, ctx, mode, index_plans):
             statements += 1
-            context = chain.batch_context(mode, has_cursor, bool(excluded))
+            context = chain.batch_context(mode.name, has_cursor, bool(excluded))
             archived: dict[str, int] = {}
-            if mode == "copy":
+            if mode.streams:
                 upload = writer.begin_batch(family, plan.root.name, stage.batches + 1) if writer is not None else None
                 if walk.proof is not None:
                     walk.proof.begin()
@@ -318,13 +338,13 @@ def _root_batch_once(
                 refused = walk.proof.unproven(conn)
                 if refused:
                     raise _ConcurrentWrite(sorted(refused), unproven=True)
-            if not policy.dry_run and outcome.go:
+            if mode.deletes and outcome.go:
                 found = _recheck(conn, plan, chain, outcome)
                 statements += 1
                 offenders = chains.offenders(outcome, found)
                 if offenders:
                     raise _ConcurrentWrite(offenders)
-            _count_batch(new, plan, outcome, archived, excluded, policy.dry_run, unproven, walk.proof)
+            _count_batch(new, plan, outcome, archived, excluded, mode, unproven, walk.proof)
             new.batches += 1
             if blocks is not None:
                 new.cursor = {"block": blocks[1], "end": blocks[2]}
@@ -339,14 +359,14 @@ def _root_batch_once(
             new.seconds += time.monotonic() - started
             if upload is not None:
                 upload.finish()
-            if not policy.dry_run:
+            if mode.deletes:
                 state.save_progress(conn, ctx["run_key"], new, deleted=chains.named_keys(chain, outcome))
                 statements += 1
     except BaseException:
         if upload is not None:
             upload.abandon()
         raise
-    if not policy.dry_run and outcome.deleted_roots:
+    if mode.deletes and outcome.deleted_roots:
         walk.stats["pending"].append(outcome)
         if time.monotonic() - walk.stats["checked_at"] >= CHECK_AFTER_COMMIT_SECONDS:
             statements += 1
@@ -403,7 +423,7 @@ def _count_batch(
     outcome: Outcome,
     archived: dict[str, int],
     excluded: list[str],
-    dry_run: bool,
+    mode: DeleteMode,
     unproven: Sequence[str] = (),
     proof: RowProof | None = None,
 ) -> None:
@@ -419,7 +439,7 @@ def _count_batch(
         root_counter["kept"][reason] = root_counter["kept"].get(reason, 0) + n
     for table, n in outcome.deleted.items():
         counter = new.counter(table)
-        if dry_run:
+        if not mode.deletes:
             counter["would_delete"] = counter.get("would_delete", 0) + n
             continue
         counter["deleted"] += n
@@ -428,10 +448,10 @@ def _count_batch(
         counter["archived"] += archived.get(table, 0)
 
 
-def _count(progress: state.Progress, table: str, n: int, part: TablePart | None, dry_run: bool, is_root: bool) -> None:
+def _count(progress: state.Progress, table: str, n: int, part: TablePart | None, mode: DeleteMode, is_root: bool) -> None:
     """Add one statement's rows to the table's counters (a dry run only says what it would do)."""
     counter = progress.counter(table)
-    if dry_run:
+    if not mode.deletes:
         counter["would_delete"] = counter.get("would_delete", 0) + n
         return
     counter["deleted"] += n
@@ -483,7 +503,7 @@ def _orphan_batch(
     mode = _delete_mode(policy)
     started = time.monotonic()
     new = copy.deepcopy(stage)
-    with _batch_transaction(conn, policy, ctx):
+    with _batch_transaction(conn, policy, ctx, mode):
         window = fetch_one(conn, "purge/orphan_window.sql", params, has_cursor=has_cursor, **ctx_t)
         assert window is not None
         counter = new.counter(plan.table)
@@ -501,7 +521,7 @@ def _orphan_batch(
         counter["orphans"] = counter.get("orphans", 0) + n
         if window["out_of_scope"]:
             counter["orphans_out_of_scope"] = counter.get("orphans_out_of_scope", 0) + int(window["out_of_scope"])
-        _count(new, plan.table, n, part, policy.dry_run, is_root=False)
+        _count(new, plan.table, n, part, mode, is_root=False)
         new.batches += 1
         last = [window[f"last_{i}"] for i in range(1 if phase == "parents" else len(plan.keys))]
         if window["last_0"] is None or int(window["scanned"]) < window_size:
@@ -516,7 +536,7 @@ def _orphan_batch(
             upload = writer.begin_batch(family, plan.stage, new.batches)
             upload.add(part)
             upload.finish()
-        if not policy.dry_run:
+        if mode.deletes:
             state.save_progress(conn, ctx["run_key"], new)
     return new
 

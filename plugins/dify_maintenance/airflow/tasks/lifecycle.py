@@ -28,6 +28,7 @@ def end_run(
     create_schema: bool = False,
     note: str | None = None,
     note_lines: list[str] | None = None,
+    headline: str | None = None,
 ) -> dict:
     """Record and publish the run's end. ``rep["outcome"]`` is the DAG's verdict (success,
     deferred, failed); the errors the other tasks recorded are added, and an error turns a
@@ -47,7 +48,7 @@ def end_run(
             log.warning("not recorded in dify_maintenance.history: this database has no maintenance schema yet")
     except Exception as exc:  # the database may be what failed; the log, the note and the alert still say it
         log.warning("could not record the run in dify_maintenance.history: %s", error_line(exc))
-    publish_summary(note or runs.note(title, rep, lines if note_lines is None else note_lines))
+    publish_summary(note or runs.note(title, rep, lines if note_lines is None else note_lines, headline))
     if rep["outcome"] == "failed":
         released = " The claim was released." if began else ""
         raise AirflowFailException(f"{title}: FAILED ({rep['error'] or 'see the failed task'}).{released}")
@@ -65,5 +66,5 @@ def preflight_context(ti, what_was_spared: str, title: str) -> dict:
         return ctx
     errors = run_errors()
     rep = {"outcome": "failed", "errors": errors, "error": state.first_error(errors) or "preflight did not complete"}
-    end_run(title, rep, [f"before anything started, so {what_was_spared}"], began=False)
+    end_run(title, rep, [], began=False, headline=f"FAILED before anything started: {what_was_spared}")
     raise AssertionError("end_run raises for a failed run")  # pragma: no cover
