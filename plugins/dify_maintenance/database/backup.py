@@ -510,3 +510,27 @@ def rotate(store: StoreConfig, dbname: str, *, keep_count: int, keep_days: int, 
             kept.append(backup["backup_id"])
     log.info("rotation: kept %s, deleted %s", kept, deleted)
     return {"kept": kept, "deleted": deleted}
+
+
+def run_report(manifest: dict | None, verified: dict | None, rotated: dict | None) -> tuple[dict, list[str]]:
+    """The run's report (the history keeps it; the maintenance page finds the newest verified
+    backup in it) and its lines, from what each step returned (None: the step did not finish)."""
+    ok = bool(manifest and verified and verified["ok"] and rotated is not None)
+    rep: dict = {"outcome": "success" if ok else "failed", "verified": bool(verified and verified["ok"])}
+    lines = []
+    if manifest:
+        rep.update({k: manifest[k] for k in ("backup_id", "total_bytes", "database", "dify_version", "scope", "store")})
+        lines += [
+            f"backup {manifest['backup_id']} of {manifest['database']}",
+            f"Dify {manifest['dify_version']} (alembic {manifest['alembic_head']}), PostgreSQL {manifest['server_version']}",
+            f"scope {manifest['scope']}, {len(manifest['files'])} files, {manifest['total_bytes'] / 1e6:.1f} MB, "
+            f"{manifest['format_options']['compression']}, {manifest['duration_seconds']} s, stored in {manifest['store']}",
+        ]
+    if verified:
+        lines.append(f"verified: {verified['checks']}")
+    if rotated:
+        rep["rotation"] = {"kept": len(rotated["kept"]), "deleted": rotated["deleted"]}
+        lines.append(f"rotation: kept {len(rotated['kept'])}, deleted {rotated['deleted'] or 'none'}")
+    if verified and not verified["ok"]:
+        rep["error"] = f"verify: the backup did not pass its checks: {verified['checks']}"
+    return rep, lines or ["no backup was made"]

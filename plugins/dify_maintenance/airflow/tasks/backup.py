@@ -86,23 +86,6 @@ def report() -> dict:
     the newest verified backup) and the run's note. Runs after a failure too."""
     ti = get_current_context()["ti"]
     manifest, verified, rotated = (ti.xcom_pull(task_ids=t) for t in ("dump", "verify", "rotate"))
-    ok = bool(manifest and verified and verified["ok"] and rotated is not None)
-    rep: dict = {"outcome": "success" if ok else "failed", "verified": bool(verified and verified["ok"])}
-    lines = []
-    if manifest:
-        rep.update({k: manifest[k] for k in ("backup_id", "total_bytes", "database", "dify_version", "scope", "store")})
-        lines += [
-            f"backup {manifest['backup_id']} of {manifest['database']}",
-            f"Dify {manifest['dify_version']} (alembic {manifest['alembic_head']}), PostgreSQL {manifest['server_version']}",
-            f"scope {manifest['scope']}, {len(manifest['files'])} files, {manifest['total_bytes'] / 1e6:.1f} MB, "
-            f"{manifest['format_options']['compression']}, {manifest['duration_seconds']} s, stored in {manifest['store']}",
-        ]
-    if verified:
-        lines.append(f"verified: {verified['checks']}")
-    if rotated:
-        rep["rotation"] = {"kept": len(rotated["kept"]), "deleted": rotated["deleted"]}
-        lines.append(f"rotation: kept {len(rotated['kept'])}, deleted {rotated['deleted'] or 'none'}")
-    if verified and not verified["ok"]:
-        rep["error"] = f"verify: the backup did not pass its checks: {verified['checks']}"
-    end_run("Dify backup", rep, lines or ["no backup was made"], began=False, create_schema=True)
+    rep, lines = backup_mod.run_report(manifest, verified, rotated)
+    end_run("Dify backup", rep, lines, began=False, create_schema=True)
     return {"backup_id": rep.get("backup_id"), "verified": rep["verified"], "total_bytes": rep.get("total_bytes")}

@@ -127,37 +127,6 @@ def report() -> dict:
     copies = [c for c in (ti.xcom_pull(task_ids="copy") or []) if c]
     checked = ti.xcom_pull(task_ids="check_database") or {}
     updated = ti.xcom_pull(task_ids="update_storage_type")
-    totals = {k: sum(c[k] for c in copies) for k in ("copied", "copied_bytes", "skipped", "verified")}
-    totals["repaired"] = sum(len(c["repaired"]) for c in copies)
-    lines = [
-        f"migration {inv.get('migration_id', '?')}" + ("  DRY RUN" if inv.get("dry_run") else ""),
-        f"source inventory: {inv.get('objects', 0)} objects, {inv.get('bytes', 0) / 1e6:.1f} MB",
-        f"copied {totals['copied']} ({totals['copied_bytes'] / 1e6:.1f} MB), already verified {totals['skipped']}, "
-        f"verified in place {totals['verified']}, repaired {totals['repaired']}",
-        f"shards done {len(copies)} of {len(inv.get('shards', []))}",
-    ]
-    if checked.get("missing") is not None:
-        lines.append(f"files named by the database but missing from the source: {len(checked['missing'])}")
-        lines.extend(f"  missing {m['table']}: {m['key']}" for m in checked["missing"][:20])
-        lines.append(f"uploads whose size differs from the stored object: {len(checked['wrong_size'])}")
-    mismatched = [m for c in copies for m in c.get("hash_mismatch", [])]
-    mismatch_count = sum(c.get("hash_mismatch_count", 0) for c in copies)
-    if mismatch_count:
-        lines.append(f"copied uploads whose content differs from upload_files.hash: {mismatch_count}")
-        lines.extend(f"  hash differs: {m['key']}" for m in mismatched[:20])
-    if updated:
-        lines.append(f"upload_files.storage_type updated on {updated['updated']} rows")
-    complete = bool(inv) and updated is not None and len(copies) == len(inv.get("shards", []))
-    rep = {
-        "outcome": "success" if complete else "failed",
-        **totals,
-        "migration_id": inv.get("migration_id"),
-        "missing": len(checked.get("missing") or []),
-        "hash_mismatch": mismatch_count,
-        "hash_mismatch_keys": [m["key"] for m in mismatched[:100]],
-        "dry_run": bool(inv.get("dry_run")),
-    }
-    if not complete:
-        lines.append("did not complete: a rerun resumes from the manifest")
+    rep, lines = migration.run_report(inv, copies, checked, updated)
     end_run("Dify storage migration", rep, lines, began=False, create_schema=True)
     return {k: v for k, v in rep.items() if k not in ("run_key", "dag_id", "errors", "error", "outcome")}
