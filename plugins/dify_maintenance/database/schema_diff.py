@@ -72,15 +72,15 @@ def take(conn: psycopg.Connection, source: str = "live database") -> Snapshot:
     def table(name: str) -> dict:
         return snap.tables.setdefault(name, {"columns": {}, "indexes": {}, "constraints": {}})
 
-    for row in fetch_all(conn, "schema/columns.sql"):
+    for row in fetch_all(conn, "schema_diff/columns.sql"):
         table(row["table_name"])["columns"][row["column_name"]] = {
             "type": row["data_type"],
             "default": row["column_default"],
             "not_null": row["not_null"],
         }
-    for row in fetch_all(conn, "schema/indexes.sql"):
+    for row in fetch_all(conn, "schema_diff/indexes.sql"):
         table(row["table_name"])["indexes"][row["index_name"]] = row["definition"]
-    for row in fetch_all(conn, "schema/constraints.sql"):
+    for row in fetch_all(conn, "schema_diff/constraints.sql"):
         table(row["table_name"])["constraints"][row["constraint_name"]] = f"{row['constraint_type']}: {row['definition']}"
     return snap
 
@@ -230,7 +230,7 @@ def size(changes: list[Change], sizes: dict[str, dict], rates_mb_per_second: dic
 
 
 def table_sizes(conn: psycopg.Connection) -> dict[str, dict]:
-    return {r["table_name"]: r for r in fetch_all(conn, "schema/table_sizes.sql")}
+    return {r["table_name"]: r for r in fetch_all(conn, "schema_diff/table_sizes.sql")}
 
 
 def summary(changes: list[Change]) -> dict:
