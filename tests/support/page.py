@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from support import processes
 from support.dags import dag_runner
 from support.data import ANCHOR
 
@@ -106,9 +107,4 @@ class ApiServer:
         raise RuntimeError("api-server did not answer within 2 minutes")
 
     def stop(self) -> None:
-        if self.proc:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except Exception:
-                self.proc.kill()
+        processes.stop(self.proc, grace=20)

@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from dify_maintenance.storage.stores import StoreConfig
+from support import processes
 
 
 def free_port() -> int:
@@ -46,15 +47,8 @@ class MotoServer:
         raise RuntimeError("moto_server did not start")
 
     def stop(self) -> None:
-        if self.proc:
-            # werkzeug can sit on a client's keep-alive socket after SIGTERM; an outage is an outage.
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-            self.proc = None
+        processes.stop(self.proc, grace=5)  # an outage is an outage: killed if SIGTERM is not enough
+        self.proc = None
 
     def store(self, bucket: str) -> StoreConfig:
         config = StoreConfig(
