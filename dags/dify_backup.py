@@ -21,7 +21,7 @@ from airflow.sdk import dag
 from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier
 from dify_maintenance.airflow.params import params_for
 from dify_maintenance.airflow.tasks import backup as b
-from dify_maintenance.database.backup import BACKUP_FORM
+from dify_maintenance.database.forms import BACKUP_FORM
 
 
 @dag(

@@ -27,7 +27,7 @@ from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier
 from dify_maintenance.airflow.params import params_for
 from dify_maintenance.airflow.tasks import logs
 from dify_maintenance.airflow.tasks import retention as r
-from dify_maintenance.logstore.cleanup import LOG_CLEANUP_FORM
+from dify_maintenance.logstore.forms import LOG_CLEANUP_FORM
 
 
 @dag(

@@ -22,7 +22,7 @@ from airflow.sdk import dag
 from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier
 from dify_maintenance.airflow.params import params_for
 from dify_maintenance.airflow.tasks import logs as t
-from dify_maintenance.logstore.indices import LOG_INDEX_RETENTION_FORM
+from dify_maintenance.logstore.forms import LOG_INDEX_RETENTION_FORM
 
 
 @dag(

@@ -26,7 +26,7 @@ from airflow.sdk import dag
 from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier
 from dify_maintenance.airflow.params import params_for
 from dify_maintenance.airflow.tasks import logs as t
-from dify_maintenance.logstore.migrate import LOG_MIGRATION_FORM
+from dify_maintenance.logstore.forms import LOG_MIGRATION_FORM
 
 
 @dag(

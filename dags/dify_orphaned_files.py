@@ -26,7 +26,7 @@ from airflow.sdk import dag
 from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier
 from dify_maintenance.airflow.params import params_for
 from dify_maintenance.airflow.tasks import orphans as o
-from dify_maintenance.files.orphans import ORPHANS_FORM
+from dify_maintenance.files.forms import ORPHANS_FORM
 
 
 @dag(

@@ -24,7 +24,7 @@ from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier
 from dify_maintenance.airflow.params import params_for
 from dify_maintenance.airflow.tasks import preupgrade as p
 from dify_maintenance.airflow.tasks import retention as r
-from dify_maintenance.database.preupgrade import PRE_UPGRADE_FORM
+from dify_maintenance.database.forms import PRE_UPGRADE_FORM
 
 
 @dag(

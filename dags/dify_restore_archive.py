@@ -20,7 +20,7 @@ from airflow.sdk import dag
 from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier
 from dify_maintenance.airflow.params import params_for
 from dify_maintenance.airflow.tasks.restore import report, restore
-from dify_maintenance.retention.restore import RESTORE_ARCHIVE_FORM
+from dify_maintenance.retention.forms import RESTORE_ARCHIVE_FORM
 
 
 @dag(

@@ -15,7 +15,7 @@ from airflow.sdk import dag
 from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier
 from dify_maintenance.airflow.params import params_for
 from dify_maintenance.airflow.tasks import orphans as o
-from dify_maintenance.files.quarantine import RESTORE_QUARANTINE_FORM
+from dify_maintenance.files.forms import RESTORE_QUARANTINE_FORM
 
 
 @dag(

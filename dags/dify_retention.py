@@ -32,7 +32,7 @@ from airflow.sdk import dag
 from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier, deadline_alerts
 from dify_maintenance.airflow.params import params_for
 from dify_maintenance.airflow.tasks import retention as t
-from dify_maintenance.core.policy import RETENTION_FORM
+from dify_maintenance.retention.forms import RETENTION_FORM
 
 
 @dag(

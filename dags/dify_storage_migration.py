@@ -21,7 +21,7 @@ from airflow.sdk import dag
 from dify_maintenance.airflow.alerts import MaintenanceFailureNotifier
 from dify_maintenance.airflow.params import params_for
 from dify_maintenance.airflow.tasks import store_migration as m
-from dify_maintenance.files.store_migration import MIGRATION_FORM
+from dify_maintenance.files.forms import MIGRATION_FORM
 
 
 @dag(

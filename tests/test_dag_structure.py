@@ -9,7 +9,7 @@ from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import Param
 
 from dify_maintenance.airflow.params import params_for
-from dify_maintenance.core.policy import RETENTION_FORM
+from dify_maintenance.retention.forms import RETENTION_FORM
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,7 +84,7 @@ def test_restore_dag_is_manual_only(bag):
 
 
 def test_pre_upgrade_dag_is_manual_with_a_safe_form(bag):
-    from dify_maintenance.database.preupgrade import PRE_UPGRADE_FORM
+    from dify_maintenance.database.forms import PRE_UPGRADE_FORM
 
     dag = bag.dags["dify_pre_upgrade_cleanup"]
     assert type(dag.timetable).__name__ == "NullTimetable"
@@ -117,7 +117,7 @@ def test_backup_dag_is_unscheduled_unless_configured(bag):
 
 
 def test_storage_migration_dag_is_manual_and_copies_privkeys_by_default(bag):
-    from dify_maintenance.files.store_migration import MIGRATION_FORM
+    from dify_maintenance.files.forms import MIGRATION_FORM
 
     dag = bag.dags["dify_storage_migration"]
     assert list(dag.allowed_run_types) == ["manual"]
@@ -128,7 +128,7 @@ def test_storage_migration_dag_is_manual_and_copies_privkeys_by_default(bag):
 
 
 def test_orphaned_files_dag_is_a_weekly_dry_run_that_never_scans_private_keys(bag):
-    from dify_maintenance.files.orphans import ORPHANS_FORM
+    from dify_maintenance.files.forms import ORPHANS_FORM
 
     dag = bag.dags["dify_orphaned_files"]
     assert dag.timetable.expression == "0 5 * * 0" and dag.max_active_runs == 1
@@ -196,15 +196,10 @@ def test_the_pre_upgrade_form_says_what_to_type_and_the_retention_form_what_empt
 
 
 def declared_forms():
-    from dify_maintenance.database.backup import BACKUP_FORM
-    from dify_maintenance.database.preupgrade import PRE_UPGRADE_FORM
-    from dify_maintenance.files.orphans import ORPHANS_FORM
-    from dify_maintenance.files.quarantine import RESTORE_QUARANTINE_FORM
-    from dify_maintenance.files.store_migration import MIGRATION_FORM
-    from dify_maintenance.logstore.cleanup import LOG_CLEANUP_FORM
-    from dify_maintenance.logstore.indices import LOG_INDEX_RETENTION_FORM
-    from dify_maintenance.logstore.migrate import LOG_MIGRATION_FORM
-    from dify_maintenance.retention.restore import RESTORE_ARCHIVE_FORM
+    from dify_maintenance.database.forms import BACKUP_FORM, PRE_UPGRADE_FORM
+    from dify_maintenance.files.forms import MIGRATION_FORM, ORPHANS_FORM, RESTORE_QUARANTINE_FORM
+    from dify_maintenance.logstore.forms import LOG_CLEANUP_FORM, LOG_INDEX_RETENTION_FORM, LOG_MIGRATION_FORM
+    from dify_maintenance.retention.forms import RESTORE_ARCHIVE_FORM
 
     forms = (
         RETENTION_FORM,

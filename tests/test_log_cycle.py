@@ -22,8 +22,7 @@ from devtools import fixtures, generator
 from dify_maintenance.core.db import url_connector
 from dify_maintenance.core.errors import InvalidPolicy
 from dify_maintenance.dashboard import model
-from dify_maintenance.logstore.indices import LOG_INDEX_RETENTION_FORM
-from dify_maintenance.logstore.migrate import LOG_MIGRATION_FORM
+from dify_maintenance.logstore.forms import LOG_INDEX_RETENTION_FORM, LOG_MIGRATION_FORM
 from dify_maintenance.storage.stores import StoreConfig
 
 SCALE = generator.Scale(runs=150, tenants=2)

@@ -28,9 +28,9 @@ import psycopg
 from dify_maintenance.core import catalog
 from dify_maintenance.core.db import DbTarget, connection, execute, fetch_all, fetch_one
 from dify_maintenance.core.errors import MaintenanceError
-from dify_maintenance.core.forms import Field, Form
 from dify_maintenance.core.schema import detect_version, snapshot
 from dify_maintenance.database import pgclient
+from dify_maintenance.database.forms import BACKUP_FORM, COMPRESSIONS, SCOPES
 from dify_maintenance.storage.stores import StoreConfig, check_store, key_part
 
 log = logging.getLogger(__name__)
@@ -38,29 +38,12 @@ log = logging.getLogger(__name__)
 MANIFEST_FORMAT = "dify-maintenance-backup/1"
 MANIFEST = "manifest.json"
 VERIFICATION = "verification.json"
-SCOPES = ("full", "no_log_data", "tables")
-COMPRESSIONS = ("auto", "zstd", "lz4", "gzip", "none")
 _CHUNK = 4 * 1024 * 1024
 _UPLOAD_THREADS = 4
 
 
 class BackupFailed(MaintenanceError):
     """The backup could not be written, stored or verified; nothing downstream may delete."""
-
-
-# The trigger form of dify_backup.
-BACKUP_FORM = Form(
-    "dify_backup",
-    (
-        Field("scope", "Scope", "string", "full", "Backup", enum=SCOPES),
-        Field("tables", "Tables (scope: tables)", "array", [], "Backup", items={"type": "string"}),
-        Field("jobs", "Parallel dump jobs", "integer", 2, "Backup", minimum=1, maximum=32),
-        Field("compression", "Compression", "string", "auto", "Backup", enum=COMPRESSIONS),
-        Field("restore_check", "Restore check into a scratch database", "boolean", False, "Verify"),
-        Field("keep_count", "Backups to keep", "integer", 7, "Rotation", minimum=1, maximum=1000),
-        Field("keep_days", "Max backup age (days)", "integer", 30, "Rotation", minimum=1, maximum=3650),
-    ),
-)
 
 
 @dataclass(frozen=True)

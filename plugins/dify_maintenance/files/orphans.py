@@ -32,71 +32,23 @@ from datetime import UTC, datetime, timedelta
 from dify_maintenance.core import drift, runs, state
 from dify_maintenance.core.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.core.errors import InvalidPolicy
-from dify_maintenance.core.forms import Field, Form
 from dify_maintenance.core.moments import naive_utc
 from dify_maintenance.core.schema import snapshot
 from dify_maintenance.core.sqltemplates import render
 from dify_maintenance.files import filerefs, payloads
 from dify_maintenance.files.filecheck import load_listing
+from dify_maintenance.files.forms import ORPHANS_FORM
 from dify_maintenance.files.quarantine import Quarantine, quarantine_id
 from dify_maintenance.storage.archive import FILES_FAMILY, ArchiveWriter, copy_out
-from dify_maintenance.storage.dify_storage import DIFY_PREFIXES, PROTECTED_PREFIXES, STORAGE_FIELDS, is_protected
+from dify_maintenance.storage.dify_storage import is_protected
 from dify_maintenance.storage.stores import StoreConfig, check_store, key_part
 
 log = logging.getLogger(__name__)
 
-# Prefixes whose objects Dify's rows name; privkeys/ is never scanned (nothing names those keys).
-SCANNABLE_PREFIXES = tuple(p for p in DIFY_PREFIXES if p not in PROTECTED_PREFIXES)
-DEFAULT_PREFIXES = ("upload_files/", "image_files/", "tools/", "datasources/")
 FILE_TABLES = {"upload_file": "upload_files", "tool_file": "tool_files"}
 # PostgreSQL reads a TID range (ctid >= and <) without scanning the whole table from 14 on.
 TID_RANGE_SCAN_VERSION = 140000
 FORGET_AFTER_DAYS = 90
-
-
-# The trigger form of dify_orphaned_files (scheduled runs: the Variable dify_maintenance_orphans
-# sets the same fields); a dry run by default.
-ORPHANS_FORM = Form(
-    "dify_orphaned_files",
-    (
-        Field(
-            "grace_days",
-            "Grace period (days)",
-            "integer",
-            7,
-            "Scope",
-            "Rows and objects younger than this are never candidates (uploads still in flight).",
-            minimum=1,
-            maximum=3650,
-        ),
-        Field(
-            "prefixes",
-            "Key prefixes to scan",
-            "array",
-            list(DEFAULT_PREFIXES),
-            "Scope",
-            "privkeys/ and .dify_secret_key are never scanned or touched.",
-            items={"type": "string", "enum": list(SCANNABLE_PREFIXES)},
-            min_items=1,
-        ),
-        Field(
-            "created_before",
-            "Only files created before",
-            "string",
-            None,
-            "Scope",
-            "For example a retention run's cutoff: collect only what the purged rows referenced.",
-            nullable=True,
-            format="date-time",
-        ),
-        *STORAGE_FIELDS,
-        Field("dry_run", "Dry run (report and CSV only)", "boolean", True, "Safety"),
-        Field("archive", "Archive rows before deleting them", "boolean", True, "Safety"),
-        Field("quarantine_days", "Empty quarantines older than (days)", "integer", 30, "Safety", minimum=1, maximum=3650),
-        Field("batch_size", "Rows or objects per batch", "integer", 1000, "Tuning", minimum=1, maximum=50000),
-        Field("slice_pages", "Heap pages per reference-scan statement", "integer", 8192, "Tuning", minimum=1, maximum=10_000_000),
-    ),
-)
 
 
 @dataclass(frozen=True)

@@ -17,21 +17,11 @@ from datetime import UTC, datetime, timedelta
 import opendal
 
 from dify_maintenance.core.errors import MaintenanceError
-from dify_maintenance.core.forms import Field, Form
-from dify_maintenance.storage.dify_storage import STORAGE_FIELDS, is_protected
+from dify_maintenance.storage.dify_storage import is_protected
 from dify_maintenance.storage.stores import StoreConfig, key_part, stat_or_none
 
 log = logging.getLogger(__name__)
 
-# The trigger form of dify_restore_quarantine: which quarantine to undo (its id is in the report).
-RESTORE_QUARANTINE_FORM = Form(
-    "dify_restore_quarantine",
-    (
-        Field("quarantine_id", "Quarantine id (from the orphaned-files report)", "string", None, min_length=1),
-        Field("restore_rows", "Also re-insert the archived database rows", "boolean", True),
-        *STORAGE_FIELDS,
-    ),
-)
 
 ROOT = "_dify_maintenance/quarantine/"
 INFO = "quarantine.json"

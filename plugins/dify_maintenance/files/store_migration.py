@@ -23,68 +23,14 @@ from datetime import datetime
 import opendal
 
 from dify_maintenance.core.errors import MaintenanceError
-from dify_maintenance.core.forms import Field, Form
-from dify_maintenance.storage.dify_storage import DIFY_PREFIXES
+from dify_maintenance.files.forms import OVERWRITE, VERIFY
 from dify_maintenance.storage.stores import StoreConfig, list_entries
 
 log = logging.getLogger(__name__)
 
 CHUNK = 8 * 1024 * 1024
 STATE_ROOT = "_dify_maintenance/migrations/"
-OVERWRITE = ("if_different", "always", "never")
-VERIFY = ("checksum", "size")
 
-# The trigger form of dify_storage_migration; dry run by default.
-MIGRATION_FORM = Form(
-    "dify_storage_migration",
-    (
-        Field("source_conn_id", "Source: Airflow connection", "string", None, "Source", nullable=True),
-        Field("source_dify_env", "Source: path of Dify's .env", "string", None, "Source", nullable=True),
-        Field("target_conn_id", "Target: Airflow connection", "string", None, "Target", nullable=True),
-        Field("target_dify_env", "Target: path of Dify's .env", "string", None, "Target", nullable=True),
-        Field(
-            "prefixes",
-            "Key prefixes",
-            "array",
-            list(DIFY_PREFIXES),
-            "Scope",
-            "All of Dify's by default, privkeys/ included: without it no stored model credential can be decrypted.",
-            items={"type": "string"},
-        ),
-        Field(
-            "modified_since",
-            "Delta pass: only objects modified since",
-            "string",
-            None,
-            "Scope",
-            nullable=True,
-            format="date-time",
-        ),
-        Field("dry_run", "Dry run (inventory and checks only)", "boolean", True, "Execution"),
-        Field("shards", "Parallel copy tasks", "integer", 8, "Execution", minimum=1, maximum=256),
-        Field("concurrency", "Copies in flight per task", "integer", 8, "Execution", minimum=1, maximum=128),
-        Field("overwrite", "Objects already in the target", "string", "if_different", "Execution", enum=OVERWRITE),
-        Field("verify", "Verification", "string", "checksum", "Execution", enum=VERIFY),
-        Field(
-            "verification_pass",
-            "Re-verify every object already copied",
-            "boolean",
-            False,
-            "Execution",
-            "Before the cut-over: compare every target object with the source again, and repair what differs.",
-        ),
-        Field("check_database", "Report files the database names but the source lacks", "boolean", True, "Database"),
-        Field(
-            "set_storage_type",
-            "Afterwards set upload_files.storage_type to",
-            "string",
-            None,
-            "Database",
-            "Only after every object was copied and verified.",
-            nullable=True,
-        ),
-    ),
-)
 _MANIFEST_EVERY = 500
 
 

@@ -33,16 +33,14 @@ from datetime import date, datetime
 from dify_maintenance.core import state
 from dify_maintenance.core.db import Connector, connection, fetch_all, fetch_one
 from dify_maintenance.core.errors import InvalidPolicy, MaintenanceError
-from dify_maintenance.core.forms import Field, Form, check_typed_confirmation
+from dify_maintenance.core.forms import check_typed_confirmation
 from dify_maintenance.core.moments import naive_utc
-from dify_maintenance.core.policy import CONFIRM_DATABASE_FIELD, UUID_RE, Policy, resolve
+from dify_maintenance.core.policy import Policy, resolve
 from dify_maintenance.core.schema import snapshot
 from dify_maintenance.logstore.cluster import DIFY_PREFIX, ClusterConfig, ClusterInfo
 from dify_maintenance.logstore.documents import DATA_TYPES
-from dify_maintenance.logstore.fields import CLUSTER_CONN_FIELD
-from dify_maintenance.logstore.migrate import SETTLE
+from dify_maintenance.logstore.forms import LOG_CLEANUP_FORM, SETTLE
 from dify_maintenance.retention import steps as retention
-from dify_maintenance.storage.dify_storage import STORAGE_FIELDS
 
 FAMILY = "workflow_logs"
 LAYOUT = "per_tenant"
@@ -58,37 +56,6 @@ class NotValidated(MaintenanceError):
 
 class NotReadableByDify(MaintenanceError):
     """The cluster, prefix or layout is not where Dify reads: an export, never grounds to delete."""
-
-
-LOG_CLEANUP_FORM = Form(
-    "dify_log_cleanup_pg",
-    (
-        Field("dry_run", "Dry run (count what would be deleted)", "boolean", True, "Safety"),
-        CONFIRM_DATABASE_FIELD,
-        Field("before_date", "Delete rows created before (UTC date)", "string", None, "Scope", format="date"),
-        Field(
-            "tenant_ids",
-            "Tenants",
-            "array",
-            [],
-            "Scope",
-            "UUIDs, one per line. Empty: every tenant (then the validation must have covered every tenant).",
-            items={"type": "string", "pattern": UUID_RE.pattern},
-        ),
-        Field("archive", "Archive deleted rows first", "boolean", True, "Safety"),
-        Field(
-            "confirm_archive_off",
-            "Archive off: type the database name again",
-            "string",
-            None,
-            "Safety",
-            "Only with archive off: the rows then exist only in the cluster once deleted.",
-            nullable=True,
-        ),
-        CLUSTER_CONN_FIELD,
-        *STORAGE_FIELDS,
-    ),
-)
 
 
 @dataclass(frozen=True)

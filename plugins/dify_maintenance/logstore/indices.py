@@ -16,43 +16,10 @@ from opensearchpy import OpenSearch
 from dify_maintenance.core import state
 from dify_maintenance.core.db import Connector, connection, fetch_all
 from dify_maintenance.core.errors import InvalidPolicy
-from dify_maintenance.core.forms import Field, Form
 from dify_maintenance.core.schema import snapshot
 from dify_maintenance.logstore.cluster import ClusterConfig, ClusterInfo, health, with_retries
 from dify_maintenance.logstore.documents import DATA_TYPES, month_label
-from dify_maintenance.logstore.fields import CLUSTER_CONN_FIELD, PREFIX_FIELD
 from dify_maintenance.logstore.reader import Window
-
-LOG_INDEX_RETENTION_FORM = Form(
-    "dify_log_index_retention",
-    (
-        Field("dry_run", "Dry run (list what would be dropped)", "boolean", True, "Safety"),
-        Field(
-            "confirm_cluster",
-            "Type the cluster's name to allow a real run",
-            "string",
-            None,
-            "Safety",
-            "Leave empty for a dry run. With dry run off it must equal the cluster's name (cluster_name of its GET /); "
-            "a dry run's report prints it.",
-            nullable=True,
-        ),
-        Field(
-            "retention_days",
-            "Keep indices of the last N days",
-            "integer",
-            None,
-            "Retention",
-            "Empty: the cluster's ELASTICSEARCH_RETENTION_DAYS (or the connection's retention_days; 30).",
-            nullable=True,
-            minimum=1,
-            maximum=36_500,
-        ),
-        PREFIX_FIELD,
-        CLUSTER_CONN_FIELD,
-        Field("dify_env", "Cluster: path of Dify's .env", "string", None, "Cluster", nullable=True),
-    ),
-)
 
 _MONTH = re.compile(r"-(\d{4})\.(\d{2})$")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -39,17 +39,14 @@ from opensearchpy.exceptions import TransportError
 
 from dify_maintenance.core import state
 from dify_maintenance.core.db import Connector, connection, execute, fetch_all, fetch_one
-from dify_maintenance.core.forms import Field, Form
 from dify_maintenance.core.memory import return_big_buffers
 from dify_maintenance.core.moments import naive_utc
-from dify_maintenance.core.policy import UUID_RE
 from dify_maintenance.core.schema import snapshot
 from dify_maintenance.core.sqltemplates import render
 from dify_maintenance.logstore.cluster import ClusterConfig, ClusterInfo, ClusterUnavailable, check_prefix, with_retries
 from dify_maintenance.logstore.documents import (
     DATA_TYPES,
     INDEX_SETTINGS,
-    LAYOUTS,
     LOAD_REFRESH_INTERVAL,
     DataType,
     dify_template_name,
@@ -58,7 +55,7 @@ from dify_maintenance.logstore.documents import (
     template_body,
     template_name,
 )
-from dify_maintenance.logstore.fields import CLUSTER_CONN_FIELD, PREFIX_FIELD
+from dify_maintenance.logstore.forms import LOG_MIGRATION_FORM, SETTLE
 from dify_maintenance.logstore.reader import (
     Chunk,
     Chunker,
@@ -72,98 +69,13 @@ from dify_maintenance.logstore.reader import (
     pages,
     table_columns,
 )
-from dify_maintenance.storage.dify_storage import STORAGE_FIELDS
 
 log = logging.getLogger(__name__)
 
-# Rows younger than this at the database's now wait for the next run: a transaction still open
-# may yet commit a row dated before the stream's watermark (the pass finds it, but a month's
-# stream should not race the rows being written).
-SETTLE = timedelta(hours=1)
 EPOCH = datetime(1970, 1, 1)
 REPORTED_REJECTS = 100
 # ids looked up per _mget by the pass (without their documents: a few KB per request)
 PASS_IDS = 1_000
-
-LOG_MIGRATION_FORM = Form(
-    "dify_log_migration",
-    (
-        Field("dry_run", "Dry run (estimate documents and bytes, write nothing)", "boolean", True, "Safety"),
-        Field(
-            "tenant_ids",
-            "Tenants",
-            "array",
-            [],
-            "Scope",
-            "UUIDs, one per line. Empty: every tenant.",
-            items={"type": "string", "pattern": UUID_RE.pattern},
-        ),
-        Field(
-            "start_date",
-            "From (inclusive, UTC)",
-            "string",
-            None,
-            "Scope",
-            "Empty: from the oldest row.",
-            nullable=True,
-            format="date",
-        ),
-        Field(
-            "end_date",
-            "Until (inclusive, UTC)",
-            "string",
-            None,
-            "Scope",
-            f"Empty: up to {int(SETTLE.total_seconds() // 3600)} h before the database's now (rows still being written "
-            "wait for the next run).",
-            nullable=True,
-            format="date",
-        ),
-        Field(
-            "data_types",
-            "Data types",
-            "array",
-            list(DATA_TYPES),
-            "Scope",
-            "workflow_runs, app_logs, node_executions (offloaded payloads are inlined).",
-            items={"type": "string", "enum": list(DATA_TYPES)},
-            min_items=1,
-        ),
-        Field("batch_mb", "Bulk request size (MB)", "integer", 8, "Load", minimum=1, maximum=100),
-        Field(
-            "concurrency",
-            "Bulk requests in flight",
-            "integer",
-            4,
-            "Load",
-            "For the whole run: its months are migrated one after another.",
-            minimum=1,
-            maximum=16,
-        ),
-        Field(
-            "index_layout",
-            "Index layout",
-            "string",
-            "per_tenant",
-            "Indices",
-            "per_tenant: Dify's names (<prefix>-workflow-runs-<tenant>-<YYYY.MM>), what Dify reads. monthly: one index "
-            "per data type and month with a tenant_id field: an export Dify cannot read.",
-            enum=LAYOUTS,
-        ),
-        PREFIX_FIELD,
-        Field(
-            "create_index",
-            "Create an index on created_at where missing",
-            "boolean",
-            False,
-            "Load",
-            "CREATE INDEX CONCURRENTLY (created_at, id): without one every segment of 100,000 rows reads the whole table.",
-        ),
-        Field("restart", "Restart (ignore watermarks, send everything again)", "boolean", False, "Load"),
-        CLUSTER_CONN_FIELD,
-        *STORAGE_FIELDS,
-    ),
-)
 
 
 def _day(value: str | None) -> datetime | None:

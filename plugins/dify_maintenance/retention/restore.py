@@ -9,21 +9,10 @@ import psycopg
 from dify_maintenance.core import catalog, state
 from dify_maintenance.core.db import Connector, connection, execute, fetch_all, fetch_one
 from dify_maintenance.core.errors import ArchiveRefused
-from dify_maintenance.core.forms import Field, Form
 from dify_maintenance.core.schema import snapshot
 from dify_maintenance.core.sqltemplates import render
 from dify_maintenance.storage.archive import FILES_FAMILY, FILES_TABLES, JSON_ENCODING, iter_manifests, read_part
 from dify_maintenance.storage.stores import StoreConfig
-
-# The trigger form of dify_restore_archive: which archived run (or part of it) to put back.
-RESTORE_ARCHIVE_FORM = Form(
-    "dify_restore_archive",
-    (
-        Field("archive_prefix", "Archive prefix to restore", "string", None, pattern="^retention/[A-Za-z0-9._=/-]+$"),
-        Field("tables", "Only these tables (empty: all)", "array", None, nullable=True, items={"type": "string"}),
-        Field("use_defaults", "Ignore the deployment settings Variable (default connections)", "boolean", False),
-    ),
-)
 
 
 def _archivable(family: str) -> frozenset[str]:

@@ -12,7 +12,8 @@ from dify_maintenance.airflow.tasks.lifecycle import end_run
 from dify_maintenance.core.db import connection
 from dify_maintenance.core.schema import detect_version, snapshot
 from dify_maintenance.database import backup as backup_mod
-from dify_maintenance.database.backup import BACKUP_FORM, BackupRequest
+from dify_maintenance.database.backup import BackupRequest
+from dify_maintenance.database.forms import BACKUP_FORM
 
 log = logging.getLogger(__name__)
 

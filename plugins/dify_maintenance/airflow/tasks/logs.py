@@ -25,8 +25,8 @@ from dify_maintenance.core.moments import naive_utc
 from dify_maintenance.core.policy import POLICY_VARIABLE
 from dify_maintenance.logstore import cleanup, indices, migrate, report, validate
 from dify_maintenance.logstore.cluster import health, identify
-from dify_maintenance.logstore.indices import LOG_INDEX_RETENTION_FORM
-from dify_maintenance.logstore.migrate import LOG_MIGRATION_FORM, Request
+from dify_maintenance.logstore.forms import LOG_INDEX_RETENTION_FORM, LOG_MIGRATION_FORM
+from dify_maintenance.logstore.migrate import Request
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from dify_maintenance.airflow.tasks.lifecycle import end_run
 from dify_maintenance.core.errors import InvalidPolicy
 from dify_maintenance.files import filecheck
 from dify_maintenance.files import store_migration as migration
-from dify_maintenance.files.store_migration import MIGRATION_FORM
+from dify_maintenance.files.forms import MIGRATION_FORM
 from dify_maintenance.storage import dify_storage
 from dify_maintenance.storage.stores import StoreConfig, check_store
 
