@@ -52,13 +52,14 @@ class Scene:
     def connector(self):
         return url_connector(self.url)
 
-    def migrate(self, **form) -> dict:
-        """Migrate every settled row, then validate; returns the validation."""
+    def migrate(self, validate_only: bool = False, **form) -> dict:
+        """Migrate every settled row (unless ``validate_only``), then validate; returns the validation."""
         info = identify(self.client, self.config)
         req = migrate.request_from({"dry_run": False, **form}, self.config, migrate.database_now(self.connector))
-        planned = migrate.plan(self.connector, req, self.client, self.config, info)
-        for part in planned["partitions"]:
-            migrate.migrate_partition(self.connector, self.client, self.config, req, part, self.read, info=info)
+        if not validate_only:
+            planned = migrate.plan(self.connector, req, self.client, self.config, info)
+            for part in planned["partitions"]:
+                migrate.migrate_partition(self.connector, self.client, self.config, req, part, self.read, info=info)
         return validate.validate(self.connector, self.client, self.config, req, self.read, run_key=f"t/{uuid.uuid4()}", info=info)
 
     def cleanup(self, before=BEFORE, tenants: tuple[str, ...] = (), proof_config=None) -> dict:
@@ -262,7 +263,10 @@ def test_a_newer_failed_validation_blocks_an_older_passing_one(scene):
     index = f"dify-workflow-runs-{victim['tenant_id']}-{victim['created_at']:%Y.%m}"
     source = scene.client.get(index=index, id=victim["id"])["_source"]
     scene.client.index(index=index, id=victim["id"], body={**source, "status": "altered"}, refresh=True)
-    failed = scene.migrate()
+    # validation alone: a migration's pass would rewrite the document of any row whose xmin is
+    # not older than the oldest transaction running at the last pass (another session's open
+    # transaction makes that every row), which is what a rerun is for, not what this test is about
+    failed = scene.migrate(validate_only=True)
     assert not failed["passed"]
     counts = scene.count("select count(*) from workflow_runs")
     with pytest.raises(cleanup.NotValidated, match="FAILED for workflow_runs"):
