@@ -6,6 +6,8 @@ lives here, in small modules with one job each.
 
 from __future__ import annotations
 
+__version__ = "0.9.0"
+
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
