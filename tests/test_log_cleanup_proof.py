@@ -206,6 +206,8 @@ def test_index_retention_between_validation_and_cleanup_drops_nothing_unread(sce
 def test_the_cluster_gone_after_the_validation_deletes_nothing(scene, es):
     assert scene.migrate()["passed"]
     counts = scene.count("select count(*) from workflow_runs"), scene.count("select count(*) from workflow_node_executions")
+    scene.config = cluster_for(es.url, max_retries=1)  # one back-off (1 s) before giving up, not 1+2+4 s
+    scene.client = scene.config.client()
     es.down = True
     with pytest.raises(ClusterUnavailable):
         scene.cleanup()  # preflight cannot identify the cluster

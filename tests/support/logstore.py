@@ -120,6 +120,9 @@ class ElasticsearchFace:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes: without TCP_NODELAY each answer waits ~40 ms
+            # for the client's delayed ACK
+            disable_nagle_algorithm = True
 
             def log_message(self, *args) -> None:  # quiet
                 pass

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from airflow.sdk import TriggerRule, get_current_context, task
+from airflow.sdk import TriggerRule, get_current_context
 
 from dify_maintenance.airflow import connections
-from dify_maintenance.airflow.tasks.common import backup_store, current_settings, fail_fast, run_params
+from dify_maintenance.airflow.tasks.common import backup_store, current_settings, fail_fast, run_params, task
 from dify_maintenance.airflow.tasks.lifecycle import end_run
 from dify_maintenance.core.db import connection
 from dify_maintenance.core.schema import detect_version, snapshot

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from airflow.sdk import Variable, get_current_context
+from airflow.sdk import task as airflow_task
 from airflow.sdk.exceptions import AirflowFailException
 
 from dify_maintenance.airflow import connections
@@ -23,6 +24,14 @@ from dify_maintenance.core.settings import Settings
 from dify_maintenance.storage.stores import StoreConfig, default_backup_store
 
 log = logging.getLogger(__name__)
+
+
+def task(python_callable=None, **kwargs):
+    """Airflow's ``@task``, each task's dict kept as one XCom. Airflow otherwise splits a
+    function annotated ``-> dict`` into one XCom per key (a dozen writes per task, and a key named
+    ``error`` or ``summary`` would overwrite the ones the run's end reads); no DAG reads a key."""
+    kwargs.setdefault("multiple_outputs", False)
+    return airflow_task(python_callable, **kwargs) if python_callable else airflow_task(**kwargs)
 
 
 def run_params() -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from airflow.sdk import TriggerRule, Variable, get_current_context, task
+from airflow.sdk import TriggerRule, Variable, get_current_context
 
 from dify_maintenance.airflow.tasks.common import (
     connector_for,
@@ -17,6 +17,7 @@ from dify_maintenance.airflow.tasks.common import (
     run_moment,
     run_params,
     scheduled_params,
+    task,
 )
 from dify_maintenance.airflow.tasks.lifecycle import end_run
 from dify_maintenance.airflow.tasks.log_cluster import cluster_of, lazy_reader, storage_of

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from airflow.sdk import TriggerRule, get_current_context, task
+from airflow.sdk import TriggerRule, get_current_context
 
 from dify_maintenance.airflow import connections
 from dify_maintenance.airflow.tasks.common import (
@@ -16,6 +16,7 @@ from dify_maintenance.airflow.tasks.common import (
     run_moment,
     run_params,
     scheduled_params,
+    task,
 )
 from dify_maintenance.airflow.tasks.lifecycle import end_run, preflight_context
 from dify_maintenance.core.db import Connector

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from airflow.sdk import TriggerRule, Variable, get_current_context, task
+from airflow.sdk import TriggerRule, Variable, get_current_context
 
 from dify_maintenance.airflow.tasks.common import (
     backup_store,
@@ -16,6 +16,7 @@ from dify_maintenance.airflow.tasks.common import (
     run_errors,
     run_moment,
     run_params,
+    task,
 )
 from dify_maintenance.airflow.tasks.lifecycle import end_run, preflight_context
 from dify_maintenance.core.policy import POLICY_VARIABLE

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from airflow.sdk import TriggerRule, get_current_context, task
+from airflow.sdk import TriggerRule, get_current_context
 
-from dify_maintenance.airflow.tasks.common import archive_store, connector_for, current_settings, fail_fast, run_params
+from dify_maintenance.airflow.tasks.common import archive_store, connector_for, current_settings, fail_fast, run_params, task
 from dify_maintenance.airflow.tasks.lifecycle import end_run
 from dify_maintenance.core import settings as settings_mod
 from dify_maintenance.core.errors import InvalidPolicy

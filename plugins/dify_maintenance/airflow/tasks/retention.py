@@ -6,7 +6,7 @@ import dataclasses
 import logging
 from datetime import timedelta
 
-from airflow.sdk import TriggerRule, get_current_context, task
+from airflow.sdk import TriggerRule, get_current_context
 
 from dify_maintenance.airflow import connections
 from dify_maintenance.airflow.tasks import log_cluster
@@ -23,6 +23,7 @@ from dify_maintenance.airflow.tasks.common import (
     run_moment,
     run_params,
     stop_switch,
+    task,
 )
 from dify_maintenance.airflow.tasks.lifecycle import end_run, preflight_context
 from dify_maintenance.core.catalog import family as family_def

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from airflow.sdk import TriggerRule, get_current_context, task
+from airflow.sdk import TriggerRule, get_current_context
 
-from dify_maintenance.airflow.tasks.common import connector_for, current_settings, fail_fast, run_params
+from dify_maintenance.airflow.tasks.common import connector_for, current_settings, fail_fast, run_params, task
 from dify_maintenance.airflow.tasks.lifecycle import end_run
 from dify_maintenance.database import sizes
 

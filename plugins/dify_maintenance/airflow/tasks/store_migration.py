@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from airflow.sdk import TriggerRule, get_current_context, task
+from airflow.sdk import TriggerRule, get_current_context
 
 from dify_maintenance.airflow import connections
-from dify_maintenance.airflow.tasks.common import current_settings, fail_fast, run_params
+from dify_maintenance.airflow.tasks.common import current_settings, fail_fast, run_params, task
 from dify_maintenance.airflow.tasks.lifecycle import end_run
 from dify_maintenance.core.errors import InvalidPolicy
 from dify_maintenance.files import filecheck
