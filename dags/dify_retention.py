@@ -19,7 +19,7 @@ run purges. To purge on the first run, trigger it with *dry run* off (or set
 
 Every deleted row is archived first (zstd COPY text with a manifest per batch) unless the run
 explicitly turns the archive off. The cutoff is fixed at preflight from the logical date (UTC).
-Policy defaults: `include/retention_policy.json`, overridden by the Variable
+Policy defaults: `resources/retention_policy.json`, overridden by the Variable
 `dify_maintenance_policy`, then by the Params below (empty means "use the policy").
 """
 

@@ -1,4 +1,4 @@
-"""Write ``include/known_schemas.json``: the tables and columns of the Dify releases the schema-
+"""Write ``plugins/dify_maintenance/resources/known_schemas.json``: the tables and columns of the Dify releases the schema-
 drift guard compares an unknown head with (the newest known release, and 1.14.1 for the test that
 presents 1.16.1 as unknown). Read from the real schema dumps in ``../shared/dify-schema``.
 
@@ -16,7 +16,7 @@ from devtools import fixtures, pgembed
 
 DUMPS = Path(__file__).resolve().parents[1].parent / "shared" / "dify-schema"
 RELEASES = ("1.14.1", "1.16.1")  # the newest known, and the one the drift test pretends is newest
-OUT = Path(__file__).resolve().parents[1] / "include" / "known_schemas.json"
+OUT = Path(__file__).resolve().parents[1] / "plugins" / "dify_maintenance" / "resources" / "known_schemas.json"
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
 """The package's rooms keep their walls: only ``dify_maintenance.airflow`` imports Airflow, the
-engine never imports the development tools, the tests or the benchmarks, and ``include/sql``
+engine never imports the development tools, the tests or the benchmarks, and ``resources/sql``
 holds exactly the SQL that some code path runs."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 from support.env import ROOT
 
 ENGINE = ROOT / "plugins" / "dify_maintenance"
-SQL = ROOT / "include" / "sql"
+SQL = ENGINE / "resources" / "sql"
 # development-only packages and folders the shipped code must never reach
 DEV_ONLY = ("devtools", "tests", "bench", "conftest", "support", "pgserver", "pytest", "moto")
 
@@ -75,15 +75,15 @@ def referenced_templates() -> dict[str, list[str]]:
     return found
 
 
-def test_every_template_in_include_sql_is_run_and_every_name_exists():
+def test_every_template_in_resources_sql_is_run_and_every_name_exists():
     present = {path.relative_to(SQL).as_posix() for path in SQL.rglob("*.sql")}
     named = referenced_templates()
     assert sorted(present - set(named)) == [], "templates no code path renders (move them to devtools/ or bench/, or delete)"
     assert {name: where for name, where in named.items() if name not in present} == {}, "rendered names with no template"
 
 
-def test_include_sql_folders_match_the_code_that_runs_them():
-    """Each folder of include/sql serves one room (or state, the core's bookkeeping)."""
+def test_sql_folders_match_the_code_that_runs_them():
+    """Each folder of resources/sql serves one room (or state, the core's bookkeeping)."""
     folders = {path.parent.name for path in SQL.rglob("*.sql")}
     assert "bench" not in folders and "generate" not in folders
 

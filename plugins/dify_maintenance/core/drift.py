@@ -78,7 +78,7 @@ def looks_like_reference(column: str, data_type: str) -> str | None:
 def compare(snap: SchemaSnapshot, known_version: str) -> Drift:
     known = known_schemas().get(known_version)
     if known is None:
-        raise SchemaDrift(f"no known schema for Dify {known_version} in include/known_schemas.json")
+        raise SchemaDrift(f"no known schema for Dify {known_version} in resources/known_schemas.json")
     drift = Drift(known_version)
     for table in sorted(snap.columns):
         new_table = table not in known

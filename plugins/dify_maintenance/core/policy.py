@@ -1,4 +1,4 @@
-"""The retention policy: defaults from ``include/retention_policy.json``, overridden per
+"""The retention policy: defaults from ``resources/retention_policy.json``, overridden per
 deployment (Airflow Variable ``dify_maintenance_policy``) and per run (Params), then validated.
 
 Validation happens before anything connects to Dify, so bad input never deletes a row.

@@ -1,7 +1,7 @@
-"""Every SQL statement lives in ``include/sql`` as a Jinja template; this module renders them.
+"""Every SQL statement lives in ``resources/sql`` as a Jinja template; this module renders them.
 
 Development tools keep their SQL apart (``devtools/sql``, ``bench/sql``) and register it under a
-name prefix (``generate/...``, ``bench/...``); what the DAGs run is only ever ``include/sql``.
+name prefix (``generate/...``, ``bench/...``); what the DAGs run is only ever ``resources/sql``.
 
 Templates receive identifiers only as ``psycopg.sql.Identifier`` objects (rendered quoted) and
 values only as bind placeholders (``%(name)s``). Nothing from a user reaches the template text.
@@ -70,6 +70,6 @@ def _sqlword(value: str) -> str:
 
 
 def render(name: str, **context: object) -> sql.SQL:
-    """Render ``include/sql/<name>`` and wrap it so psycopg treats it as trusted SQL text."""
+    """Render ``resources/sql/<name>`` and wrap it so psycopg treats it as trusted SQL text."""
     text = _environment().get_template(name).render(**context)
     return sql.SQL(text)  # noqa: S608 - identifiers are quoted by the ident filter, values are bound

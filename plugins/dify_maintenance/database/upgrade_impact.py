@@ -2,7 +2,7 @@
 rewrite or lock large tables, how big those tables are, and how long each step may take,
 now and after the planned purge (so the operator sees the time a cleanup saves).
 
-The migrations come from ``include/upgrade_impact.json`` (read from each Dify release's alembic migrations); sizes from
+The migrations come from ``resources/upgrade_impact.json`` (read from each Dify release's alembic migrations); sizes from
 the live catalog; "after the purge" from the planner's estimate of rows older than the cutoff.
 """
 

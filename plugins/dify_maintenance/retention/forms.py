@@ -26,7 +26,7 @@ def _from_policy(key: str, what: str = "") -> str:
     return (
         (what + " " if what else "")
         + f"Empty: the deployment policy, {shown}{' days' if key.endswith('_days') else ''} by default "
-        f"(include/retention_policy.json) unless the Airflow Variable {POLICY_VARIABLE} sets another."
+        f"(resources/retention_policy.json) unless the Airflow Variable {POLICY_VARIABLE} sets another."
     )
 
 
