@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-future lint format bench clean
+.PHONY: demo test test-future lint format bench clean dist
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (Python 3.11)"; exit 1; }
@@ -38,9 +38,14 @@ test-future: $(STAMP)
 	DIFY_MAINT_TEST_PG_URL=$$(PYTHONPATH=plugins:. $(PY) -c 'from devtools.pgembed import admin_url; print(admin_url("DIFY_MAINT_TEST_PG_URL")[0])') \
 	  faketime -f '$(FUTURE)' $(PY) -m pytest -q -ra -p no:cacheprovider
 
+# The wheel (templates and data inside): pip install it into any Airflow 3.2+, copy dags/*.py.
+dist: $(STAMP)
+	$(VENV)/bin/uv build --wheel --out-dir dist .
+	rm -rf build
+
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf .demo .airflow_test_home .pytest_cache .ruff_cache
+	rm -rf .demo .airflow_test_home .pytest_cache .ruff_cache build dist

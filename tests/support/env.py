@@ -19,7 +19,10 @@ def _release(dump: Path) -> tuple[int, ...]:
 
 
 _NEWEST_SUPPORTED = tuple(
-    int(p) for p in json.loads((ROOT / "plugins" / "dify_maintenance" / "resources" / "dify_versions.json").read_text())["newest_supported"].split(".")
+    int(p)
+    for p in json.loads((ROOT / "plugins" / "dify_maintenance" / "resources" / "dify_versions.json").read_text())[
+        "newest_supported"
+    ].split(".")
 )
 # Real schema dumps (they come with ../shared in CI), oldest first, up to the newest release the
 # engine knows (a dump past it would be a test of the schema-drift guard, tests/test_real_dumps.py).

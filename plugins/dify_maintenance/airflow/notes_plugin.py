@@ -6,8 +6,8 @@ when the run's state is decided, copies it into the note shown on the run page. 
 commits: the caller's session does, together with the run's new state. A note a person wrote
 is left alone.
 
-This file is a plugin, loaded by Airflow's plugin manager under its bare name; the engine
-package beside it is not (see ``plugins/.airflowignore``).
+Registered through the package's ``airflow.plugins`` entry point, or, in a plugins folder
+layout, by ``plugins/dify_maintenance_notes.py``.
 """
 
 from __future__ import annotations

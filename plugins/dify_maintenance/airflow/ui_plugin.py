@@ -2,8 +2,8 @@
 (``/dify-maintenance/``) with an entry in the UI's Browse menu that shows it inside Airflow.
 
 Links are relative to ``[api] base_url`` (no leading slash), so the page works behind a reverse
-proxy. This file is a plugin, loaded by Airflow's plugin manager under its bare name; the engine
-package beside it is not (see ``plugins/.airflowignore``).
+proxy. Registered through the package's ``airflow.plugins`` entry point, or, in a plugins folder
+layout, by ``plugins/dify_maintenance_ui.py``.
 """
 
 from __future__ import annotations
