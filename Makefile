@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-future lint format bench clean dist
+.PHONY: demo test test-future test-oldest-airflow lint format bench clean dist
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (Python 3.11)"; exit 1; }
@@ -37,6 +37,11 @@ test-future: $(STAMP)
 	@command -v faketime >/dev/null || { echo "test-future needs faketime (apt-get install faketime)"; exit 1; }
 	DIFY_MAINT_TEST_PG_URL=$$(PYTHONPATH=plugins:. $(PY) -c 'from devtools.pgembed import admin_url; print(admin_url("DIFY_MAINT_TEST_PG_URL")[0])') \
 	  faketime -f '$(FUTURE)' $(PY) -m pytest -q -ra -p no:cacheprovider
+
+# The wheel with its declared ranges installed beside the oldest supported Airflow (3.2) in a
+# fresh virtualenv under .cache/, and every DAG parsed there (CI runs it after the tests).
+test-oldest-airflow: $(STAMP)
+	PYTHONPATH=plugins:. $(PY) -m devtools.oldest_airflow
 
 # The wheel (templates and data inside): pip install it into any Airflow 3.2+, copy dags/*.py.
 dist: $(STAMP)

@@ -53,7 +53,7 @@ from dify_maintenance.retention.forms import RETENTION_FORM
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=30),
     },
-    deadline=deadline_alerts("dify_retention", hours=6),
+    **deadline_alerts("dify_retention", hours=6),
 )
 def dify_retention():
     ctx = t.preflight()

@@ -78,7 +78,7 @@ def run_deadline_callback(context: dict) -> list[dict]:
 
     from dify_maintenance.airflow.alerts import deadline_alerts
 
-    alert = deadline_alerts("dify_retention", hours=6)[0]
+    alert = deadline_alerts("dify_retention", hours=6)["deadline"][0]
     trigger = CallbackTrigger(callback_path=alert.callback.path, callback_kwargs={**alert.callback.kwargs, "context": context})
 
     async def events():
@@ -107,7 +107,7 @@ def test_no_deadline_alert_for_a_run_that_has_ended(webhook, state):
 def test_deadline_callback_kwargs_are_flat():
     from dify_maintenance.airflow.alerts import deadline_alerts
 
-    kwargs = deadline_alerts("dify_retention", hours=6)[0].callback.kwargs
+    kwargs = deadline_alerts("dify_retention", hours=6)["deadline"][0].callback.kwargs
     assert all(not isinstance(v, dict | list) for v in kwargs.values())
 
 

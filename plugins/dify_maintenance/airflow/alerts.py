@@ -13,7 +13,12 @@ import os
 import urllib.request
 from datetime import timedelta
 
-from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+try:  # deadline alerts came to the Task SDK in Airflow 3.2; before it, failures still alert
+    from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+except ImportError:  # pragma: no cover (exercised by the oldest-Airflow parse check)
+    AsyncCallback = DeadlineAlert = DeadlineReference = None
+
+HAS_DEADLINES = DeadlineAlert is not None
 
 log = logging.getLogger(__name__)
 
@@ -125,19 +130,23 @@ async def deadline_missed(dag: str, context: dict | None = None, **kwargs) -> No
     await asyncio.to_thread(_post, payload)
 
 
-def deadline_alerts(dag_id: str, hours: int) -> list[DeadlineAlert] | None:
-    """The run-level deadline for ``dag_id``, or none when ``DIFY_MAINT_DEADLINES=off``.
+def deadline_alerts(dag_id: str, hours: int) -> dict:
+    """The DAG's ``deadline`` argument (a run-level deadline for ``dag_id``), as keyword
+    arguments for ``@dag``: none on an Airflow without deadline alerts (before 3.2), or with
+    ``DIFY_MAINT_DEADLINES=off``.
 
     ``airflow dags test`` on 3.3.2 crashes after a successful run of a DAG that has a deadline
     (DagRun.update_state looks the in-memory alert objects up as database ids); the demo turns
     deadlines off for that reason. They are never evaluated under ``dags test`` anyway.
     """
-    if os.environ.get("DIFY_MAINT_DEADLINES", "on").lower() in ("off", "0", "false"):
-        return None
-    return [
-        DeadlineAlert(
-            reference=DeadlineReference.DAGRUN_QUEUED_AT,
-            interval=timedelta(hours=hours),
-            callback=AsyncCallback(deadline_missed, kwargs={"dag": dag_id}),
-        )
-    ]
+    if not HAS_DEADLINES or os.environ.get("DIFY_MAINT_DEADLINES", "on").lower() in ("off", "0", "false"):
+        return {}
+    return {
+        "deadline": [
+            DeadlineAlert(
+                reference=DeadlineReference.DAGRUN_QUEUED_AT,
+                interval=timedelta(hours=hours),
+                callback=AsyncCallback(deadline_missed, kwargs={"dag": dag_id}),
+            )
+        ]
+    }
