@@ -2,11 +2,15 @@
 and ``StoreConfig`` objects for the archive, backup and Dify storages.
 
 Connections are resolved through the Task SDK (secrets backends included); libpq keywords and
-store options are passed on as arguments, so a password never appears in a URL, argv or log.
+store options are passed on as arguments, so a password never appears in a URL, argv or log. The
+Dify database connection is read as the Postgres provider's hook reads it: every extra it passes
+to libpq (sslmode, certificates, options, ...) reaches our sessions and pg_dump, and ``iam``
+(AWS RDS/Redshift, or Entra through ``azure_conn_id``) gets its token from the hook.
 """
 
 from __future__ import annotations
 
+from airflow.providers.postgres.hooks.postgres import PostgresHook
 from airflow.sdk import BaseHook
 
 from dify_maintenance.core.db import DbTarget
@@ -15,7 +19,10 @@ from dify_maintenance.logstore import cluster as log_cluster
 from dify_maintenance.storage.dify_storage import StorageConfigError, from_dify_env_file
 from dify_maintenance.storage.stores import StoreConfig, default_store
 
-_LIBPQ_EXTRA = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "options", "passfile")
+# what the Postgres provider's hook takes out of the extra before the rest goes to libpq ("cursor"
+# it turns into a cursor factory; ours is fixed)
+_NOT_LIBPQ = frozenset(PostgresHook.ignored_extra_options) | {"cursor"}
+POSTGRES_CONN_TYPES = ("postgres", "postgresql")
 # object stores whose access key and secret may come from the connection's login and password
 _KEYED_SCHEMES = ("s3", "oss", "obs", "cos")
 
@@ -34,7 +41,12 @@ def dify_database(conn_id: str) -> DbTarget:
 
 def target_of(conn) -> DbTarget:
     """A ``DbTarget`` from any Airflow connection object (the Task SDK's in a task, the core
-    model's in the api-server): libpq keywords, never a URL."""
+    model's in the api-server): libpq keywords, never a URL; what the Postgres hook would pass."""
+    if (conn.conn_type or "postgres") not in POSTGRES_CONN_TYPES:
+        raise MaintenanceError(
+            f"Airflow connection {conn.conn_id!r} is of type {conn.conn_type!r}; the Dify database needs a "
+            "postgres connection (host, port, schema = the database name, login, password)"
+        )
     params: dict[str, object] = {
         "host": conn.host or None,
         "port": conn.port or None,
@@ -43,8 +55,16 @@ def target_of(conn) -> DbTarget:
         "dbname": conn.schema or None,
     }
     extra = conn.extra_dejson or {}
-    params.update({key: extra[key] for key in _LIBPQ_EXTRA if key in extra})
-    return DbTarget(params)
+    params.update({key: value for key, value in extra.items() if key not in _NOT_LIBPQ})
+    credentials = None
+    if extra.get("iam"):
+        hook = PostgresHook(postgres_conn_id=conn.conn_id)
+
+        def credentials() -> dict[str, object]:
+            login, password, port = hook.get_iam_token(conn)
+            return {"user": login, "password": password, "port": port}
+
+    return DbTarget(params, credentials)
 
 
 def store(conn_id: str, default: StoreConfig | None = None) -> StoreConfig:
@@ -101,4 +121,6 @@ def log_store(conn_id: str | None = None, dify_env_file: str | None = None) -> l
             f"Airflow connection {conn_id!r} is of type {conn.conn_type!r}; the log cluster needs one of "
             f"{', '.join(sorted(LOG_STORE_CONN_TYPES))} (host, port, login/password or extra.api_key)"
         )
-    return log_cluster.from_connection(conn.host, conn.port, conn.schema, conn.login, conn.password, conn.extra_dejson or {})
+    return log_cluster.from_connection(
+        conn.host, conn.port, conn.schema, conn.login, conn.password, conn.extra_dejson or {}, conn.conn_type
+    )

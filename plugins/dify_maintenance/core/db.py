@@ -25,13 +25,21 @@ class DbTarget:
 
     Keeps the libpq keywords (never a URL string with the password inside) so that client
     programs such as ``pg_dump`` get them through the environment, not through argv.
+    ``credentials`` (a cloud IAM or Entra token, which expires within minutes) is asked again
+    for every connection and every client program, so a run of hours never holds a stale one.
     """
 
-    def __init__(self, params: dict[str, object]) -> None:
+    def __init__(self, params: dict[str, object], credentials: Callable[[], dict[str, object]] | None = None) -> None:
         self._params = {k: v for k, v in params.items() if v not in (None, "")}
+        self._credentials = credentials
+
+    def _current(self) -> dict[str, object]:
+        if self._credentials is None:
+            return self._params
+        return {**self._params, **{k: v for k, v in self._credentials().items() if v not in (None, "")}}
 
     def __call__(self) -> psycopg.Connection:
-        return psycopg.connect(**self._params, application_name=APPLICATION_NAME, row_factory=dict_row)
+        return psycopg.connect(**self._current(), application_name=APPLICATION_NAME, row_factory=dict_row)
 
     def __repr__(self) -> str:  # never show the password
         return f"DbTarget({self.describe()})"
@@ -46,12 +54,12 @@ class DbTarget:
         return f"{self._params.get('user', '')}@{host}:{port}/{self.dbname}"
 
     def with_database(self, dbname: str) -> DbTarget:
-        return DbTarget({**self._params, "dbname": dbname})
+        return DbTarget({**self._params, "dbname": dbname}, self._credentials)
 
     def libpq_env(self) -> dict[str, str]:
         """PG* variables for client programs; the password travels only here (or a pgpass file)."""
         env = {"PGAPPNAME": APPLICATION_NAME}
-        for key, value in self._params.items():
+        for key, value in self._current().items():
             name = _LIBPQ_ENV.get(key)
             if name:
                 env[name] = str(value)

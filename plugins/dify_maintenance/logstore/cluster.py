@@ -188,20 +188,37 @@ def from_env_file(path: str | Path) -> ClusterConfig:
     return from_settings(read_env_file(Path(path)))
 
 
+def connection_scheme(conn_type: str | None, schema: str | None, extra: dict) -> str:
+    """http or https, as each way of writing the connection says it: the URI's own scheme
+    (``https://user:pw@es:9243`` is conn_type https), the Elasticsearch provider's
+    ``extra.scheme``, the OpenSearch provider's ``extra.use_ssl``, or the schema field."""
+    for said in (conn_type, extra.get("scheme"), schema):
+        if str(said or "").lower() in ("http", "https"):
+            return str(said).lower()
+    use_ssl = extra.get("use_ssl")
+    return "https" if use_ssl is True or str(use_ssl).lower() in ("true", "1", "yes") else "http"
+
+
 def from_connection(
-    host: str | None, port: int | None, schema: str | None, login: str | None, password: str | None, extra: dict
+    host: str | None,
+    port: int | None,
+    schema: str | None,
+    login: str | None,
+    password: str | None,
+    extra: dict,
+    conn_type: str | None = None,
 ) -> ClusterConfig:
-    """An Airflow connection: ``host`` (and ``port``, ``schema`` = http/https) or ``extra.hosts``
-    (a list); ``login``/``password`` or ``extra.api_key``; ``extra.verify_certs``, ``ca_certs``,
-    ``timeout``, ``max_retries``, ``index_prefix``, ``retention_days``."""
+    """An Airflow connection: ``host`` (and ``port``, the scheme as ``connection_scheme`` reads
+    it) or ``extra.hosts`` (a list); ``login``/``password`` or ``extra.api_key``;
+    ``extra.verify_certs``, ``ca_certs``, ``timeout``, ``max_retries``, ``index_prefix``,
+    ``retention_days``."""
     hosts = extra.get("hosts")
     if isinstance(hosts, str):
         hosts = _hosts(hosts)
     if not hosts:
         if not host:
             raise InvalidPolicy("the log-store connection names no host (set host, or hosts in its extra)")
-        scheme = schema or ("https" if extra.get("use_ssl") else "http")
-        hosts = (f"{scheme}://{host}:{port or 9200}",)
+        hosts = (f"{connection_scheme(conn_type, schema, extra)}://{host}:{port or 9200}",)
     try:
         return ClusterConfig(
             hosts=tuple(hosts),
