@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -90,7 +91,7 @@ def stack() -> dict:
 
 def test_services_and_executor():
     doc = compose()
-    assert set(doc["services"]) == {"postgres", *AIRFLOW_SERVICES}
+    assert set(doc["services"]) == {"postgres", "airflow-cli", *AIRFLOW_SERVICES}
     commands = {name: doc["services"][name].get("command") for name in AIRFLOW_SERVICES[:4]}
     assert commands == {
         "airflow-apiserver": "api-server",
@@ -125,7 +126,12 @@ def test_every_airflow_service_shares_the_core_settings(stack):
 def test_each_service_gets_only_the_secrets_it_needs(stack):
     services = stack["services"]
     holders = {key: sorted(n for n in AIRFLOW_SERVICES if key in services[n]["environment"]) for key in TASK_SECRETS}
-    assert holders == dict.fromkeys(TASK_SECRETS, ["airflow-scheduler"])  # the tasks run there
+    # the tasks run in the scheduler; the maintenance page in the api-server reads the Dify database
+    assert holders == {
+        **dict.fromkeys(TASK_SECRETS, ["airflow-scheduler"]),
+        "AIRFLOW_CONN_DIFY_DB": ["airflow-apiserver", "airflow-scheduler"],
+    }
+    assert services["airflow-cli"]["profiles"] == ["cli"]  # started only by docker compose run
     assert services["airflow-scheduler"]["environment"]["AIRFLOW_CONN_DIFY_DB"] == env_example()["AIRFLOW_CONN_DIFY_DB"]
     alerts = sorted(n for n in AIRFLOW_SERVICES if "AIRFLOW_CONN_DIFY_MAINTENANCE_ALERTS" in services[n]["environment"])
     assert alerts == ["airflow-dag-processor", "airflow-scheduler", "airflow-triggerer"]  # callbacks run there
@@ -140,9 +146,47 @@ def test_each_service_gets_only_the_secrets_it_needs(stack):
     assert services["airflow-dag-processor"]["environment"]["DIFY_MAINT_BACKUP_SCHEDULE"] == ""
 
 
-def test_the_scheduler_reaches_dify_on_its_compose_network(stack):
+def test_the_scheduler_and_the_page_reach_dify_on_its_compose_network(stack):
     assert stack["networks"]["dify"] == {"external": True, "name": env_example()["DIFY_NETWORK"]}
-    assert set(stack["services"]["airflow-scheduler"]["networks"]) == {"default", "dify"}
+    for name in ("airflow-scheduler", "airflow-apiserver"):
+        assert set(stack["services"][name]["networks"]) == {"default", "dify"}, name
+
+
+def test_no_airflow_variable_comes_from_the_environment(stack):
+    """A Variable in the environment wins over the UI's, even when empty: compose sets none."""
+    for name, service in stack["services"].items():
+        assert not [k for k in (service.get("environment") or {}) if k.startswith("AIRFLOW_VAR_")], name
+
+
+def test_the_ui_is_published_on_the_loopback_and_the_scheduler_waits_for_the_api_server(stack):
+    assert stack["services"]["airflow-apiserver"]["ports"] == ["127.0.0.1:8080:8080"]
+    waits = stack["services"]["airflow-scheduler"]["depends_on"]
+    assert waits["airflow-apiserver"] == {"condition": "service_healthy"} and "airflow-init" in waits
+
+
+def test_airflow_init_refuses_unusable_secrets(tmp_path):
+    """A Fernet key that is not one, or a JWT secret under 32 bytes, stops airflow-init with the
+    variable named (and never the secret printed)."""
+    script = ROOT / "include" / "compose" / "check_secrets.py"
+    good = {"PATH": os.environ["PATH"], **FILLED_IN}
+    assert subprocess.run([sys.executable, script], env=good, capture_output=True).returncode == 0
+    bad = {**good, "AIRFLOW__CORE__FERNET_KEY": "not-a-key", "AIRFLOW__API_AUTH__JWT_SECRET": "short-secret"}
+    out = subprocess.run([sys.executable, script], env=bad, capture_output=True, text=True)
+    assert out.returncode == 1
+    assert "AIRFLOW__CORE__FERNET_KEY is not a Fernet key" in out.stderr and "JWT_SECRET has 12 bytes" in out.stderr
+    assert "short-secret" not in out.stderr and "not-a-key" not in out.stderr
+    init = " ".join(compose()["services"]["airflow-init"]["command"])
+    assert init.index("check_secrets.py") < init.index("write_passwords.py")
+
+
+def test_the_stacks_own_secrets_are_never_committed():
+    ignored = subprocess.run(
+        ["git", "check-ignore", ".env", "config/simple_auth_manager_passwords.json", "logs/x.log"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert ignored.stdout.split() == [".env", "config/simple_auth_manager_passwords.json", "logs/x.log"]
 
 
 def test_the_fernet_key_and_the_login_are_required():
@@ -225,3 +269,27 @@ def test_env_example_documents_every_variable_compose_reads():
     documented = set(re.findall(r"^#?\s*([A-Z_][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.M))
     assert used - {"HOSTNAME"} <= documented
     assert "AIRFLOW_CONN_DIFY_DB" in documented
+
+
+DOCKER_COMPOSE = shutil.which("docker-compose")
+
+
+@pytest.mark.skipif(DOCKER_COMPOSE is None, reason="Debian's docker-compose is not installed (.ci/run installs it)")
+def test_docker_compose_itself_renders_what_these_checks_read(tmp_path, stack):
+    """``docker-compose config`` (no daemon needed) with .env.example filled in: the services,
+    the published port, each service's environment keys and networks match this file's renderer."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("\n".join(f"{k}={v}" for k, v in {**env_example(), **FILLED_IN}.items()) + "\n")
+    out = subprocess.run(
+        [DOCKER_COMPOSE, "--env-file", str(env_file), "-f", str(ROOT / "docker-compose.yaml"), "--profile", "cli", "config"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    real = yaml.safe_load(out.stdout)
+    assert set(real["services"]) == set(stack["services"])
+    assert [str(p).removesuffix("/tcp") for p in real["services"]["airflow-apiserver"]["ports"]] == ["127.0.0.1:8080:8080"]
+    for name, service in stack["services"].items():
+        assert set(real["services"][name].get("environment") or {}) == set(service.get("environment") or {}), name
+        assert set(real["services"][name].get("networks") or {"default"}) == set(service.get("networks") or ["default"]), name
