@@ -127,3 +127,29 @@ def test_unreachable_archive_store_stops_before_purge(databases, run_dag, tmp_pa
     with psycopg.connect(url) as conn:  # the report task released the claim and recorded the failure
         assert conn.execute("select count(*) from dify_maintenance.claim").fetchone()[0] == 0
         assert conn.execute("select outcome from dify_maintenance.history").fetchone()[0] == "failed"
+
+
+def test_a_worker_local_archive_under_a_distributed_executor_is_refused(databases, run_dag, monkeypatch, tmp_path):
+    """No archive connection means a folder on the worker; under Celery (or Kubernetes) that
+    folder leaves with the worker, so the run stops before anything is deleted, unless the
+    deployment declares the folder shared."""
+    import json
+
+    url = databases.fresh("1.14")
+    monkeypatch.delenv("AIRFLOW_CONN_DIFY_ARCHIVE", raising=False)
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
+    with psycopg.connect(url) as conn:
+        before = conn.execute("SELECT count(*) FROM workflow_runs").fetchone()[0]
+    dr, xcoms, states = run_dag("dify_retention", url, conf={"dry_run": False, "families": ["workflow_logs"]})
+    assert dr.state == DagRunState.FAILED, states
+    errors = " ".join(xcoms["errors"].values())
+    assert "no Airflow connection 'dify_archive'" in errors and "CeleryExecutor" in errors and "local_stores_shared" in errors
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM workflow_runs").fetchone()[0] == before
+
+    monkeypatch.setenv(
+        "AIRFLOW_VAR_DIFY_MAINTENANCE_POLICY", json.dumps({"local_stores_shared": True, "first_run_dry_run": False})
+    )
+    dr, xcoms, states = run_dag("dify_retention", url, conf={"dry_run": False, "families": ["workflow_logs"]})
+    assert dr.state == DagRunState.SUCCESS, states
+    assert xcoms["report"]["total_deleted"] > 0

@@ -10,6 +10,7 @@ to libpq (sslmode, certificates, options, ...) reaches our sessions and pg_dump,
 
 from __future__ import annotations
 
+from airflow.configuration import conf
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 from airflow.sdk import BaseHook
 
@@ -67,13 +68,26 @@ def target_of(conn) -> DbTarget:
     return DbTarget(params, credentials)
 
 
-def store(conn_id: str, default: StoreConfig | None = None) -> StoreConfig:
-    """A store from an Airflow connection's extra (``{"scheme": "s3", ...options}``); the local
-    default folder when no such connection exists."""
+# executors whose tasks all run on this machine: a local folder outlives every task
+LOCAL_EXECUTORS = ("LocalExecutor", "SequentialExecutor")
+
+
+def store(conn_id: str, default: StoreConfig | None = None, *, local_shared: bool = False) -> StoreConfig:
+    """A store from an Airflow connection's extra (``{"scheme": "s3", ...options}``). Without
+    such a connection, the local default folder, but only where it outlives the task: under the
+    local executors, or when the deployment declares it shared (``local_stores_shared``)."""
     try:
         conn = BaseHook.get_connection(conn_id)
     except Exception:
-        return default or default_store()
+        fallback = default or default_store()
+        executor = conf.get("core", "executor", fallback="LocalExecutor")
+        if not local_shared and not all(name.strip().split(".")[-1] in LOCAL_EXECUTORS for name in executor.split(",")):
+            raise MaintenanceError(
+                f"no Airflow connection {conn_id!r}, and its fallback, {fallback.describe()} on the worker, would be "
+                f"lost with the worker under {executor}: create the connection (an object store), or, if that folder "
+                "is storage every worker shares, set local_stores_shared to true in the Variable dify_maintenance_policy"
+            ) from None
+        return fallback
     extra = dict(conn.extra_dejson or {})
     scheme = extra.pop("scheme", None) or conn.conn_type
     prefix = extra.pop("prefix", "")

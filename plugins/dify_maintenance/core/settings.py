@@ -27,6 +27,10 @@ class Settings:
     conn_id: str = "dify_db"
     archive_conn_id: str = "dify_archive"
     storage_conn_id: str = "dify_storage"
+    # Without an archive or backup-store connection, archives and backups go to a folder on the
+    # worker; under an executor whose workers come and go (Celery, Kubernetes) that folder is gone
+    # with them. True declares the folder shared storage (a volume every worker mounts).
+    local_stores_shared: bool = False
 
 
 KEYS = tuple(Settings.__dataclass_fields__)
@@ -64,6 +68,9 @@ def resolve(raw: str | dict | None) -> Settings:
         if meant:
             errors.append(f"unknown key {key!r} (did you mean {meant[0]!r}?)")
     values = {key: variable.get(key, defaults.get(key, getattr(Settings, key))) for key in KEYS}
+    shared = values.pop("local_stores_shared")
+    if not isinstance(shared, bool):
+        errors.append(f"local_stores_shared must be true or false, got {shared!r}")
     errors.extend(
         f"{key} must be a non-empty connection id, got {value!r}"
         for key, value in values.items()
@@ -71,7 +78,7 @@ def resolve(raw: str | dict | None) -> Settings:
     )
     if errors:
         raise InvalidPolicy(f"invalid deployment settings in Airflow Variable {VARIABLE}: " + "; ".join(errors))
-    return Settings(**values)
+    return Settings(**values, local_stores_shared=shared is True)
 
 
 def stop_requested(value: object) -> bool:

@@ -92,7 +92,7 @@ def connector_for(where: Policy | Settings) -> Connector:
 
 
 def archive_store(where: Policy | Settings) -> StoreConfig:
-    return connections.store(where.archive_conn_id)
+    return connections.store(where.archive_conn_id, local_shared=current_settings().local_stores_shared)
 
 
 def deletion_store(policy: Policy) -> StoreConfig | None:
@@ -170,7 +170,7 @@ BACKUP_STORE_CONN_ID = "dify_backup_store"
 
 def backup_store() -> StoreConfig:
     """The backup store: the connection ``dify_backup_store`` or ``$AIRFLOW_HOME/dify-backups``."""
-    return connections.store(BACKUP_STORE_CONN_ID, default_backup_store())
+    return connections.store(BACKUP_STORE_CONN_ID, default_backup_store(), local_shared=current_settings().local_stores_shared)
 
 
 SUMMARY_XCOM_KEY = "summary"
