@@ -74,7 +74,7 @@ def test_retention_runs_green_and_purges(generation, databases, run_dag, tmp_pat
     assert any("build_missing_indexes" in line for line in lines[:8])
     # the run page says what happened without opening a log
     note = run_note(dr)
-    assert note.startswith("**Dify retention report**") and "SUCCESS" in note
+    assert note.startswith("**Dify retention report: SUCCESS**")
     assert f"deleted {summary['total_deleted']:,} rows (workflow_logs" in note
 
 

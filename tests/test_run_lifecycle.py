@@ -53,7 +53,7 @@ def assert_run_ended(url: str, dag_run, outcome: str) -> dict:
     rows = run_history(url, dag_run)
     assert [o for o, _ in rows] == [outcome], rows
     note = run_note(dag_run)
-    assert note and note.startswith("**Dify ") and outcome.upper() in note, note
+    assert note and note.startswith("**Dify ") and note.splitlines()[0].endswith(f": {outcome.upper()}**"), note
     return rows[0][1]
 
 

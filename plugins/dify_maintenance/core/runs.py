@@ -71,11 +71,13 @@ def finish(connector: Connector, report: dict, *, began: bool, create_schema: bo
 
 
 def note(title: str, report: dict, lines: list[str], headline: str | None = None) -> str:
-    """The run's note (Markdown, at most NOTE_LIMIT characters): the title, the outcome (or a
-    ``headline`` that starts with it), the DAG's own lines, then the first error. The error is
-    never cut away by the limit."""
-    outcome = headline or report["outcome"].upper() + ("  (DRY RUN: nothing changed)" if report.get("dry_run") else "")
-    head = f"**{title}**\n\n- {outcome}"
+    """The run's note (Markdown, at most NOTE_LIMIT characters): the title with the outcome in the
+    first line (Airflow shows a collapsed note by its first line, and colours a deferred run green
+    like a finished one), a ``headline`` if given, the DAG's own lines, then the first error. The
+    error is never cut away by the limit."""
+    head = f"**{title}: {report['outcome'].upper()}**\n"
+    head += "\n- DRY RUN: nothing changed" if report.get("dry_run") else ""
+    head += f"\n- {headline}" if headline else ""
     tail = f"\n- error: {report['error']}"[:400] if report.get("error") else ""
     body = "".join(f"\n- {line}" for line in lines)
     room = NOTE_LIMIT - len(head) - len(tail)

@@ -296,5 +296,7 @@ def render_text(report: dict, title: str | None = None) -> str:
 def note_text(report: dict, title: str | None = None) -> str:
     """The run's note on Airflow's run page (at most 1000 characters, Markdown)."""
     title = title or _title(report)
-    text = f"**{title}**\n\n" + "\n".join(f"- {line}" for line in summary_lines(report))
+    # the outcome in the first line: Airflow shows a collapsed note by its first line, and colours a
+    # deferred run green like a finished one
+    text = f"**{title}: {report['outcome'].upper()}**\n\n" + "\n".join(f"- {line}" for line in summary_lines(report))
     return text[:1000]
