@@ -19,7 +19,7 @@ import subprocess
 import sys
 from datetime import timedelta
 
-from bench.memory import peak_mb
+from bench.memory import generated_database, peak_mb
 
 
 def worker(url: str, cluster_url: str) -> None:
@@ -57,15 +57,9 @@ def main() -> None:
     import psycopg
     from osmem_server import OsmemServer
 
-    from devtools import fixtures, generator, pgembed
-    from dify_maintenance.core.db import url_connector
+    from devtools import fixtures
 
-    admin, _ = pgembed.admin_url("DIFY_MAINT_TEST_PG_URL")
-    with psycopg.connect(admin) as conn:
-        anchor = conn.execute("SELECT now() AT TIME ZONE 'UTC'").fetchone()[0].replace(microsecond=0)
-    plain = fixtures.recreate_database(admin, "dm_bench_logmem_plain")
-    fixtures.load_sql(plain, fixtures.fixture_schema("1.14"))
-    generator.generate(url_connector(plain), anchor=anchor, scale=generator.Scale(runs=args.runs, tenants=2))
+    admin, anchor, plain = generated_database("dm_bench_logmem_plain", args.runs)
     with psycopg.connect(plain, autocommit=True) as conn:
         conn.execute("DELETE FROM workflow_node_execution_offload")  # payloads in the rows only: no storage needed
     big = fixtures.copy_database(admin, "dm_bench_logmem_plain", "dm_bench_logmem_big")

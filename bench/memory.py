@@ -46,6 +46,23 @@ def worker(url: str, logical_date: str) -> None:
     print(f"{peak_mb():.1f} {deleted} {result['batch_sizes']['workflow_runs']['min']}")
 
 
+def generated_database(name: str, runs: int) -> tuple[str, datetime, str]:
+    """A generated Dify 1.14 database ``name`` with ``runs`` workflow runs, dated by the server's
+    clock: (admin URL, that moment, the database's URL)."""
+    import psycopg
+
+    from devtools import fixtures, generator, pgembed
+    from dify_maintenance.core.db import url_connector
+
+    admin, _ = pgembed.admin_url("DIFY_MAINT_TEST_PG_URL")
+    with psycopg.connect(admin) as conn:
+        anchor = conn.execute("SELECT now() AT TIME ZONE 'UTC'").fetchone()[0].replace(microsecond=0)
+    url = fixtures.recreate_database(admin, name)
+    fixtures.load_sql(url, fixtures.fixture_schema("1.14"))
+    generator.generate(url_connector(url), anchor=anchor, scale=generator.Scale(runs=runs, tenants=2))
+    return admin, anchor, url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=6)
@@ -59,15 +76,9 @@ def main() -> None:
 
     import psycopg
 
-    from devtools import fixtures, generator, pgembed
-    from dify_maintenance.core.db import url_connector
+    from devtools import fixtures
 
-    admin, _ = pgembed.admin_url("DIFY_MAINT_TEST_PG_URL")
-    with psycopg.connect(admin) as conn:
-        anchor = conn.execute("SELECT now() AT TIME ZONE 'UTC'").fetchone()[0].replace(microsecond=0)
-    plain = fixtures.recreate_database(admin, "dm_bench_memory_plain")
-    fixtures.load_sql(plain, fixtures.fixture_schema("1.14"))
-    generator.generate(url_connector(plain), anchor=anchor, scale=generator.Scale(runs=args.runs, tenants=2))
+    admin, anchor, plain = generated_database("dm_bench_memory_plain", args.runs)
     big = fixtures.copy_database(admin, "dm_bench_memory_plain", "dm_bench_memory_big")
     with psycopg.connect(big, autocommit=True) as conn:
         conn.execute(
