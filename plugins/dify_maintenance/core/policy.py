@@ -7,7 +7,6 @@ Validation happens before anything connects to Dify, so bad input never deletes 
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -17,9 +16,7 @@ from dify_maintenance.core.catalog import FAMILY_NAMES, family
 from dify_maintenance.core.errors import InvalidPolicy
 from dify_maintenance.core.forms import Field
 
-POLICY_FILE = settings.DEFAULTS_FILE
 POLICY_VARIABLE = settings.VARIABLE
-STOP_VARIABLE = settings.STOP_VARIABLE
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 MIN_DAYS, MAX_DAYS = 1, 3650
@@ -85,9 +82,8 @@ class Policy:
 
 
 def load_defaults() -> dict[str, Any]:
-    with open(POLICY_FILE, encoding="utf-8") as fh:
-        raw = json.load(fh)
-    return {k: v for k, v in raw.items() if not k.startswith("_")}
+    """Every key of the defaults file (the settings' keys among them)."""
+    return settings.file_defaults()
 
 
 def merge(*layers: dict[str, Any] | None) -> dict[str, Any]:

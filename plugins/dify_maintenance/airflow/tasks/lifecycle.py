@@ -37,7 +37,8 @@ def end_run(
     dag_run = get_current_context()["dag_run"]
     rep.setdefault("run_key", runs.run_key(dag_run.dag_id, dag_run.run_id))
     rep.setdefault("dag_id", dag_run.dag_id)
-    rep["errors"] = {**run_errors(), **(rep.get("errors") or {})}
+    if "errors" not in rep:  # most reports were built with run_errors() already
+        rep["errors"] = run_errors()
     rep["error"] = rep.get("error") or state.first_error(rep["errors"])
     if rep["error"] and rep["outcome"] == "success":
         rep["outcome"] = "failed"
